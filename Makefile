@@ -1,0 +1,41 @@
+# tusd-py: `make run` serves on the embedded default; `make test` runs the whole suite.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+JS_CLIENT := tests/clients/js
+
+.PHONY: install run test lint typecheck bench services clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q -U pip
+	$(BIN)/pip install -q -e '.[dev]'
+	touch $(STAMP)
+
+run: install
+	$(BIN)/tusd-py serve
+
+# What the tests need besides Python: a redis-server binary (tests start private instances on
+# free ports) and Node with tus-js-client for the real-client tests.
+services:
+	@command -v redis-server >/dev/null || (apt-get update -qq && apt-get install -y -qq redis-server)
+	@command -v node >/dev/null || (apt-get update -qq && apt-get install -y -qq nodejs npm)
+	@if [ -f $(JS_CLIENT)/package.json ]; then cd $(JS_CLIENT) && npm ci --silent --no-audit --no-fund; fi
+
+lint: install
+	$(BIN)/ruff check tusd_py pipeline tests bench
+
+typecheck: install
+	$(BIN)/mypy
+
+test: install services lint typecheck
+	$(BIN)/python -m pytest -q -p no:cacheprovider
+
+bench: install
+	$(BIN)/python bench/bench_tus.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache $(JS_CLIENT)/node_modules

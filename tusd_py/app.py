@@ -1,0 +1,88 @@
+"""The app factory: the only place that names concrete stores, lockers and sinks."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+
+from aiohttp import web
+
+from .completion import InProcessQueue
+from .core.ports import CompletionSink, Locker, Store
+from .core.service import Limits, UploadService
+from .core.sweeper import Sweeper
+from .keys import SERVICE, SETTINGS, STORE
+from .settings import Settings
+from .state.memory import MemoryLocker
+from .web.middlewares import tus_middleware
+from .web.routes import setup_routes
+
+SWEEPER = web.AppKey("tusd_py.sweeper", Sweeper)
+QUEUE = web.AppKey("tusd_py.queue", InProcessQueue)
+
+
+def build_store(settings: Settings) -> Store:
+    if settings.store == "file":
+        from .stores.filesystem import FileStore
+
+        return FileStore(settings.data_dir)
+    if settings.store == "memory":
+        from .stores.memory import MemoryStore
+
+        return MemoryStore()
+    raise ValueError(f"store {settings.store!r} is not available in this build")
+
+
+async def _index(request: web.Request) -> web.Response:
+    settings = request.app[SETTINGS]
+    return web.Response(text=f"tusd-py: tus 1.0.0 endpoint at {settings.base_path}\n")
+
+
+def create_app(
+    settings: Settings,
+    *,
+    store: Store | None = None,
+    locker: Locker | None = None,
+    sink: CompletionSink | None = None,
+    background: bool = True,
+) -> web.Application:
+    app = web.Application(middlewares=[tus_middleware])
+    app[SETTINGS] = settings
+    store = store or build_store(settings)
+    queue = InProcessQueue()
+    service = UploadService(
+        store,
+        locker or MemoryLocker(),
+        sink or queue,
+        Limits(
+            max_size=settings.max_size or None,
+            expiry_seconds=settings.upload_expiry,
+            lock_timeout=settings.lock_timeout,
+            tmp_dir=settings.tmp_dir or None,
+        ),
+    )
+    app[STORE] = store
+    app[SERVICE] = service
+    app[QUEUE] = queue
+    app[SWEEPER] = Sweeper(service, tombstone_ttl=settings.tombstone_ttl)
+    setup_routes(app)
+    if settings.base_path != "/":
+        app.router.add_get("/", _index)
+    if background:
+        app.cleanup_ctx.append(_background_tasks)
+    return app
+
+
+async def _background_tasks(app: web.Application) -> AsyncIterator[None]:
+    settings = app[SETTINGS]
+    tasks = [
+        asyncio.create_task(app[SWEEPER].run_forever(settings.sweep_interval), name="sweeper"),
+        asyncio.create_task(app[QUEUE].run(), name="in-process-queue"),
+    ]
+    yield
+    for task in tasks:
+        task.cancel()
+    for task in tasks:
+        with contextlib.suppress(asyncio.CancelledError):
+            await task

@@ -1,0 +1,40 @@
+"""Completion as an explicit, idempotent state machine (tusd's hazard (b), tus-user-issues E18/E19).
+
+receiving -> completing -> completed -> handed_off. Every transition is persisted before
+the next step starts, so a crash or an S3 error in the middle is retried by the next HEAD,
+PATCH or sweeper run, and the hand-off to processing happens once per upload.
+"""
+
+from __future__ import annotations
+
+import structlog
+
+from ..protocol.info import UploadInfo, UploadState
+from .ports import CompletionSink, Upload
+
+log = structlog.get_logger("tusd_py.finishing")
+
+
+class Finisher:
+    def __init__(self, sink: CompletionSink) -> None:
+        self.sink = sink
+
+    async def ensure_finished(self, upload: Upload, info: UploadInfo) -> UploadInfo:
+        if not info.is_complete:
+            return info
+        bound = log.bind(upload_id=info.id)
+        if info.state in (UploadState.RECEIVING, UploadState.COMPLETING):
+            if info.state is UploadState.RECEIVING:
+                await upload.set_state(UploadState.COMPLETING)
+            await upload.finish()  # assembles and verifies the object; idempotent
+            await upload.set_expiry(None)  # finished files do not expire
+            await upload.set_state(UploadState.COMPLETED)
+            info.state, info.expires_at = UploadState.COMPLETED, None
+            bound.info("upload_finished", size=info.size, partial=info.is_partial)
+        if info.state is UploadState.COMPLETED and not info.is_partial:
+            # Partials are never processed: only the final upload of a concatenation is a file.
+            await self.sink.upload_finished(info)
+            await upload.set_state(UploadState.HANDED_OFF)
+            info.state = UploadState.HANDED_OFF
+            bound.info("upload_handed_off")
+        return info

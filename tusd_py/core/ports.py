@@ -1,0 +1,104 @@
+"""The contracts the protocol core needs from the outside world.
+
+Stores, lockers and completion sinks implement these Protocols; the service and the
+web layer only ever see these types. Concrete classes are named in ``app.py`` only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager
+from typing import Literal, Protocol
+
+from ..protocol.info import UploadInfo, UploadState
+
+TombstoneReason = Literal["terminated", "expired"]
+
+
+class Body(Protocol):
+    """A request body as the store sees it: chunks until the body ends.
+
+    Network trouble (reset, timeout, early EOF) and lock-release requests end the
+    iteration *normally*: the store keeps every byte it was given (tusd's rule).
+    Only a protocol violation (more bytes than allowed) raises out of the iteration,
+    and then the store must leave the upload exactly as it was before the call.
+    """
+
+    def __aiter__(self) -> AsyncIterator[bytes]: ...
+
+
+class RequestBody(Body, Protocol):
+    """The body of one PATCH/POST, with what the service needs to know about how it ended."""
+
+    declared_length: int | None  # Content-Length, None for a chunked body
+    limit: int | None  # more bytes than this -> UploadSizeExceeded raised from the iteration
+    stopped: bool  # ended because the lock holder was asked to release
+    error: str | None  # ended by a reset, early EOF or read timeout
+
+    def stop(self) -> None:
+        """End the iteration at the next chunk boundary (lock release)."""
+
+    async def has_data(self) -> bool:
+        """Whether at least one byte arrives (used when the upload is already complete)."""
+
+
+class Upload(Protocol):
+    async def get_info(self) -> UploadInfo:
+        """Fresh info; ``offset`` is the number of bytes durably stored."""
+
+    async def write_chunk(self, offset: int, body: Body) -> int:
+        """Append ``body`` at ``offset`` (== the current offset); return the bytes stored."""
+
+    async def declare_length(self, length: int) -> None:
+        """Fix the size of a deferred-length upload."""
+
+    async def set_expiry(self, expires_at: float | None) -> None: ...
+
+    async def set_state(self, state: UploadState) -> None: ...
+
+    async def finish(self) -> None:
+        """Assemble the final object once every byte is stored. Idempotent."""
+
+    async def terminate(self, reason: TombstoneReason) -> None:
+        """Free every resource and leave a tombstone so later requests get 410."""
+
+    def read(self, start: int, end: int) -> AsyncIterator[bytes]:
+        """Bytes ``start`` to ``end`` (exclusive) of a complete upload."""
+
+
+class Store(Protocol):
+    name: str
+    max_upload_size: int  # the store's own ceiling (S3: 5 TiB)
+
+    async def create_upload(self, info: UploadInfo) -> Upload: ...
+
+    async def get_upload(self, upload_id: str) -> Upload:
+        """Raise UploadNotFound for unknown ids and UploadGone for tombstoned ones."""
+
+    async def concat(self, final: Upload, partials: list[Upload]) -> None:
+        """Write the partials' bytes, in order, as the content of ``final``."""
+
+    def list_upload_ids(self) -> AsyncIterator[str]:
+        """Every live upload, for sweepers. Order is unspecified."""
+
+    async def purge_tombstones(self, older_than: float) -> int:
+        """Forget tombstones written before ``older_than``; later requests then get 404."""
+
+
+class Lock(Protocol):
+    def on_release_request(self, callback: Callable[[], None]) -> None:
+        """Call ``callback`` when another request wants this lock or the lock was lost."""
+
+    @property
+    def release_requested(self) -> bool: ...
+
+
+class Locker(Protocol):
+    def lock(self, upload_id: str, *, timeout: float) -> AbstractAsyncContextManager[Lock]:
+        """Exclusive per-upload lock. A waiter asks the holder to release, then waits at
+        most ``timeout`` seconds and raises UploadLocked (423) if it still cannot have it."""
+
+
+class CompletionSink(Protocol):
+    async def upload_finished(self, info: UploadInfo) -> None:
+        """Hand a finished file to processing. Idempotent, keyed by ``info.id``."""

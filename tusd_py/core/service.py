@@ -1,0 +1,227 @@
+"""UploadService: one operation per tus method, read top to bottom (after tusd's PatchFile).
+
+The service owns the protocol rules; stores only store bytes and info. It knows nothing
+of HTTP (the web layer parses headers and renders errors) nor of S3 or Redis.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from dataclasses import dataclass
+
+import structlog
+
+from ..protocol.checksum import ExpectedChecksum
+from ..protocol.errors import (
+    ChecksumMismatch,
+    IncompleteUpload,
+    InvalidConcat,
+    InvalidLength,
+    ModifyFinal,
+    OffsetMismatch,
+    ReadInterrupted,
+    TooLarge,
+    UploadGone,
+    UploadInterrupted,
+    UploadNotFinished,
+    UploadNotFound,
+    UploadSizeExceeded,
+)
+from ..protocol.headers import Concat, Metadata
+from ..protocol.info import UploadInfo, UploadState
+from .finishing import Finisher
+from .ports import CompletionSink, Locker, RequestBody, Store, Upload
+from .spool import spool
+
+log = structlog.get_logger("tusd_py.service")
+
+
+@dataclass(frozen=True)
+class Limits:
+    max_size: int | None = None  # Tus-Max-Size; None = only the store's ceiling
+    expiry_seconds: float = 0  # sliding expiry of unfinished uploads; 0 = never
+    lock_timeout: float = 10.0
+    tmp_dir: str | None = None
+
+
+class UploadService:
+    def __init__(self, store: Store, locker: Locker, sink: CompletionSink, limits: Limits) -> None:
+        self.store = store
+        self.locker = locker
+        self.limits = limits
+        self.finisher = Finisher(sink)
+
+    @property
+    def max_size(self) -> int:
+        ceiling = self.store.max_upload_size
+        return min(ceiling, self.limits.max_size) if self.limits.max_size else ceiling
+
+    def _expiry(self, now: float) -> float | None:
+        return now + self.limits.expiry_seconds if self.limits.expiry_seconds > 0 else None
+
+    # -- POST -------------------------------------------------------------------------------
+    async def create(
+        self,
+        *,
+        length: int | None,
+        metadata: Metadata,
+        concat: Concat | None = None,
+        partial_ids: list[str] | None = None,
+        owner: str = "",
+    ) -> tuple[Upload, UploadInfo]:
+        """Create an upload (body, if any, goes through ``append`` afterwards)."""
+        if length is not None and length > self.max_size:
+            raise TooLarge(f"Upload-Length {length} exceeds the maximum size {self.max_size}")
+        now = time.time()
+        info = UploadInfo(
+            id=uuid.uuid4().hex,
+            size=length,
+            metadata=metadata.raw,
+            is_partial=bool(concat and concat.is_partial),
+            is_final=bool(concat and concat.is_final),
+            concat=concat.raw if concat else "",
+            owner=owner,
+            created_at=now,
+            expires_at=self._expiry(now),
+        )
+        if info.is_final:
+            return await self._create_final(info, partial_ids or [])
+        upload = await self.store.create_upload(info)
+        bound = log.bind(upload_id=info.id)
+        bound.info("upload_created", size=length, partial=info.is_partial)
+        if length == 0:  # complete at creation: finish and hand off inside the POST
+            info = await self.finisher.ensure_finished(upload, await upload.get_info())
+        return upload, info
+
+    async def _create_final(self, info: UploadInfo, partial_ids: list[str]) -> tuple[Upload, UploadInfo]:
+        partials: list[Upload] = []
+        total = 0
+        for pid in partial_ids:
+            try:
+                partial = await self.store.get_upload(pid)
+            except UploadNotFound:
+                raise UploadNotFound(f"partial upload {pid} does not exist") from None
+            pinfo = await partial.get_info()
+            if not pinfo.is_partial:
+                raise InvalidConcat(f"upload {pid} is not a partial upload")
+            if not pinfo.is_complete:
+                raise UploadNotFinished(f"partial upload {pid} is not finished")
+            total += pinfo.size or 0
+            partials.append(partial)
+        if total > self.max_size:
+            raise TooLarge(f"the concatenated size {total} exceeds the maximum size {self.max_size}")
+        info.size, info.partial_ids, info.expires_at = total, list(partial_ids), None
+        upload = await self.store.create_upload(info)
+        await self.store.concat(upload, partials)
+        log.info("upload_concatenated", upload_id=info.id, parts=len(partials), size=total)
+        info = await self.finisher.ensure_finished(upload, await upload.get_info())
+        return upload, info
+
+    # -- HEAD -------------------------------------------------------------------------------
+    async def head(self, upload_id: str) -> UploadInfo:
+        async with self.locker.lock(upload_id, timeout=self.limits.lock_timeout):
+            upload, info = await self._live(upload_id)
+            # A completion interrupted by a crash or an S3 error is retried here (state machine).
+            return await self.finisher.ensure_finished(upload, info)
+
+    async def _live(self, upload_id: str) -> tuple[Upload, UploadInfo]:
+        """The upload and its info; an unfinished upload past its expiry is removed here (410)."""
+        upload = await self.store.get_upload(upload_id)
+        info = await upload.get_info()
+        if info.expires_at is not None and not info.is_complete and info.expires_at <= time.time():
+            await upload.terminate("expired")
+            log.info("upload_expired", upload_id=upload_id)
+            raise UploadGone("the upload has expired")
+        return upload, info
+
+    async def info(self, upload_id: str) -> UploadInfo:
+        """Lock-free read for status pages: never interrupts a running PATCH."""
+        return await (await self.store.get_upload(upload_id)).get_info()
+
+    # -- PATCH (and the body of POST) -----------------------------------------------------------
+    async def append(
+        self,
+        upload_id: str,
+        offset: int,
+        body: RequestBody,
+        *,
+        length: int | None = None,
+        checksum: ExpectedChecksum | None = None,
+    ) -> UploadInfo:
+        async with self.locker.lock(upload_id, timeout=self.limits.lock_timeout) as lock:
+            lock.on_release_request(body.stop)
+            upload, info = await self._live(upload_id)
+            bound = log.bind(upload_id=upload_id)
+            if info.is_final:
+                raise ModifyFinal("a final upload cannot be modified")
+            if offset != info.offset:
+                raise OffsetMismatch(info.offset)
+            if length is not None:
+                info = await self._declare_length(upload, info, length)
+            if info.is_complete:
+                if await body.has_data():
+                    raise UploadSizeExceeded("the upload is already complete")
+                return await self.finisher.ensure_finished(upload, info)
+
+            remaining = (info.size if info.size is not None else self.max_size) - info.offset
+            if body.declared_length is not None and body.declared_length > remaining:
+                raise (UploadSizeExceeded if info.size is not None else TooLarge)(
+                    f"the body ({body.declared_length} bytes) is larger than the {remaining} bytes left"
+                )
+            body.limit = remaining
+            bound.debug("chunk_write_start", offset=offset, declared=body.declared_length)
+            written = await self._write(upload, offset, body, checksum)
+            info = await upload.get_info()
+            bound.info("chunk_write_complete", offset=info.offset, written=written, error=body.error)
+            if not info.is_complete:
+                await upload.set_expiry(self._expiry(time.time()))
+                info.expires_at = self._expiry(time.time())
+            else:  # finish even if the body then broke: every byte is stored (tusd does the same)
+                info = await self.finisher.ensure_finished(upload, info)
+            if body.stopped:
+                raise UploadInterrupted(
+                    "a newer request for this upload took over", headers={"Upload-Offset": str(info.offset)}
+                )
+            if body.error:
+                raise ReadInterrupted(body.error, headers={"Upload-Offset": str(info.offset)})
+            return info
+
+    async def _write(self, upload: Upload, offset: int, body: RequestBody, checksum: ExpectedChecksum | None) -> int:
+        if checksum is None:
+            return await upload.write_chunk(offset, body)
+        staged, matched = await spool(body, checksum, tmp_dir=self.limits.tmp_dir)
+        try:
+            if body.stopped or body.error:  # an unverifiable partial body is dropped whole (K8)
+                return 0
+            if not matched:
+                raise ChecksumMismatch(f"the body does not match its {checksum.algorithm} checksum")
+            return await upload.write_chunk(offset, staged)
+        finally:
+            staged.close()
+
+    async def _declare_length(self, upload: Upload, info: UploadInfo, length: int) -> UploadInfo:
+        if info.size is not None:
+            if length != info.size:
+                raise InvalidLength(f"Upload-Length is already {info.size} and cannot change")
+            return info
+        if length < info.offset:
+            raise InvalidLength(f"Upload-Length {length} is smaller than the offset {info.offset}")
+        if length > self.max_size:
+            raise TooLarge(f"Upload-Length {length} exceeds the maximum size {self.max_size}")
+        await upload.declare_length(length)
+        return await upload.get_info()
+
+    # -- DELETE -------------------------------------------------------------------------------
+    async def terminate(self, upload_id: str) -> None:
+        async with self.locker.lock(upload_id, timeout=self.limits.lock_timeout):
+            upload, _ = await self._live(upload_id)
+            await upload.terminate("terminated")
+            log.info("upload_terminated", upload_id=upload_id)
+
+    # -- GET ----------------------------------------------------------------------------------
+    async def open_download(self, upload_id: str) -> tuple[Upload, UploadInfo]:
+        upload, info = await self._live(upload_id)
+        if not info.is_complete or info.state in (UploadState.RECEIVING, UploadState.COMPLETING):
+            raise IncompleteUpload("the upload is not complete yet")
+        return upload, info

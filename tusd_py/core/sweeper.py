@@ -1,0 +1,71 @@
+"""The sweeper: removes expired uploads, retries stuck completions and hand-offs, purges tombstones.
+
+It is the backstop of the completion state machine: an upload whose completion or hand-off
+was cut short by a crash is finished here even if its client never comes back.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass
+
+import structlog
+
+from ..protocol.errors import TusError
+from ..protocol.info import UploadState
+from .service import UploadService
+
+log = structlog.get_logger("tusd_py.sweeper")
+
+
+@dataclass
+class SweepReport:
+    expired: int = 0
+    finished: int = 0
+    purged: int = 0
+
+
+class Sweeper:
+    def __init__(self, service: UploadService, *, tombstone_ttl: float) -> None:
+        self.service = service
+        self.tombstone_ttl = tombstone_ttl
+
+    async def run_once(self, now: float | None = None) -> SweepReport:
+        now = time.time() if now is None else now
+        report = SweepReport()
+        store, finisher = self.service.store, self.service.finisher
+        async for upload_id in store.list_upload_ids():
+            try:
+                upload = await store.get_upload(upload_id)
+                info = await upload.get_info()
+                expired = info.expires_at is not None and not info.is_complete and info.expires_at <= now
+                stuck = info.is_complete and info.state is not UploadState.HANDED_OFF
+                if stuck and info.is_partial and info.state is UploadState.COMPLETED:
+                    stuck = False  # partials rest in COMPLETED: they are never handed off
+                if not (expired or stuck):
+                    continue
+                async with self.service.locker.lock(upload_id, timeout=1.0):
+                    if expired:
+                        await upload.terminate("expired")
+                        report.expired += 1
+                        log.info("upload_expired", upload_id=upload_id)
+                    else:
+                        await finisher.ensure_finished(upload, await upload.get_info())
+                        report.finished += 1
+            except TusError as exc:  # busy, gone meanwhile, or storage trouble: next round
+                log.debug("sweep_skipped", upload_id=upload_id, error=exc.message)
+            except Exception:
+                log.exception("sweep_failed", upload_id=upload_id)
+        report.purged = await store.purge_tombstones(now - self.tombstone_ttl)
+        return report
+
+    async def run_forever(self, interval: float) -> None:
+        while True:
+            try:
+                report = await self.run_once()
+                if report.expired or report.finished or report.purged:
+                    log.info("sweep_done", **report.__dict__)
+            except Exception:
+                log.exception("sweep_crashed")
+            await asyncio.sleep(interval)

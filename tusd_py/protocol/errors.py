@@ -1,0 +1,165 @@
+"""Typed protocol errors. Each class means one thing and carries its HTTP status.
+
+The web layer renders them in one place (``web/middlewares.py``); stores raise them
+(or translate SDK errors into them) so that no SDK exception reaches a handler.
+
+Hierarchy::
+
+    TusError
+    ├── BadRequest                400 ERR_BAD_REQUEST
+    │   ├── InvalidOffset         400 ERR_INVALID_OFFSET
+    │   ├── InvalidLength         400 ERR_INVALID_UPLOAD_LENGTH
+    │   ├── InvalidMetadata       400 ERR_INVALID_METADATA
+    │   ├── InvalidChecksum       400 ERR_INVALID_CHECKSUM (malformed or unsupported algorithm)
+    │   ├── InvalidConcat         400 ERR_INVALID_CONCAT
+    │   └── UploadNotFinished     400 ERR_UPLOAD_NOT_FINISHED
+    ├── Forbidden                 403 ERR_FORBIDDEN
+    │   ├── ModifyFinal           403 ERR_MODIFY_FINAL
+    │   └── OriginNotAllowed      403 ERR_ORIGIN_NOT_ALLOWED
+    ├── UploadNotFound            404 ERR_UPLOAD_NOT_FOUND
+    ├── MethodNotAllowed          405 ERR_METHOD_NOT_ALLOWED
+    ├── OffsetMismatch            409 ERR_MISMATCHED_OFFSET (carries the current offset)
+    ├── UploadGone                410 ERR_UPLOAD_GONE (terminated or expired)
+    ├── PreconditionFailed        412 ERR_UNSUPPORTED_VERSION
+    ├── TooLarge                  413 ERR_MAX_SIZE_EXCEEDED / ERR_UPLOAD_SIZE_EXCEEDED
+    ├── UnsupportedMediaType      415 ERR_INVALID_CONTENT_TYPE
+    ├── UploadLocked              423 ERR_UPLOAD_LOCKED (lock timeout; tus clients retry 423)
+    ├── UploadInterrupted         423 ERR_UPLOAD_INTERRUPTED (a newer request took over)
+    ├── ChecksumMismatch          460 ERR_CHECKSUM_MISMATCH
+    ├── ReadInterrupted           500 ERR_READ_INTERRUPTED (body reset or timed out; bytes kept; clients retry 5xx)
+    ├── IncompleteUpload          400 ERR_INCOMPLETE_UPLOAD (GET before the upload finished)
+    └── StorageUnavailable        503 ERR_STORAGE_UNAVAILABLE (transient backend trouble; clients retry 5xx)
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+
+class TusError(Exception):
+    status: ClassVar[int] = 500
+    code: ClassVar[str] = "ERR_INTERNAL_SERVER_ERROR"
+    reason: ClassVar[str | None] = None  # HTTP reason phrase for unregistered codes (460)
+
+    def __init__(self, message: str = "", *, headers: dict[str, str] | None = None) -> None:
+        super().__init__(message or self.code)
+        self.message = message or self.code.lower().removeprefix("err_").replace("_", " ")
+        self.headers = dict(headers or {})
+
+
+class BadRequest(TusError):
+    status = 400
+    code = "ERR_BAD_REQUEST"
+
+
+class InvalidOffset(BadRequest):
+    code = "ERR_INVALID_OFFSET"
+
+
+class InvalidLength(BadRequest):
+    code = "ERR_INVALID_UPLOAD_LENGTH"
+
+
+class InvalidMetadata(BadRequest):
+    code = "ERR_INVALID_METADATA"
+
+
+class InvalidChecksum(BadRequest):
+    code = "ERR_INVALID_CHECKSUM"
+
+
+class InvalidConcat(BadRequest):
+    code = "ERR_INVALID_CONCAT"
+
+
+class UploadNotFinished(BadRequest):
+    code = "ERR_UPLOAD_NOT_FINISHED"
+
+
+class IncompleteUpload(BadRequest):
+    code = "ERR_INCOMPLETE_UPLOAD"
+
+
+class Forbidden(TusError):
+    status = 403
+    code = "ERR_FORBIDDEN"
+
+
+class ModifyFinal(Forbidden):
+    code = "ERR_MODIFY_FINAL"
+
+
+class OriginNotAllowed(Forbidden):
+    code = "ERR_ORIGIN_NOT_ALLOWED"
+
+
+class UploadNotFound(TusError):
+    status = 404
+    code = "ERR_UPLOAD_NOT_FOUND"
+
+
+class MethodNotAllowed(TusError):
+    status = 405
+    code = "ERR_METHOD_NOT_ALLOWED"
+
+
+class OffsetMismatch(TusError):
+    status = 409
+    code = "ERR_MISMATCHED_OFFSET"
+
+    def __init__(self, current_offset: int, message: str = "") -> None:
+        super().__init__(
+            message or f"mismatched offset: the upload is at {current_offset}",
+            headers={"Upload-Offset": str(current_offset)},
+        )
+        self.current_offset = current_offset
+
+
+class UploadGone(TusError):
+    status = 410
+    code = "ERR_UPLOAD_GONE"
+
+
+class PreconditionFailed(TusError):
+    status = 412
+    code = "ERR_UNSUPPORTED_VERSION"
+
+
+class TooLarge(TusError):
+    status = 413
+    code = "ERR_MAX_SIZE_EXCEEDED"
+
+
+class UploadSizeExceeded(TooLarge):
+    code = "ERR_UPLOAD_SIZE_EXCEEDED"
+
+
+class UnsupportedMediaType(TusError):
+    status = 415
+    code = "ERR_INVALID_CONTENT_TYPE"
+
+
+class UploadLocked(TusError):
+    status = 423
+    code = "ERR_UPLOAD_LOCKED"
+
+
+class UploadInterrupted(TusError):
+    status = 423
+    code = "ERR_UPLOAD_INTERRUPTED"
+
+
+class ChecksumMismatch(TusError):
+    status = 460
+    code = "ERR_CHECKSUM_MISMATCH"
+    reason = "Checksum Mismatch"
+
+
+class ReadInterrupted(TusError):
+    status = 500
+    code = "ERR_READ_INTERRUPTED"
+
+
+class StorageUnavailable(TusError):
+    status = 503
+    code = "ERR_STORAGE_UNAVAILABLE"

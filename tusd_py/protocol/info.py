@@ -1,0 +1,68 @@
+"""UploadInfo: everything a store keeps about one upload, as plain JSON-able data."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from .headers import Metadata, parse_metadata
+
+
+class UploadState(enum.StrEnum):
+    """Lifecycle. Each step is durable so a crash between two of them is retried, never lost.
+
+    receiving -> completing (all bytes stored, assembling the object)
+              -> completed (object verified) -> handed_off (processing job enqueued)
+    """
+
+    RECEIVING = "receiving"
+    COMPLETING = "completing"
+    COMPLETED = "completed"
+    HANDED_OFF = "handed_off"
+
+
+@dataclass
+class UploadInfo:
+    id: str
+    size: int | None  # None while the length is deferred
+    offset: int = 0
+    metadata: str = ""  # Upload-Metadata exactly as the client sent it
+    is_partial: bool = False
+    is_final: bool = False
+    concat: str = ""  # Upload-Concat exactly as the client sent it
+    partial_ids: list[str] = field(default_factory=list)
+    owner: str = ""  # empty until authentication exists
+    created_at: float = 0.0
+    expires_at: float | None = None
+    state: UploadState = UploadState.RECEIVING
+    storage: dict[str, str] = field(default_factory=dict)  # store-specific location
+
+    @property
+    def size_is_deferred(self) -> bool:
+        return self.size is None
+
+    @property
+    def is_complete(self) -> bool:
+        return self.size is not None and self.offset == self.size
+
+    @property
+    def is_finished_file(self) -> bool:
+        """A file that counts for processing: complete, and not a partial of a concatenation."""
+        return self.is_complete and not self.is_partial
+
+    def meta(self) -> Metadata:
+        return parse_metadata(self.metadata) if self.metadata else Metadata()
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["state"] = str(self.state)
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> UploadInfo:
+        known = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
+        known["state"] = UploadState(known.get("state", UploadState.RECEIVING))
+        known["partial_ids"] = list(known.get("partial_ids", []))
+        known["storage"] = dict(known.get("storage", {}))
+        return cls(**known)

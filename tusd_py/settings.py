@@ -1,0 +1,112 @@
+"""All settings of the server, in one place. Environment variables carry the ``TUSD_`` prefix.
+
+Build once in ``__main__`` (or in a test) and pass down; there is no global settings object.
+Every field has a description: ``docs/configuration.md`` is generated from the same text
+(``tusd-py config-doc``), so the reference cannot drift from the code.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_CORS_ALLOW_HEADERS = (
+    "Authorization, Origin, X-Requested-With, X-Request-ID, X-HTTP-Method-Override, Content-Type, "
+    "Upload-Length, Upload-Offset, Tus-Resumable, Upload-Metadata, Upload-Defer-Length, "
+    "Upload-Concat, Upload-Checksum"
+)
+DEFAULT_CORS_EXPOSE_HEADERS = (
+    "Location, Upload-Offset, Upload-Length, Upload-Expires, Upload-Metadata, Upload-Defer-Length, "
+    "Upload-Concat, Tus-Version, Tus-Resumable, Tus-Max-Size, Tus-Extension, Tus-Checksum-Algorithm"
+)
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="TUSD_", extra="ignore")
+
+    # -- HTTP -------------------------------------------------------------------------------
+    host: str = Field("127.0.0.1", description="Interface to listen on.")
+    port: int = Field(1080, ge=0, le=65535, description="TCP port to listen on.")
+    base_path: str = Field("/files/", description="URL path of the tus creation endpoint; uploads live below it.")
+    public_base_url: str = Field(
+        "", description="Fixed scheme://host[:port] used to build Location URLs (e.g. https://up.example.com)."
+    )
+    behind_proxy: bool = Field(
+        False, description="Trust X-Forwarded-Host/-Proto and Forwarded when building Location URLs."
+    )
+    relative_location: bool = Field(False, description="Answer POST with a relative Location (path only).")
+    read_timeout: float = Field(
+        60.0, gt=0, description="Seconds a request body may stay silent before the server keeps what it has."
+    )
+    enable_download: bool = Field(True, description="Serve GET on finished uploads (with Range support).")
+
+    # -- uploads ----------------------------------------------------------------------------
+    store: Literal["file", "s3", "memory"] = Field(
+        "file", description="Where bytes go: 'file' (embedded default), 's3', or 'memory' (tests only)."
+    )
+    data_dir: str = Field("./data", description="Directory of the file store (and of the embedded key file).")
+    max_size: int = Field(0, ge=0, description="Largest accepted upload in bytes (Tus-Max-Size); 0 = no limit.")
+    upload_expiry: float = Field(
+        86400.0,
+        ge=0,
+        description="Seconds an unfinished upload lives after its last PATCH (Upload-Expires); 0 disables.",
+    )
+    sweep_interval: float = Field(60.0, gt=0, description="Seconds between runs of the expiry/completion sweeper.")
+    tombstone_ttl: float = Field(
+        7 * 86400.0, ge=0, description="Seconds a terminated or expired upload answers 410 before it is 404."
+    )
+    lock_timeout: float = Field(
+        10.0, gt=0, description="Seconds a request waits for the upload lock before answering 423."
+    )
+    tmp_dir: str = Field("", description="Directory for staging checksummed bodies (default: system temp).")
+
+    # -- CORS -------------------------------------------------------------------------------
+    cors_allow_origins: str = Field(
+        "*", description="Comma-separated allowed origins, '*' for any. Others get 403 ERR_ORIGIN_NOT_ALLOWED."
+    )
+    cors_allow_credentials: bool = Field(False, description="Send Access-Control-Allow-Credentials: true.")
+    cors_allow_headers: str = Field(DEFAULT_CORS_ALLOW_HEADERS, description="Access-Control-Allow-Headers.")
+    cors_expose_headers: str = Field(DEFAULT_CORS_EXPOSE_HEADERS, description="Access-Control-Expose-Headers.")
+    cors_max_age: int = Field(86400, ge=0, description="Access-Control-Max-Age of preflight answers, seconds.")
+
+    # -- S3 store (TUSD_STORE=s3); credentials come from the usual AWS_* variables ---------------
+    s3_bucket: str = Field("", description="Bucket that holds uploads (required with TUSD_STORE=s3).")
+    s3_prefix: str = Field("", description="Key prefix for every object the S3 store writes, e.g. 'uploads/'.")
+    s3_endpoint_url: str = Field("", description="S3 endpoint for MinIO, R2, moto...; empty = AWS.")
+    s3_region: str = Field("us-east-1", description="S3 region.")
+    s3_path_style: bool = Field(False, description="Use path-style addressing (MinIO, moto).")
+    s3_part_size: int = Field(
+        16 * 1024 * 1024, ge=5 * 1024 * 1024, description="Preferred multipart part size in bytes (>= 5 MiB)."
+    )
+    s3_min_part_size: int = Field(
+        5 * 1024 * 1024, ge=1, description="Smallest non-final part S3 accepts; smaller tails are carried forward."
+    )
+    s3_max_parts: int = Field(10_000, ge=1, description="Most parts one multipart upload may have (S3: 10,000).")
+    s3_uniform_parts: bool = Field(
+        False, description="Every non-final part has exactly the same size (Cloudflare R2 requires this)."
+    )
+    s3_parts_in_flight: int = Field(4, ge=1, description="Parts uploaded concurrently for one upload.")
+    s3_parts_in_flight_total: int = Field(16, ge=1, description="Parts uploaded concurrently across the process.")
+
+    # -- Redis (state, locks, job queue) ------------------------------------------------------
+    redis_url: str = Field(
+        "", description="redis:// URL. Selects Redis state, locks and the arq queue; empty = in-process state."
+    )
+    lock_ttl: float = Field(
+        10.0, gt=0, description="Seconds a Redis upload lock lives unless renewed (renewed at TTL/2)."
+    )
+
+    # -- logging ----------------------------------------------------------------------------
+    log_format: Literal["console", "json"] = Field("console", description="'console' for humans, 'json' for machines.")
+    log_level: str = Field("info", description="debug, info, warning or error.")
+
+    @field_validator("base_path")
+    @classmethod
+    def _slashes(cls, value: str) -> str:
+        return "/" + value.strip("/") + "/" if value.strip("/") else "/"
+
+    @property
+    def allowed_origins(self) -> list[str]:
+        return [o.strip() for o in self.cors_allow_origins.split(",") if o.strip()]

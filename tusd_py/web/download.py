@@ -1,0 +1,61 @@
+"""GET on a finished upload: stream it, with single-range support, as tusd does."""
+
+from __future__ import annotations
+
+import re
+from urllib.parse import quote
+
+from aiohttp import web
+
+from ..keys import SERVICE
+from .middlewares import decorate
+
+# Types a browser may render inline; anything else is an attachment (stored-XSS guard, as tusd).
+_INLINE = re.compile(r"^(image/(png|jpeg|gif|webp|avif)|video/[\w.+-]+|audio/[\w.+-]+|text/plain|application/pdf)$")
+_TOKEN = re.compile(r"^[\w.+-]+/[\w.+-]+$")
+
+
+def _range(request: web.Request, size: int) -> tuple[int, int] | None:
+    """(start, end-exclusive) of a single byte range, None without Range; 416 if unsatisfiable."""
+    header = request.headers.get("Range")
+    if header is None:
+        return None
+    match = re.fullmatch(r"bytes=(\d*)-(\d*)", header.strip())
+    if not match or match.groups() == ("", ""):
+        return None  # multi-range or garbage: RFC 9110 lets us ignore it and send the whole file
+    first, last = match.groups()
+    if first == "":
+        start, end = max(0, size - int(last)), size
+    else:
+        start = int(first)
+        end = size if last == "" else min(int(last) + 1, size)
+    if start >= size or start >= end:
+        raise web.HTTPRequestRangeNotSatisfiable(headers={"Content-Range": f"bytes */{size}"})
+    return start, end
+
+
+async def get(request: web.Request) -> web.StreamResponse:
+    upload, info = await request.app[SERVICE].open_download(request.match_info["upload_id"])
+    size = info.size or 0
+    meta = info.meta()
+    content_type = meta.text("filetype") or meta.text("content_type") or ""
+    if not _TOKEN.match(content_type):
+        content_type = "application/octet-stream"
+    filename = meta.text("filename") or meta.text("name") or info.id
+    disposition = "inline" if _INLINE.match(content_type) else "attachment"
+    byte_range = _range(request, size)
+    start, end = byte_range or (0, size)
+    response = web.StreamResponse(status=206 if byte_range else 200)
+    response.content_type = content_type
+    response.content_length = end - start
+    response.headers["Accept-Ranges"] = "bytes"
+    response.headers["Content-Disposition"] = f"{disposition}; filename*=UTF-8''{quote(filename)}"
+    if byte_range:
+        response.headers["Content-Range"] = f"bytes {start}-{end - 1}/{size}"
+    decorate(request, response)
+    await response.prepare(request)
+    if end > start:
+        async for chunk in upload.read(start, end):
+            await response.write(chunk)
+    await response.write_eof()
+    return response

@@ -1,0 +1,102 @@
+"""The one place where errors become HTTP responses, and where tus and CORS headers are added.
+
+Every response, errors included, carries ``Tus-Resumable`` and the CORS headers: a browser
+that cannot read a 409 or 413 reports a bare network error and the client cannot recover.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Awaitable, Callable
+
+import structlog
+from aiohttp import web
+
+from ..keys import SETTINGS
+from ..protocol.constants import H_TUS_RESUMABLE, TUS_RESUMABLE
+from ..protocol.errors import MethodNotAllowed, OriginNotAllowed, TusError, UploadNotFound
+from ..settings import Settings
+
+log = structlog.get_logger("tusd_py.web")
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+CORS_METHODS = "POST, HEAD, PATCH, OPTIONS, GET, DELETE"
+
+
+def error_response(request: web.Request, exc: TusError) -> web.Response:
+    body = None if request.method == "HEAD" else f"{exc.code}: {exc.message}\n"
+    response = web.Response(status=exc.status, reason=exc.reason, text=body, headers=exc.headers)
+    return response
+
+
+def _origin_allowed(settings: Settings, origin: str) -> bool:
+    allowed = settings.allowed_origins
+    return "*" in allowed or origin in allowed
+
+
+def decorate(request: web.Request, response: web.StreamResponse) -> None:
+    """Add the headers every response carries. Safe to call twice; needed before prepare()."""
+    if response.prepared:
+        return
+    settings = request.app[SETTINGS]
+    response.headers[H_TUS_RESUMABLE] = TUS_RESUMABLE
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    origin = request.headers.get("Origin")
+    if origin and _origin_allowed(settings, origin):
+        # Echo the origin (never '*'): it works with credentials and is exactly one header.
+        response.headers["Access-Control-Allow-Origin"] = origin
+        response.headers["Access-Control-Expose-Headers"] = settings.cors_expose_headers
+        if settings.cors_allow_credentials:
+            response.headers["Access-Control-Allow-Credentials"] = "true"
+    if origin:
+        response.headers.add("Vary", "Origin")
+
+
+def _preflight(request: web.Request, settings: Settings) -> web.Response:
+    response = web.Response(status=204)
+    response.headers["Access-Control-Allow-Methods"] = CORS_METHODS
+    response.headers["Access-Control-Allow-Headers"] = settings.cors_allow_headers
+    response.headers["Access-Control-Max-Age"] = str(settings.cors_max_age)
+    return response
+
+
+@web.middleware
+async def tus_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    settings = request.app[SETTINGS]
+    request_id = request.headers.get("X-Request-ID", "")[:64] or uuid.uuid4().hex[:16]
+    structlog.contextvars.clear_contextvars()
+    structlog.contextvars.bind_contextvars(request_id=request_id)
+    response: web.StreamResponse
+    try:
+        origin = request.headers.get("Origin")
+        if origin and not _origin_allowed(settings, origin):
+            raise OriginNotAllowed(f"origin {origin!r} is not allowed")
+        if (
+            request.method == "OPTIONS"
+            and origin
+            and request.headers.get("Access-Control-Request-Method")
+            and not request.path.startswith(settings.base_path)  # tus OPTIONS answers its own preflight
+        ):
+            response = _preflight(request, settings)
+        else:
+            response = await handler(request)
+            if request.method == "OPTIONS" and origin and request.headers.get("Access-Control-Request-Method"):
+                response.headers.update(_preflight(request, settings).headers)
+    except TusError as exc:
+        if exc.status >= 500:
+            log.warning("request_failed", status=exc.status, code=exc.code, error=exc.message)
+        response = error_response(request, exc)
+    except web.HTTPNotFound:
+        response = error_response(request, UploadNotFound("no such resource"))
+    except web.HTTPMethodNotAllowed as exc:
+        response = error_response(request, MethodNotAllowed(f"{request.method} is not allowed here"))
+        response.headers["Allow"] = ", ".join(sorted(exc.allowed_methods))
+    except web.HTTPException as exc:
+        response = web.Response(status=exc.status, reason=exc.reason, text=exc.text, headers=exc.headers)
+    except Exception:
+        log.exception("request_crashed", method=request.method, path=request.path)
+        response = error_response(request, TusError("internal server error"))
+    decorate(request, response)
+    if not response.prepared:
+        log.debug("response_outgoing", method=request.method, path=request.path, status=response.status)
+    return response

@@ -1,0 +1,55 @@
+"""HEAD (where is my upload?) and PATCH (append bytes at the offset)."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from ..keys import SERVICE, SETTINGS
+from ..protocol import constants as c
+from ..protocol.checksum import parse_checksum
+from ..protocol.errors import UnsupportedMediaType
+from ..protocol.headers import http_date, parse_length, parse_offset
+from ..protocol.info import UploadInfo
+from .body import AiohttpBody
+from .creation import is_offset_stream
+
+
+def upload_headers(info: UploadInfo) -> dict[str, str]:
+    headers = {c.H_UPLOAD_OFFSET: str(info.offset), "Cache-Control": "no-store"}
+    if info.size is None:
+        headers[c.H_UPLOAD_DEFER_LENGTH] = "1"
+    else:
+        headers[c.H_UPLOAD_LENGTH] = str(info.size)
+    if info.metadata:
+        headers[c.H_UPLOAD_METADATA] = info.metadata  # exactly what the client sent (C14)
+    if info.concat:
+        headers[c.H_UPLOAD_CONCAT] = info.concat
+    if info.expires_at is not None and not info.is_complete:
+        headers[c.H_UPLOAD_EXPIRES] = http_date(info.expires_at)
+    return headers
+
+
+async def head(request: web.Request) -> web.Response:
+    info = await request.app[SERVICE].head(request.match_info["upload_id"])
+    return web.Response(status=200, headers=upload_headers(info))
+
+
+async def patch(request: web.Request) -> web.Response:
+    service, settings = request.app[SERVICE], request.app[SETTINGS]
+    if not is_offset_stream(request):
+        raise UnsupportedMediaType(f"PATCH requires Content-Type: {c.OFFSET_CONTENT_TYPE}")
+    offset = parse_offset(request.headers.get(c.H_UPLOAD_OFFSET))
+    length_header = request.headers.get(c.H_UPLOAD_LENGTH)
+    length = parse_length(length_header) if length_header is not None else None
+    checksum = parse_checksum(request.headers.get(c.H_UPLOAD_CHECKSUM))
+    body = AiohttpBody(request, read_timeout=settings.read_timeout)
+    info = await service.append(request.match_info["upload_id"], offset, body, length=length, checksum=checksum)
+    headers = {c.H_UPLOAD_OFFSET: str(info.offset)}
+    if info.expires_at is not None and not info.is_complete:
+        headers[c.H_UPLOAD_EXPIRES] = http_date(info.expires_at)
+    return web.Response(status=204, headers=headers)
+
+
+async def delete(request: web.Request) -> web.Response:
+    await request.app[SERVICE].terminate(request.match_info["upload_id"])
+    return web.Response(status=204)
