@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
+from typing import Any
 
 from aiohttp import web
 
@@ -22,7 +23,16 @@ SWEEPER = web.AppKey("tusd_py.sweeper", Sweeper)
 QUEUE = web.AppKey("tusd_py.queue", InProcessQueue)
 
 
-def build_store(settings: Settings) -> Store:
+def build_redis(settings: Settings) -> Any | None:
+    """One client for state, locks and the arq queue (ArqRedis is a redis.asyncio.Redis)."""
+    if not settings.redis_url:
+        return None
+    from arq.connections import ArqRedis
+
+    return ArqRedis.from_url(settings.redis_url)
+
+
+def build_store(settings: Settings, redis: Any | None = None) -> Store:
     if settings.store == "file":
         from .stores.filesystem import FileStore
 
@@ -31,7 +41,27 @@ def build_store(settings: Settings) -> Store:
         from .stores.memory import MemoryStore
 
         return MemoryStore()
-    raise ValueError(f"store {settings.store!r} is not available in this build")
+    if settings.store == "s3":
+        from .stores.s3 import S3Store
+
+        return S3Store.from_settings(settings, redis=redis)
+    raise ValueError(f"unknown store {settings.store!r}")
+
+
+def build_locker(settings: Settings, redis: Any | None) -> Locker:
+    if redis is None:
+        return MemoryLocker()
+    from .state.redis_lock import RedisLocker
+
+    return RedisLocker(redis, ttl=settings.lock_ttl)
+
+
+def build_sink(settings: Settings, redis: Any | None, queue: InProcessQueue) -> CompletionSink:
+    if redis is None:
+        return queue
+    from .completion import ArqCompletionSink
+
+    return ArqCompletionSink(redis)
 
 
 async def _index(request: web.Request) -> web.Response:
@@ -49,12 +79,13 @@ def create_app(
 ) -> web.Application:
     app = web.Application(middlewares=[tus_middleware])
     app[SETTINGS] = settings
-    store = store or build_store(settings)
+    redis = build_redis(settings)
+    store = store or build_store(settings, redis)
     queue = InProcessQueue()
     service = UploadService(
         store,
-        locker or MemoryLocker(),
-        sink or queue,
+        locker or build_locker(settings, redis),
+        sink or build_sink(settings, redis, queue),
         Limits(
             max_size=settings.max_size or None,
             expiry_seconds=settings.upload_expiry,
@@ -69,9 +100,26 @@ def create_app(
     setup_routes(app)
     if settings.base_path != "/":
         app.router.add_get("/", _index)
+    app.cleanup_ctx.append(_clients(store, redis))
     if background:
         app.cleanup_ctx.append(_background_tasks)
     return app
+
+
+def _clients(store: Store, redis: Any | None) -> Callable[[web.Application], AsyncIterator[None]]:
+    """Open the store's SDK clients at startup and close them (and Redis) at shutdown."""
+
+    async def ctx(app: web.Application) -> AsyncIterator[None]:
+        start, close = getattr(store, "start", None), getattr(store, "close", None)
+        if start is not None:
+            await start()
+        yield
+        if close is not None:
+            await close()
+        if redis is not None:
+            await redis.aclose()
+
+    return ctx
 
 
 async def _background_tasks(app: web.Application) -> AsyncIterator[None]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 import structlog
 
@@ -47,3 +48,16 @@ class InProcessQueue:
                 log.exception("job_failed", upload_id=upload_id)
             finally:
                 self.queue.task_done()
+
+
+class ArqCompletionSink:
+    """Production hand-off: one arq job ``process_upload(upload_id)`` per upload, keyed by id."""
+
+    def __init__(self, redis: Any) -> None:
+        self.redis = redis  # an arq.connections.ArqRedis
+
+    async def upload_finished(self, info: UploadInfo) -> None:
+        from pipeline.contract import JOB_PROCESS_UPLOAD, job_id
+
+        job = await self.redis.enqueue_job(JOB_PROCESS_UPLOAD, info.id, _job_id=job_id(info.id))
+        log.info("job_enqueued" if job is not None else "job_already_queued", upload_id=info.id, queue="arq")
