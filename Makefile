@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 JS_CLIENT := tests/clients/js
 
-.PHONY: install run test lint typecheck bench services clean
+.PHONY: install run test lint typecheck bench services clean docs
 
 install: $(STAMP)
 
@@ -39,3 +39,6 @@ bench: install
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache $(JS_CLIENT)/node_modules
+
+docs: install
+	$(BIN)/tusd-py config-doc > docs/configuration.md

@@ -33,6 +33,13 @@ def _serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def _config_doc(args: argparse.Namespace) -> int:
+    from .configdoc import render
+
+    sys.stdout.write(render())
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="tusd-py", description="Resumable uploads (tus 1.0) and media ingest.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -42,6 +49,8 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument("--store", choices=["file", "s3", "memory"], help="overrides TUSD_STORE")
     serve.add_argument("--data-dir", help="overrides TUSD_DATA_DIR")
     serve.set_defaults(func=_serve)
+    config_doc = sub.add_parser("config-doc", help="print the configuration reference (docs/configuration.md)")
+    config_doc.set_defaults(func=_config_doc)
     args = parser.parse_args(argv)
     result: int = args.func(args)
     return result

@@ -91,6 +91,7 @@ def create_app(
             expiry_seconds=settings.upload_expiry,
             lock_timeout=settings.lock_timeout,
             tmp_dir=settings.tmp_dir or None,
+            checksum_max_size=settings.checksum_max_size,
         ),
     )
     app[STORE] = store

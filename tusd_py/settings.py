@@ -60,6 +60,9 @@ class Settings(BaseSettings):
     lock_timeout: float = Field(
         10.0, gt=0, description="Seconds a request waits for the upload lock before answering 423."
     )
+    checksum_max_size: int = Field(
+        1024**3, ge=0, description="Largest PATCH body that may carry Upload-Checksum (it is staged first); 413 above."
+    )
     tmp_dir: str = Field("", description="Directory for staging checksummed bodies (default: system temp).")
 
     # -- CORS -------------------------------------------------------------------------------

@@ -43,6 +43,7 @@ class Limits:
     expiry_seconds: float = 0  # sliding expiry of unfinished uploads; 0 = never
     lock_timeout: float = 10.0
     tmp_dir: str | None = None
+    checksum_max_size: int = 1024**3  # checksummed bodies are staged before commit: cap them
 
 
 class UploadService:
@@ -169,6 +170,12 @@ class UploadService:
                 raise (UploadSizeExceeded if info.size is not None else TooLarge)(
                     f"the body ({body.declared_length} bytes) is larger than the {remaining} bytes left"
                 )
+            if checksum is not None:
+                if body.declared_length is not None and body.declared_length > self.limits.checksum_max_size:
+                    raise TooLarge(
+                        f"a checksummed PATCH may carry at most {self.limits.checksum_max_size} bytes"
+                    )
+                remaining = min(remaining, self.limits.checksum_max_size)
             body.limit = remaining
             bound.debug("chunk_write_start", offset=offset, declared=body.declared_length)
             written = await self._write(upload, offset, body, checksum)
