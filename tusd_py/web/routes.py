@@ -5,11 +5,20 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from ..keys import SETTINGS
-from ..protocol.constants import H_METHOD_OVERRIDE, H_TUS_RESUMABLE, H_TUS_VERSION, TUS_VERSIONS
-from ..protocol.errors import MethodNotAllowed, PreconditionFailed
+from ..keys import SERVICE, SETTINGS
+from ..protocol.constants import (
+    H_METHOD_OVERRIDE,
+    H_TUS_RESUMABLE,
+    H_TUS_VERSION,
+    H_UPLOAD_LENGTH,
+    OFFSET_CONTENT_TYPE,
+    TUS_VERSIONS,
+)
+from ..protocol.errors import MethodNotAllowed, PreconditionFailed, TooLarge, TusError, UnsupportedMediaType
+from ..protocol.headers import parse_length
 from . import creation, download, transfer
-from .middlewares import Handler
+from .creation import is_offset_stream
+from .middlewares import Handler, decorate, error_response
 
 
 def _method(request: web.Request) -> str:
@@ -28,6 +37,30 @@ def _check_version(request: web.Request, method: str) -> None:
             f"unsupported Tus-Resumable {version!r}; this server speaks {','.join(TUS_VERSIONS)}",
             headers={H_TUS_VERSION: ",".join(TUS_VERSIONS)},
         )
+
+
+async def _expect(request: web.Request) -> web.StreamResponse | None:
+    """Expect: 100-continue. Reject what the headers alone condemn before the client sends a
+    possibly huge body (tus-spec CU4); aiohttp would otherwise say 100 Continue first."""
+    method = _method(request)
+    try:
+        _check_version(request, method)
+        if method == "POST" and (length := request.headers.get(H_UPLOAD_LENGTH)) is not None:
+            service = request.app[SERVICE]
+            if parse_length(length) > service.max_size:
+                raise TooLarge(f"Upload-Length {length} exceeds the maximum size {service.max_size}")
+        if method == "PATCH" and not is_offset_stream(request):
+            raise UnsupportedMediaType(f"PATCH requires Content-Type: {OFFSET_CONTENT_TYPE}")
+    except TusError as exc:
+        response = error_response(request, exc)
+        decorate(request, response)
+        return response
+    if request.headers.get("Expect", "").lower() != "100-continue":
+        return None
+    if request.version >= (1, 1):
+        await request.writer.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+        request.writer.output_size = 0
+    return None
 
 
 def _dispatch(table: dict[str, Handler]) -> Handler:
@@ -56,6 +89,6 @@ def setup_routes(app: web.Application) -> None:
         uploads["GET"] = download.get
     resource = _dispatch(uploads)
     if base != "/":
-        app.router.add_route("*", base.rstrip("/"), collection)
-    app.router.add_route("*", base, collection)
-    app.router.add_route("*", base + r"{upload_id:[A-Za-z0-9_\-]{1,200}}", resource)
+        app.router.add_route("*", base.rstrip("/"), collection, expect_handler=_expect)
+    app.router.add_route("*", base, collection, expect_handler=_expect)
+    app.router.add_route("*", base + r"{upload_id:[A-Za-z0-9_\-]{1,200}}", resource, expect_handler=_expect)
