@@ -1,0 +1,39 @@
+"""Every Redis key the server writes, in one place (arq's ``constants.py``).
+
+tus:upload:<id>           hash: the upload record (UploadInfo JSON + offset, size, state,
+                          expires_at, multipart id, part size, part count, tail size).
+                          Lives as long as the upload; deleted by termination/expiry.
+tus:upload:<id>:parts     list: committed S3 parts as JSON [number, size, etag], in order.
+                          Dropped once the object is assembled (state completed).
+tus:uploads               sorted set: ids of uploads the sweeper must visit (score: creation
+                          time). An id leaves it when handed off (or, for a partial, completed).
+tus:gone:<id>             string: tombstone of a terminated or expired upload (410), with a TTL
+                          of ``tombstone_ttl`` seconds; afterwards the id answers 404.
+tus:lock:<id>             string: the per-upload lock token (RedisLocker), with a TTL.
+tus:lock:<id>:release     pub/sub channel: "please release" messages to the lock holder.
+"""
+
+from __future__ import annotations
+
+PREFIX = "tus:"
+LIVE_UPLOADS = f"{PREFIX}uploads"
+
+
+def upload_key(upload_id: str) -> str:
+    return f"{PREFIX}upload:{upload_id}"
+
+
+def parts_key(upload_id: str) -> str:
+    return f"{PREFIX}upload:{upload_id}:parts"
+
+
+def tombstone_key(upload_id: str) -> str:
+    return f"{PREFIX}gone:{upload_id}"
+
+
+def lock_key(upload_id: str) -> str:
+    return f"{PREFIX}lock:{upload_id}"
+
+
+def release_channel(upload_id: str) -> str:
+    return f"{PREFIX}lock:{upload_id}:release"

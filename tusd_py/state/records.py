@@ -1,0 +1,280 @@
+"""Upload records: the authoritative offset, committed parts, tail size, state and expiry.
+
+``UploadRecords`` is the narrow port the S3 store needs (tus-node's ``KvStore``). Every write
+that touches more than one field is atomic (a Lua script or MULTI), so a crash can never leave
+the offset and the parts list disagreeing. Updates of a record that no longer exists (flushed,
+terminated) do nothing and return False, so a late write never resurrects half a record.
+
+``RedisUploadRecords`` shares state between instances (keys in ``keyspace.py``);
+``MemoryUploadRecords`` is the in-process variant used when TUSD_REDIS_URL is empty.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Protocol
+
+from ..protocol.info import UploadInfo, UploadState
+from . import keyspace
+
+_DONE = (UploadState.COMPLETED, UploadState.HANDED_OFF)
+
+
+@dataclass(frozen=True)
+class PartRecord:
+    number: int
+    size: int
+    etag: str
+
+
+@dataclass
+class UploadRecord:
+    info: UploadInfo  # offset, size, state and expires_at are authoritative here
+    multipart_id: str = ""
+    part_size: int = 0  # 0: grows with the offset (deferred length)
+    parts: int = 0  # committed parts, numbered 1..parts
+    tail: int = 0  # bytes after the committed parts, held in the store's tail object
+
+    @property
+    def parts_end(self) -> int:
+        """Bytes held by committed parts (where the tail starts)."""
+        return self.info.offset - self.tail
+
+
+class UploadRecords(Protocol):
+    async def put(self, record: UploadRecord, parts: list[PartRecord]) -> None:
+        """Create or replace a record with its parts list (creation, rebuild from S3)."""
+
+    async def get(self, upload_id: str) -> UploadRecord | None: ...
+
+    async def parts(self, upload_id: str) -> list[PartRecord]: ...
+
+    async def commit(
+        self, upload_id: str, *, expect: int, keep: int, add: list[PartRecord], tail: int, offset: int
+    ) -> bool:
+        """If the record holds exactly ``expect`` parts: keep the first ``keep``, append ``add``, set
+        tail and offset, in one atomic step. False (nothing written) if the record is missing or
+        was replaced meanwhile (a rebuild after a flush): the caller's view is stale."""
+
+    async def set_size(self, upload_id: str, size: int) -> bool: ...
+
+    async def set_state(self, upload_id: str, state: UploadState) -> bool:
+        """Completed states drop the parts list (the object is assembled)."""
+
+    async def set_expiry(self, upload_id: str, expires_at: float | None) -> bool: ...
+
+    async def forget(self, upload_id: str) -> None:
+        """Leave the sweeper's list (handed off, or a completed partial); the record stays."""
+
+    async def delete(self, upload_id: str, *, tombstone_ttl: float) -> None:
+        """Remove the record and leave a tombstone (410) for ``tombstone_ttl`` seconds."""
+
+    async def is_gone(self, upload_id: str) -> bool: ...
+
+    def list_ids(self) -> AsyncIterator[str]: ...
+
+    async def purge_tombstones(self, older_than: float) -> int: ...
+
+
+# -- Redis ------------------------------------------------------------------------------------
+_COMMIT = """
+if tonumber(redis.call('HGET', KEYS[1], 'nparts')) ~= tonumber(ARGV[5]) then return 0 end
+local keep = tonumber(ARGV[1])
+if keep == 0 then redis.call('DEL', KEYS[2]) else redis.call('LTRIM', KEYS[2], 0, keep - 1) end
+for i = 6, #ARGV do redis.call('RPUSH', KEYS[2], ARGV[i]) end
+redis.call('HSET', KEYS[1], 'offset', ARGV[2], 'tail', ARGV[3], 'nparts', ARGV[4])
+return 1
+"""
+_UPDATE = """
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+if ARGV[1] == '1' then redis.call('DEL', KEYS[2]) end
+redis.call('HSET', KEYS[1], ARGV[2], ARGV[3])
+return 1
+"""
+
+
+def _text(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def _encode(record: UploadRecord) -> dict[str, str]:
+    info = record.info
+    return {
+        "info": json.dumps(info.to_dict()),
+        "offset": str(info.offset),
+        "size": "" if info.size is None else str(info.size),
+        "state": str(info.state),
+        "expires_at": "" if info.expires_at is None else repr(info.expires_at),
+        "multipart_id": record.multipart_id,
+        "part_size": str(record.part_size),
+        "nparts": str(record.parts),
+        "tail": str(record.tail),
+    }
+
+
+def _decode(raw: dict[str, str]) -> UploadRecord:
+    info = UploadInfo.from_dict(json.loads(raw["info"]))
+    info.offset = int(raw["offset"])
+    info.size = int(raw["size"]) if raw["size"] else None
+    info.state = UploadState(raw["state"])
+    info.expires_at = float(raw["expires_at"]) if raw["expires_at"] else None
+    return UploadRecord(info, raw["multipart_id"], int(raw["part_size"]), int(raw["nparts"]), int(raw["tail"]))
+
+
+def _part_json(part: PartRecord) -> str:
+    return json.dumps([part.number, part.size, part.etag])
+
+
+class RedisUploadRecords:
+    def __init__(self, redis: Any) -> None:
+        self.redis = redis  # redis.asyncio.Redis (arq's ArqRedis is one)
+        self._commit = redis.register_script(_COMMIT)
+        self._update = redis.register_script(_UPDATE)
+
+    async def put(self, record: UploadRecord, parts: list[PartRecord]) -> None:
+        uid = record.info.id
+        async with self.redis.pipeline(transaction=True) as tx:
+            tx.delete(keyspace.upload_key(uid), keyspace.parts_key(uid))
+            tx.hset(keyspace.upload_key(uid), mapping=_encode(record))
+            if parts:
+                tx.rpush(keyspace.parts_key(uid), *map(_part_json, parts))
+            if record.info.state not in _DONE or (
+                record.info.state is UploadState.COMPLETED and not record.info.is_partial
+            ):
+                tx.zadd(keyspace.LIVE_UPLOADS, {uid: record.info.created_at})
+            await tx.execute()
+
+    async def get(self, upload_id: str) -> UploadRecord | None:
+        raw = await self.redis.hgetall(keyspace.upload_key(upload_id))
+        if not raw:
+            return None
+        return _decode({_text(k): _text(v) for k, v in raw.items()})
+
+    async def parts(self, upload_id: str) -> list[PartRecord]:
+        items = await self.redis.lrange(keyspace.parts_key(upload_id), 0, -1)
+        return [PartRecord(*json.loads(_text(item))) for item in items]
+
+    async def commit(
+        self, upload_id: str, *, expect: int, keep: int, add: list[PartRecord], tail: int, offset: int
+    ) -> bool:
+        keys = [keyspace.upload_key(upload_id), keyspace.parts_key(upload_id)]
+        args = [keep, offset, tail, keep + len(add), expect, *map(_part_json, add)]
+        return bool(await self._commit(keys=keys, args=args))
+
+    async def _set(self, upload_id: str, field: str, value: str, *, drop_parts: bool = False) -> bool:
+        keys = [keyspace.upload_key(upload_id), keyspace.parts_key(upload_id)]
+        return bool(await self._update(keys=keys, args=["1" if drop_parts else "0", field, value]))
+
+    async def set_size(self, upload_id: str, size: int) -> bool:
+        return await self._set(upload_id, "size", str(size))
+
+    async def set_state(self, upload_id: str, state: UploadState) -> bool:
+        return await self._set(upload_id, "state", str(state), drop_parts=state in _DONE)
+
+    async def set_expiry(self, upload_id: str, expires_at: float | None) -> bool:
+        return await self._set(upload_id, "expires_at", "" if expires_at is None else repr(expires_at))
+
+    async def forget(self, upload_id: str) -> None:
+        await self.redis.zrem(keyspace.LIVE_UPLOADS, upload_id)
+
+    async def delete(self, upload_id: str, *, tombstone_ttl: float) -> None:
+        async with self.redis.pipeline(transaction=True) as tx:
+            tx.delete(keyspace.upload_key(upload_id), keyspace.parts_key(upload_id))
+            tx.zrem(keyspace.LIVE_UPLOADS, upload_id)
+            if tombstone_ttl > 0:
+                tx.set(keyspace.tombstone_key(upload_id), repr(time.time()), px=max(1, int(tombstone_ttl * 1000)))
+            await tx.execute()
+
+    async def is_gone(self, upload_id: str) -> bool:
+        return bool(await self.redis.exists(keyspace.tombstone_key(upload_id)))
+
+    async def list_ids(self) -> AsyncIterator[str]:
+        async for member, _ in self.redis.zscan_iter(keyspace.LIVE_UPLOADS):
+            yield _text(member)
+
+    async def purge_tombstones(self, older_than: float) -> int:
+        return 0  # tombstones carry a Redis TTL: they expire by themselves
+
+
+# -- in-process --------------------------------------------------------------------------------
+class MemoryUploadRecords:
+    """The same contract in a dict, for a single process without Redis."""
+
+    def __init__(self) -> None:
+        self.records: dict[str, tuple[UploadRecord, list[PartRecord]]] = {}
+        self.live: dict[str, float] = {}
+        self.tombstones: dict[str, float] = {}
+
+    async def put(self, record: UploadRecord, parts: list[PartRecord]) -> None:
+        self.records[record.info.id] = (copy.deepcopy(record), list(parts))
+        state = record.info.state
+        if state not in _DONE or (state is UploadState.COMPLETED and not record.info.is_partial):
+            self.live[record.info.id] = record.info.created_at
+
+    async def get(self, upload_id: str) -> UploadRecord | None:
+        entry = self.records.get(upload_id)
+        return copy.deepcopy(entry[0]) if entry else None
+
+    async def parts(self, upload_id: str) -> list[PartRecord]:
+        entry = self.records.get(upload_id)
+        return list(entry[1]) if entry else []
+
+    async def commit(
+        self, upload_id: str, *, expect: int, keep: int, add: list[PartRecord], tail: int, offset: int
+    ) -> bool:
+        if (entry := self.records.get(upload_id)) is None or entry[0].parts != expect:
+            return False
+        record, parts = entry
+        parts[keep:] = add
+        record.parts, record.tail, record.info.offset = keep + len(add), tail, offset
+        return True
+
+    async def set_size(self, upload_id: str, size: int) -> bool:
+        if (entry := self.records.get(upload_id)) is None:
+            return False
+        entry[0].info.size = size
+        return True
+
+    async def set_state(self, upload_id: str, state: UploadState) -> bool:
+        if (entry := self.records.get(upload_id)) is None:
+            return False
+        entry[0].info.state = state
+        if state in _DONE:
+            entry[1].clear()
+        return True
+
+    async def set_expiry(self, upload_id: str, expires_at: float | None) -> bool:
+        if (entry := self.records.get(upload_id)) is None:
+            return False
+        entry[0].info.expires_at = expires_at
+        return True
+
+    async def forget(self, upload_id: str) -> None:
+        self.live.pop(upload_id, None)
+
+    async def delete(self, upload_id: str, *, tombstone_ttl: float) -> None:
+        self.records.pop(upload_id, None)
+        self.live.pop(upload_id, None)
+        self.tombstones[upload_id] = time.time()
+
+    async def is_gone(self, upload_id: str) -> bool:
+        return upload_id in self.tombstones
+
+    async def list_ids(self) -> AsyncIterator[str]:
+        for upload_id in list(self.live):
+            yield upload_id
+
+    async def purge_tombstones(self, older_than: float) -> int:
+        old = [key for key, at in self.tombstones.items() if at < older_than]
+        for key in old:
+            del self.tombstones[key]
+        return len(old)
+
+
+if TYPE_CHECKING:
+    _redis: type[UploadRecords] = RedisUploadRecords
+    _memory: type[UploadRecords] = MemoryUploadRecords
