@@ -12,7 +12,7 @@ Sizing (``PartPolicy``), after tus-user-issues A3/A4/A6:
   however often it is interrupted; the price after many interruptions is a larger tail.
 * **Uniform parts** (R2): no short parts at all; every non-final part is exactly ``part_size``.
 * **Deferred length.** The part size grows with the offset: ``max(preferred, offset * 32 / max_parts)``,
-  so a deferred upload can reach the maximum object size within a quarter of the budget
+  so a deferred upload can reach the maximum object size within a third of the part budget
   (checked in tests/stores/test_s3_parts.py). With uniform parts a deferred upload uses the fixed
   size planned for the largest allowed upload (``deferred_limit``).
 

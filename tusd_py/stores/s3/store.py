@@ -287,14 +287,15 @@ class S3Store:
             await final.write_chunk(0, _concat_body(sources))
 
     async def _copy_parts(self, record: UploadRecord, sources: list[tuple[str, int]], pieces: list[int]) -> None:
-        jobs: list[tuple[int, str, int, int]] = []  # part number, source key, first byte, end
+        jobs: list[tuple[int, str, int, int, bool]] = []  # part number, source key, range, split?
         for (key, size), count in zip(sources, pieces, strict=True):
             step = math.ceil(size / count)  # split above 5 GiB into near-equal ranges
-            jobs += [(len(jobs) + i + 1, key, s, min(size, s + step)) for i, s in enumerate(range(0, size, step))]
+            for first in range(0, size, step):
+                jobs.append((len(jobs) + 1, key, first, min(size, first + step), count > 1))
         gate = asyncio.Semaphore(self.config.parts_in_flight)
 
-        async def copy(number: int, key: str, first: int, end: int) -> PartRecord:
-            extra = {"CopySourceRange": f"bytes={first}-{end - 1}"} if len(jobs) > len(sources) else {}
+        async def copy(number: int, key: str, first: int, end: int, split: bool) -> PartRecord:
+            extra = {"CopySourceRange": f"bytes={first}-{end - 1}"} if split else {}
             async with gate, self.slots, map_s3_errors("UploadPartCopy"):
                 resp = await self.client.upload_part_copy(
                     Bucket=self.config.bucket,
