@@ -13,6 +13,7 @@ import boto3
 import pytest
 import redis.asyncio
 from botocore.exceptions import ClientError
+from yarl import URL
 
 from tests.fixtures.moto_server import MOTO_MIN_PART_SIZE, free_port
 from tusd_py.core.service import Limits, UploadService
@@ -49,6 +50,7 @@ class Recording:
         self.inner = inner
         self.calls: list[tuple[str, dict[str, Any]]] = []
         self.fail_parts: dict[int, int] = {}  # part number -> failures left
+        self.sent: list[tuple[int, int]] = []  # (part number, bytes) of every UploadPart call
 
     def __getattr__(self, name: str) -> Any:
         method = getattr(self.inner, name)
@@ -56,6 +58,8 @@ class Recording:
         async def call(**kwargs: Any) -> Any:
             self.calls.append((name, kwargs))
             number = kwargs.get("PartNumber")
+            if name == "upload_part":
+                self.sent.append((number, len(kwargs["Body"])))  # before the body is read
             if name == "upload_part" and self.fail_parts.get(number, 0) > 0:
                 self.fail_parts[number] -= 1
                 error = {"Error": {"Code": "SlowDown"}, "ResponseMetadata": {"HTTPStatusCode": 503}}
@@ -65,7 +69,7 @@ class Recording:
         return call
 
     def part_sizes(self) -> list[tuple[int, int]]:
-        return [(kw["PartNumber"], len(kw["Body"])) for name, kw in self.calls if name == "upload_part"]
+        return list(self.sent)
 
     def names(self) -> list[str]:
         return [name for name, _ in self.calls]
@@ -424,3 +428,63 @@ async def test_s3_errors_map_to_protocol_errors() -> None:
             async with map_s3_errors("Op"):
                 raise exc
         assert caught.value.status == status and caught.value.__cause__ is exc
+
+
+# -- the whole HTTP app over S3 ----------------------------------------------------------------------
+TUS = {"Tus-Resumable": "1.0.0"}
+PATCH_HEADERS = {**TUS, "Content-Type": "application/offset+octet-stream"}
+
+
+def s3_settings(moto_endpoint: str, bucket: str, **extra: Any) -> dict[str, Any]:
+    settings = {"store": "s3", "s3_bucket": bucket, "s3_endpoint_url": moto_endpoint, "s3_path_style": True}
+    settings.update(extra)
+    return settings
+
+
+async def test_http_upload_download_and_delete_over_s3(
+    make_client: Callable[..., Any], moto_endpoint: str, s3_bucket: str
+) -> None:
+    client = await make_client(**s3_settings(moto_endpoint, s3_bucket, s3_prefix="up/"))
+    data = os.urandom(6 * MiB + 3)
+    created = await client.post("/files/", headers={**TUS, "Upload-Length": str(len(data))})
+    assert created.status == 201
+    url = URL(created.headers["Location"]).path
+    offset = 0
+    for size in (2 * MiB, 2 * MiB, 4 * MiB):
+        resp = await client.patch(
+            url, data=data[offset : offset + size], headers={**PATCH_HEADERS, "Upload-Offset": str(offset)}
+        )
+        assert resp.status == 204, await resp.text()
+        offset = int(resp.headers["Upload-Offset"])
+        head = await client.head(url, headers=TUS)
+        assert head.status == 200 and int(head.headers["Upload-Offset"]) == offset
+    assert offset == len(data)
+    download = await client.get(url, headers=TUS)
+    assert download.status == 200 and sha(await download.read()) == sha(data)
+    ranged = await client.get(url, headers={**TUS, "Range": "bytes=10-19"})
+    assert ranged.status == 206 and await ranged.read() == data[10:20]
+    keys, _ = bucket_keys(moto_endpoint, s3_bucket)
+    upload_id = url.rstrip("/").rsplit("/", 1)[1]
+    assert keys == [f"up/{upload_id}", f"up/{upload_id}.info"]
+    assert (await client.delete(url, headers=TUS)).status == 204
+    assert (await client.head(url, headers=TUS)).status == 410
+    assert bucket_keys(moto_endpoint, s3_bucket) == ([], 0)
+
+
+async def test_http_over_size_is_413_at_creation(
+    make_client: Callable[..., Any], moto_endpoint: str, s3_bucket: str
+) -> None:
+    client = await make_client(**s3_settings(moto_endpoint, s3_bucket))
+    too_big = 5 * 1024**4 + 1
+    resp = await client.post("/files/", headers={**TUS, "Upload-Length": str(too_big)})
+    assert resp.status == 413
+    assert bucket_keys(moto_endpoint, s3_bucket) == ([], 0)  # nothing was created
+    options = await client.options("/files/", headers=TUS)
+    assert options.headers["Tus-Max-Size"] == str(5 * 1024**4)
+
+
+async def test_http_unreachable_s3_is_503(make_client: Callable[..., Any], s3_bucket: str) -> None:
+    dead = f"http://127.0.0.1:{free_port()}"
+    client = await make_client(**s3_settings(dead, s3_bucket))
+    resp = await client.post("/files/", headers={**TUS, "Upload-Length": "10"})
+    assert resp.status == 503

@@ -71,6 +71,7 @@ def open_client(
         connect_timeout=10,
         read_timeout=120,
         max_pool_connections=max_connections,
+        request_checksum_calculation="when_required",
     )
     client: AbstractAsyncContextManager[S3Client] = get_session().create_client(
         "s3", endpoint_url=endpoint_url or None, region_name=region, config=config

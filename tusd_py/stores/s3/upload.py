@@ -19,7 +19,7 @@ from ...protocol.errors import OffsetMismatch, StorageUnavailable, TusError, Upl
 from ...protocol.info import UploadInfo, UploadState
 from ...state.records import PartRecord, UploadRecord
 from .client import map_s3_errors
-from .parts import PartFailed, PartPipeline, Sender
+from .parts import PartFailed, PartPipeline, PartReader, Sender
 
 if TYPE_CHECKING:
     from .store import S3Store
@@ -132,7 +132,11 @@ class S3Upload:
         async def send(number: int, data: bytearray) -> str:
             async with map_s3_errors("UploadPart"):
                 resp = await store.client.upload_part(
-                    Bucket=store.config.bucket, Key=self.key, UploadId=multipart_id, PartNumber=number, Body=data
+                    Bucket=store.config.bucket,
+                    Key=self.key,
+                    UploadId=multipart_id,
+                    PartNumber=number,
+                    Body=PartReader(data),
                 )
             return str(resp["ETag"])
 
