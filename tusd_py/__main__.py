@@ -1,4 +1,5 @@
-"""``tusd-py``: the command line. ``tusd-py serve`` runs the tus server."""
+"""``tusd-py``: the command line. ``tusd-py serve`` runs the tus server, ``tusd-py worker`` the
+processing worker (arq, with ``pipeline.worker.WorkerSettings``'s options)."""
 
 from __future__ import annotations
 
@@ -33,6 +34,23 @@ def _serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def _worker(args: argparse.Namespace) -> int:
+    from pipeline.settings import PipelineSettings
+    from pipeline.worker import run
+
+    from .log import configure_logging
+
+    settings = PipelineSettings()
+    log_settings = Settings()
+    configure_logging(log_settings.log_format, log_settings.log_level)
+    if not settings.redis_url:
+        print("tusd-py worker: TUSD_REDIS_URL is required (the arq queue lives in Redis)", file=sys.stderr)
+        return 2
+    print(f"tusd-py: worker on {settings.redis_url} (store={settings.store})", file=sys.stderr, flush=True)
+    run(settings)
+    return 0
+
+
 def _config_doc(args: argparse.Namespace) -> int:
     from .configdoc import render
 
@@ -49,6 +67,8 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument("--store", choices=["file", "s3", "memory"], help="overrides TUSD_STORE")
     serve.add_argument("--data-dir", help="overrides TUSD_DATA_DIR")
     serve.set_defaults(func=_serve)
+    worker = sub.add_parser("worker", help="run the processing worker (arq; settings from TUSD_* variables)")
+    worker.set_defaults(func=_worker)
     config_doc = sub.add_parser("config-doc", help="print the configuration reference (docs/configuration.md)")
     config_doc.set_defaults(func=_config_doc)
     args = parser.parse_args(argv)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
@@ -13,11 +13,15 @@ from .completion import InProcessQueue
 from .core.ports import CompletionSink, Locker, Store
 from .core.service import Limits, UploadService
 from .core.sweeper import Sweeper
-from .keys import SERVICE, SETTINGS, STORE
+from .keys import MEDIA, SERVICE, SETTINGS, STORE
 from .settings import Settings
 from .state.memory import MemoryLocker
+from .web.media import setup_media_routes
 from .web.middlewares import tus_middleware
 from .web.routes import setup_routes
+
+if TYPE_CHECKING:
+    from pipeline.records import MediaRecords
 
 SWEEPER = web.AppKey("tusd_py.sweeper", Sweeper)
 QUEUE = web.AppKey("tusd_py.queue", InProcessQueue)
@@ -64,6 +68,13 @@ def build_sink(settings: Settings, redis: Any | None, queue: InProcessQueue) -> 
     return ArqCompletionSink(redis)
 
 
+def build_media_records(settings: Settings, redis: Any | None) -> MediaRecords:
+    """Processing records: in Redis beside the arq queue, else JSON files under data_dir/media."""
+    from pipeline.records import FileMediaRecords, RedisMediaRecords
+
+    return RedisMediaRecords(redis) if redis is not None else FileMediaRecords(settings.data_dir)
+
+
 async def _index(request: web.Request) -> web.Response:
     settings = request.app[SETTINGS]
     return web.Response(text=f"tusd-py: tus 1.0.0 endpoint at {settings.base_path}\n")
@@ -98,10 +109,14 @@ def create_app(
     app[SERVICE] = service
     app[QUEUE] = queue
     app[SWEEPER] = Sweeper(service, tombstone_ttl=settings.tombstone_ttl)
+    app[MEDIA] = media = build_media_records(settings, redis)
     setup_routes(app)
+    setup_media_routes(app)
     if settings.base_path != "/":
         app.router.add_get("/", _index)
     app.cleanup_ctx.append(_clients(store, redis))
+    if background and redis is None and sink is None:
+        app.cleanup_ctx.append(_embedded_pipeline(settings, store, media, queue))
     if background:
         app.cleanup_ctx.append(_background_tasks)
     return app
@@ -119,6 +134,24 @@ def _clients(store: Store, redis: Any | None) -> Callable[[web.Application], Asy
             await close()
         if redis is not None:
             await redis.aclose()
+
+    return ctx
+
+
+def _embedded_pipeline(
+    settings: Settings, store: Store, records: MediaRecords, queue: InProcessQueue
+) -> Callable[[web.Application], AsyncIterator[None]]:
+    """The embedded default runs processing in this process; av and the pool load only here."""
+
+    async def ctx(app: web.Application) -> AsyncIterator[None]:
+        from pipeline.inprocess import EmbeddedPipeline
+        from pipeline.settings import PipelineSettings
+
+        pipeline = EmbeddedPipeline(PipelineSettings.for_server(settings), store, records, queue)
+        queue.handler = pipeline.handle
+        await pipeline.rescan()  # handed off before a restart but never processed
+        yield
+        await pipeline.close()
 
     return ctx
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from aiohttp import web
 
 from .core.ports import Store
@@ -11,3 +13,9 @@ from .settings import Settings
 SETTINGS = web.AppKey("tusd_py.settings", Settings)
 SERVICE = web.AppKey("tusd_py.service", UploadService)
 STORE = web.AppKey("tusd_py.store", Store)
+
+if TYPE_CHECKING:
+    from .web.media import MediaStatusSource
+
+# Declared by web/media.py, which imports this module: the type is named for mypy only.
+MEDIA: web.AppKey[MediaStatusSource] = web.AppKey("tusd_py.media")

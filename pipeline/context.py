@@ -1,0 +1,91 @@
+"""What a running job needs (``Deps``), and the arq ``on_startup``/``on_shutdown`` that build it.
+
+The embedded default (``inprocess.py``) builds the same ``Deps`` from the server's own store
+and records, so both paths run the same job code.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+from concurrent.futures import ProcessPoolExecutor
+from contextlib import AsyncExitStack
+from dataclasses import dataclass, field
+from typing import Any
+
+import structlog
+
+from tusd_py.core.ports import Store
+
+from .assets import AssetStore, FileAssetStore, S3AssetStore
+from .publish import Publisher
+from .records import MediaRecords, RedisMediaRecords
+from .settings import PipelineSettings
+
+log = structlog.get_logger("pipeline.context")
+
+
+def make_pool(workers: int) -> ProcessPoolExecutor:
+    # spawn, not fork: the parent runs an event loop and threads (aiobotocore, to_thread) whose
+    # locks a forked child could inherit held.
+    return ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"))
+
+
+@dataclass
+class Deps:
+    settings: PipelineSettings
+    store: Store
+    assets: AssetStore
+    records: MediaRecords
+    pool: ProcessPoolExecutor
+    publisher: Publisher = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.publisher = Publisher(self.assets, self.records)
+
+    def reset_pool(self) -> None:
+        """A pool whose child died (OOM, kill) is broken for good: replace it."""
+        self.pool.shutdown(wait=False, cancel_futures=True)
+        self.pool = make_pool(self.settings.process_workers)
+        log.warning("process_pool_replaced")
+
+
+def build_assets(settings: PipelineSettings, store: Store) -> AssetStore:
+    """Outputs live beside the uploads: in the bucket with the S3 store, else under data_dir."""
+    if settings.store == "s3":
+        return S3AssetStore(getattr(store, "client"), settings.s3_bucket)  # noqa: B009 (S3Store only)
+    return FileAssetStore(settings.data_dir)
+
+
+async def startup(ctx: dict[str, Any]) -> None:
+    """arq on_startup: open the upload store, the asset store, the records and the pool."""
+    settings: PipelineSettings = ctx.get("settings") or PipelineSettings()
+    stack = AsyncExitStack()
+    redis = ctx["redis"]  # arq's ArqRedis: also the Redis of upload records and media records
+    if settings.store == "s3":
+        from tusd_py.stores.s3 import S3Store
+
+        s3 = S3Store.from_settings(settings.upload_settings(), redis=redis)
+        await s3.start()
+        stack.push_async_callback(s3.close)
+        store: Store = s3
+    elif settings.store == "file":
+        from tusd_py.stores.filesystem import FileStore
+
+        store = FileStore(settings.data_dir)
+    else:
+        raise ValueError("the worker needs TUSD_STORE=file or s3 (a memory store lives in one process)")
+    pool = make_pool(settings.process_workers)
+    ctx["settings"] = settings
+    ctx["stack"] = stack
+    ctx["deps"] = Deps(settings, store, build_assets(settings, store), RedisMediaRecords(redis), pool)
+    log.info("worker_started", store=settings.store, pool=settings.process_workers)
+
+
+async def shutdown(ctx: dict[str, Any]) -> None:
+    deps: Deps | None = ctx.get("deps")
+    if deps is not None:
+        deps.pool.shutdown(wait=True, cancel_futures=True)
+    stack: AsyncExitStack | None = ctx.get("stack")
+    if stack is not None:
+        await stack.aclose()
+    log.info("worker_stopped")

@@ -1,0 +1,79 @@
+"""The embedded default: the same job, run by the server itself (no Redis, no arq).
+
+``EmbeddedPipeline.handle(upload_id)`` is the handler of tusd_py's ``InProcessQueue``. It runs
+``jobs.run`` with a process pool of its own, retries transient errors with backoff by putting
+the id back on the queue later (the queue keeps serving other uploads meanwhile), and
+``rescan()`` re-enqueues uploads that were handed off but never processed: the queue lives in
+memory, so a restart would otherwise forget them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from typing import Any
+
+import structlog
+
+from tusd_py.core.ports import Store
+from tusd_py.protocol.info import UploadState
+
+from .context import Deps, build_assets, make_pool
+from .jobs import TransientError, run_timed
+from .records import MediaRecords
+from .settings import PipelineSettings
+
+log = structlog.get_logger("pipeline.inprocess")
+
+
+class EmbeddedPipeline:
+    def __init__(self, settings: PipelineSettings, store: Store, records: MediaRecords, queue: Any) -> None:
+        self.queue = queue  # tusd_py.completion.InProcessQueue
+        self.deps = Deps(settings, store, build_assets(settings, store), records, make_pool(settings.process_workers))
+        self.tries: dict[str, int] = {}
+        self.retries: set[asyncio.Task[None]] = set()
+
+    async def handle(self, upload_id: str) -> None:
+        settings = self.deps.settings
+        job_try = self.tries.get(upload_id, 0) + 1
+        self.tries[upload_id] = job_try
+        final = job_try >= settings.max_tries
+        try:
+            await run_timed(self.deps, upload_id, job_id=f"inprocess:{upload_id}", job_try=job_try, final=final)
+        except TransientError as exc:
+            delay = settings.backoff(job_try)
+            log.warning("job_retry", upload_id=upload_id, job_try=job_try, defer=delay, error=str(exc))
+            task = asyncio.create_task(self._requeue(upload_id, delay))
+            self.retries.add(task)
+            task.add_done_callback(self.retries.discard)
+            return
+        self.tries.pop(upload_id, None)
+
+    async def _requeue(self, upload_id: str, delay: float) -> None:
+        await asyncio.sleep(delay)
+        await self.queue.queue.put(upload_id)
+
+    async def rescan(self) -> int:
+        """Enqueue every handed-off upload whose record is missing or not final."""
+        found = 0
+        async for upload_id in self.deps.store.list_upload_ids():
+            try:
+                info = await (await self.deps.store.get_upload(upload_id)).get_info()
+                if info.state is not UploadState.HANDED_OFF or not info.is_finished_file:
+                    continue  # not yet handed off: the sweeper's finisher enqueues those
+                record = await self.deps.records.get(upload_id)
+                if record is None or not record.state.terminal:
+                    await self.queue.upload_finished(info)
+                    found += 1
+            except Exception:
+                log.exception("rescan_failed", upload_id=upload_id)
+        if found:
+            log.info("rescan_requeued", uploads=found)
+        return found
+
+    async def close(self) -> None:
+        for task in list(self.retries):
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        await asyncio.to_thread(self.deps.pool.shutdown, True, cancel_futures=True)

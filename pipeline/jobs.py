@@ -1,0 +1,185 @@
+"""``process_upload(ctx, upload_id)``: one finished upload -> HLS ladder + poster, published once.
+
+Read top to bottom: reread the upload, claim the record (skip if ready), fetch the source,
+probe + transcode + thumbnails in the process pool (progress flows back through a file the
+child rewrites), publish under the attempt's prefix, switch the record to ready.
+
+Errors: bad media -> ``failed`` with the reason, at once. Transient storage/Redis errors ->
+``TransientError`` (arq: ``Retry`` with backoff; the last try marks the record ``failed``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import tempfile
+import uuid
+from concurrent.futures.process import BrokenProcessPool
+from pathlib import Path
+from typing import Any
+
+import structlog
+
+from . import source
+from .context import Deps
+from .contract import MediaRecord, MediaState
+from .records import update
+from .work import process_media
+
+log = structlog.get_logger("pipeline.jobs")
+POLL = 0.2  # seconds between progress reads while the child works
+
+
+class TransientError(Exception):
+    """Storage or Redis trouble: the job should run again later."""
+
+
+def is_transient(exc: BaseException) -> bool:
+    from redis.exceptions import ConnectionError as RedisConnectionError
+    from redis.exceptions import TimeoutError as RedisTimeoutError
+
+    from tusd_py.protocol.errors import StorageUnavailable
+
+    transient = (StorageUnavailable, RedisConnectionError, RedisTimeoutError, ConnectionError, TimeoutError)
+    return isinstance(exc, (*transient, BrokenProcessPool))
+
+
+async def process_upload(ctx: dict[str, Any], upload_id: str) -> str:
+    """The arq job. Returns the final state (kept by arq as the job result)."""
+    from arq import Retry
+
+    deps: Deps = ctx["deps"]
+    job_try = int(ctx.get("job_try") or 1)
+    final = job_try >= deps.settings.max_tries
+    try:
+        record = await run_timed(deps, upload_id, job_id=str(ctx.get("job_id") or ""), job_try=job_try, final=final)
+    except TransientError as exc:
+        delay = deps.settings.backoff(job_try)
+        log.warning("job_retry", upload_id=upload_id, job_try=job_try, defer=delay, error=str(exc))
+        raise Retry(defer=delay) from exc
+    return str(record.state) if record else "skipped"
+
+
+async def run_timed(deps: Deps, upload_id: str, **kwargs: Any) -> MediaRecord | None:
+    """``run`` within TUSD_JOB_TIMEOUT; a source this slow will not get faster: fail, no retry."""
+    try:
+        async with asyncio.timeout(deps.settings.job_timeout):
+            return await run(deps, upload_id, **kwargs)
+    except TimeoutError:
+        log.warning("job_timeout", upload_id=upload_id, timeout=deps.settings.job_timeout)
+        return await mark_failed(deps, upload_id, f"processing took longer than {deps.settings.job_timeout:g} s")
+
+
+async def run(
+    deps: Deps, upload_id: str, *, job_id: str = "", job_try: int = 1, final: bool = True
+) -> MediaRecord | None:
+    """One try of the job. Raises TransientError when a later try may succeed."""
+    bound = log.bind(upload_id=upload_id, job_id=job_id, job_try=job_try)
+    try:
+        info = await source.load(deps.store, upload_id)
+    except source.NotReady as exc:
+        bound.warning("job_skipped", reason=str(exc))
+        return await mark_failed(deps, upload_id, str(exc))
+    except Exception as exc:
+        raise _classify(exc) from exc
+    attempt = f"t{job_try}-{uuid.uuid4().hex[:8]}"
+    try:
+        claimed = await update(deps.records, upload_id, _claim(upload_id, attempt, job_id, job_try))
+        if claimed is None:
+            bound.info("job_already_done")
+            return await deps.records.get(upload_id)
+        bound.info("job_started", attempt=attempt)
+        with tempfile.TemporaryDirectory(prefix=f"tusd-media-{upload_id}-", dir=deps.settings.work_dir or None) as tmp:
+            work = Path(tmp)
+            src = await source.fetch(deps.store, info, work)
+            outcome = await _in_pool(deps, claimed, src, work)
+            if "error" in outcome:
+                bound.warning("job_failed", reason=outcome["error"])
+                return await mark_failed(deps, upload_id, outcome["error"])
+            record = await deps.publisher.publish(claimed, work / "out", outcome)
+        bound.info("job_done", attempt=record.attempt, prefix=record.output_prefix)
+        return record
+    except Exception as exc:
+        error = _classify(exc)
+        if not isinstance(error, TransientError) or final:
+            bound.exception("job_crashed" if not isinstance(error, TransientError) else "job_gave_up")
+            await mark_failed(deps, upload_id, f"processing failed after {job_try} tries: {exc}")
+            return await deps.records.get(upload_id)
+        raise error from exc
+
+
+async def _in_pool(deps: Deps, claimed: MediaRecord, src: Path, work: Path) -> dict[str, Any]:
+    """Run ``work.process_media`` in the pool, publishing its progress as it comes."""
+    progress_file = work / "progress"
+    ladder = {
+        "heights": tuple(deps.settings.ladder_heights),
+        "preset": deps.settings.x264_preset,
+        "crf": deps.settings.x264_crf,
+        "segment_seconds": deps.settings.segment_seconds,
+        "audio_bitrate": deps.settings.audio_bitrate,
+        "thumbnail_count": deps.settings.thumbnail_count,
+    }
+    args = (str(src), str(work / "out"), ladder, str(progress_file))
+    try:
+        future = asyncio.get_running_loop().run_in_executor(deps.pool, process_media, *args)
+    except BrokenProcessPool:
+        deps.reset_pool()
+        raise
+    shown = 0.0
+    try:
+        while True:
+            done, _ = await asyncio.wait([future], timeout=POLL)
+            percent = _read_progress(progress_file)
+            if percent >= shown + 1.0 and not done:
+                shown = percent
+                await update(deps.records, claimed.upload_id, _progress(claimed.attempt, percent))
+            if done:
+                return future.result()
+    except BrokenProcessPool:
+        deps.reset_pool()
+        raise
+    finally:
+        if not future.done():  # cancelled (timeout, shutdown): tell the child to stop
+            (work / "cancel").touch()
+
+
+def _read_progress(path: Path) -> float:
+    try:
+        return min(max(float(path.read_text() or 0.0) * 99.0, 0.0), 99.0)  # 100 only when published
+    except (FileNotFoundError, ValueError):
+        return 0.0
+
+
+def _claim(upload_id: str, attempt: str, job_id: str, job_try: int) -> Any:
+    def change(current: MediaRecord | None) -> MediaRecord | None:
+        if current is not None and current.state is MediaState.READY:
+            return None
+        base = current or MediaRecord(upload_id=upload_id)
+        return base.evolve(
+            state=MediaState.PROCESSING, progress=0.0, reason="", attempt=attempt, job_id=job_id, tries=job_try
+        )
+
+    return change
+
+
+def _progress(attempt: str, percent: float) -> Any:
+    def change(current: MediaRecord | None) -> MediaRecord | None:
+        if current is None or current.attempt != attempt or current.state is not MediaState.PROCESSING:
+            return None  # a newer attempt owns the record now: stay quiet
+        return current.evolve(progress=round(percent, 1))
+
+    return change
+
+
+async def mark_failed(deps: Deps, upload_id: str, reason: str) -> MediaRecord | None:
+    def change(current: MediaRecord | None) -> MediaRecord | None:
+        if current is not None and current.state is MediaState.READY:
+            return None
+        return (current or MediaRecord(upload_id=upload_id)).evolve(state=MediaState.FAILED, reason=reason)
+
+    return await update(deps.records, upload_id, change)
+
+
+def _classify(exc: BaseException) -> Exception:
+    if is_transient(exc):
+        return TransientError(f"{type(exc).__name__}: {exc}")
+    return exc if isinstance(exc, Exception) else RuntimeError(str(exc))

@@ -1,0 +1,117 @@
+"""THE publish step: the only code that writes processing outputs to the asset store.
+
+An attempt writes every file under its own prefix ``media/<upload_id>/<attempt>/``; nothing
+there is visible until one compare-and-set switches the record to ``ready`` with that
+``output_prefix``. So a killed or duplicated job never exposes a half-written asset:
+
+* the first complete attempt to switch wins; a later one finds ``ready`` and deletes its prefix;
+* after the switch, the winner deletes every other attempt's prefix (killed runs' leftovers).
+
+Every output passes through ``Publisher.transform`` on its way out, so encrypting outputs
+(issue 5) is a change here and nowhere else.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import structlog
+
+from .assets import AssetStore
+from .contract import MEDIA_PREFIX, MediaRecord, MediaState, RenditionInfo, output_prefix
+from .records import MediaRecords, update
+
+log = structlog.get_logger("pipeline.publish")
+
+
+class Publisher:
+    def __init__(self, assets: AssetStore, records: MediaRecords) -> None:
+        self.assets = assets
+        self.records = records
+
+    async def transform(self, key: str, path: Path) -> Path:
+        """The hook every output goes through before it is stored (identity for now)."""
+        return path
+
+    async def _upload_tree(self, prefix: str, out_dir: Path) -> int:
+        # Playlists last: a reader following them finds every segment already stored.
+        files = sorted(_files(out_dir), key=lambda p: (p.suffix == ".m3u8", p.as_posix()))
+        for path in files:
+            key = prefix + path.relative_to(out_dir).as_posix()
+            await self.assets.put_file(key, await self.transform(key, path))
+        return len(files)
+
+    async def publish(self, claimed: MediaRecord, out_dir: Path, outcome: dict[str, Any]) -> MediaRecord:
+        """Store ``out_dir`` under the attempt's prefix and switch the record to it.
+        Returns the record that is ready afterwards (ours, or an earlier winner's)."""
+        upload_id, attempt = claimed.upload_id, claimed.attempt
+        prefix = output_prefix(upload_id, attempt)
+        count = await self._upload_tree(prefix, out_dir)
+        hls, thumbs, probe = outcome["hls"], outcome["thumbs"], outcome["probe"]
+        ready: dict[str, Any] = {
+            "state": MediaState.READY,
+            "progress": 100.0,
+            "reason": "",
+            "kind": str(probe.get("kind", "")),
+            "duration": float(hls.get("duration") or probe.get("duration") or 0.0),
+            "master_playlist": os.path.basename(str(hls["master_playlist"])),
+            "renditions": [_rendition(r, out_dir) for r in hls["renditions"]],
+            "poster": str(thumbs.get("poster") or ""),
+            "thumbnails": [str(t) for t in thumbs.get("thumbnails", [])],
+            "attempt": attempt,
+            "output_prefix": prefix,
+        }
+        won = await update(self.records, upload_id, _switch(ready))
+        current = won or await self.records.get(upload_id)
+        assert current is not None and current.state is MediaState.READY
+        if won is None:  # a duplicate finished first: ours was never visible, drop it
+            await self.assets.delete_prefix(prefix)
+            log.info("publish_lost", upload_id=upload_id, attempt=attempt, winner=current.attempt)
+            return current
+        log.info("published", upload_id=upload_id, attempt=attempt, files=count, prefix=prefix)
+        await self.clean_other_attempts(current)
+        return current
+
+    async def clean_other_attempts(self, record: MediaRecord) -> int:
+        """Delete every attempt folder of the upload except the published one."""
+        base = f"{MEDIA_PREFIX}{record.upload_id}/"
+        attempts = {
+            key[len(base) :].split("/", 1)[0] for key in await self.assets.list(base) if "/" in key[len(base) :]
+        }
+        stale = sorted(a for a in attempts if output_prefix(record.upload_id, a) != record.output_prefix)
+        for attempt in stale:
+            await self.assets.delete_prefix(output_prefix(record.upload_id, attempt))
+        if stale:
+            log.info("stale_attempts_removed", upload_id=record.upload_id, attempts=stale)
+        return len(stale)
+
+
+def _files(root: Path) -> list[Path]:
+    return [p for p in root.rglob("*") if p.is_file()]
+
+
+def _switch(ready: dict[str, Any]) -> Callable[[MediaRecord | None], MediaRecord | None]:
+    def change(current: MediaRecord | None) -> MediaRecord | None:
+        if current is None or current.state is MediaState.READY:
+            return None  # already published (by a duplicate): keep the first
+        return current.evolve(**ready)
+
+    return change
+
+
+def _rendition(raw: Any, out_dir: Path) -> RenditionInfo:
+    data = dict(raw) if isinstance(raw, dict) else dict(vars(raw))
+    playlist = Path(str(data["playlist"]))
+    if playlist.is_absolute():
+        playlist = playlist.relative_to(out_dir)
+    return RenditionInfo(
+        name=str(data.get("name", playlist.parent.name)),
+        width=int(data.get("width") or 0),
+        height=int(data.get("height") or 0),
+        bandwidth=int(data.get("bandwidth") or 0),
+        codecs=str(data.get("codecs") or ""),
+        playlist=playlist.as_posix(),
+    )

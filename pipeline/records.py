@@ -1,0 +1,198 @@
+"""Media records: the processing state of each upload, with change notifications.
+
+Every write is a compare-and-set on ``MediaRecord.version`` and notifies watchers of the
+upload, so ``GET /media/{id}/events`` pushes changes without polling.
+
+``FileMediaRecords`` (embedded default): ``data_dir/media/<id>/record.json``, replaced
+atomically under an ``flock`` on ``data_dir/media/<id>/.record.lock`` (safe across processes
+on one host; a killed writer releases it); watchers are notified in-process.
+
+``RedisMediaRecords``, Redis keys:
+
+``media:record:<id>``
+    Hash ``v`` (version) and ``doc`` (the record JSON), changed only by a Lua compare-and-set.
+``media:events:<id>``
+    Pub/sub channel; the same script publishes every new record JSON on it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import fcntl
+import os
+from collections import defaultdict
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
+
+from .contract import MEDIA_PREFIX, MediaRecord
+
+RECORD_PREFIX = "media:record:"
+EVENTS_PREFIX = "media:events:"
+
+Change = Callable[["MediaRecord | None"], "MediaRecord | None"]
+
+
+class MediaRecords(Protocol):
+    async def get(self, upload_id: str) -> MediaRecord | None: ...
+
+    async def compare_and_set(self, record: MediaRecord, expected_version: int) -> MediaRecord | None:
+        """Store ``record`` if the stored version is still ``expected_version`` (0 = absent).
+        Return the stored record (version bumped), or None if someone else wrote first."""
+
+    async def put(self, record: MediaRecord) -> MediaRecord:
+        """Unconditional write (tests, repairs)."""
+
+    def watch(self, upload_id: str) -> AbstractAsyncContextManager[AsyncIterator[MediaRecord]]:
+        """Subscribe first, then read: every record written after entry is yielded."""
+
+
+class Broadcaster:
+    """In-process fan-out of new records to the watchers of one upload."""
+
+    def __init__(self) -> None:
+        self.queues: defaultdict[str, set[asyncio.Queue[MediaRecord]]] = defaultdict(set)
+
+    def publish(self, record: MediaRecord) -> None:
+        for queue in self.queues.get(record.upload_id, ()):
+            queue.put_nowait(record)
+
+    @asynccontextmanager
+    async def watch(self, upload_id: str) -> AsyncIterator[AsyncIterator[MediaRecord]]:
+        queue: asyncio.Queue[MediaRecord] = asyncio.Queue()
+        self.queues[upload_id].add(queue)
+
+        async def records() -> AsyncIterator[MediaRecord]:
+            while True:
+                yield await queue.get()
+
+        try:
+            yield records()
+        finally:
+            self.queues[upload_id].discard(queue)
+            if not self.queues[upload_id]:
+                del self.queues[upload_id]
+
+
+class FileMediaRecords:
+    def __init__(self, data_dir: str | os.PathLike[str]) -> None:
+        self.root = Path(data_dir) / MEDIA_PREFIX
+        self.broadcaster = Broadcaster()
+
+    def _path(self, upload_id: str) -> Path:
+        if not upload_id or "/" in upload_id or upload_id.startswith("."):
+            raise ValueError(f"bad upload id {upload_id!r}")
+        return self.root / upload_id / "record.json"
+
+    def _read(self, upload_id: str) -> MediaRecord | None:
+        try:
+            return MediaRecord.from_json(self._path(upload_id).read_bytes())
+        except FileNotFoundError:
+            return None
+
+    def _swap(self, record: MediaRecord, expected: int | None) -> MediaRecord | None:
+        path = self._path(record.upload_id)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with open(path.with_name(".record.lock"), "a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)  # released on close, and by the kernel if we are killed
+            current = self._read(record.upload_id)
+            version = current.version if current else 0
+            if expected is not None and version != expected:
+                return None
+            stored = record.model_copy(update={"version": version + 1})
+            tmp = path.with_name(f".record.{os.getpid()}.tmp")
+            tmp.write_text(stored.to_json())
+            os.replace(tmp, path)
+            return stored
+
+    async def get(self, upload_id: str) -> MediaRecord | None:
+        return self._read(upload_id)  # one small read: cheaper inline than a thread hop
+
+    async def compare_and_set(self, record: MediaRecord, expected_version: int) -> MediaRecord | None:
+        stored = await asyncio.to_thread(self._swap, record, expected_version)
+        if stored is not None:
+            self.broadcaster.publish(stored)
+        return stored
+
+    async def put(self, record: MediaRecord) -> MediaRecord:
+        stored = await asyncio.to_thread(self._swap, record, None)
+        assert stored is not None
+        self.broadcaster.publish(stored)
+        return stored
+
+    def watch(self, upload_id: str) -> AbstractAsyncContextManager[AsyncIterator[MediaRecord]]:
+        return self.broadcaster.watch(upload_id)
+
+
+# KEYS: record hash, events channel. ARGV: expected version (-1 = any), record JSON without version.
+_CAS = """
+local v = tonumber(redis.call('HGET', KEYS[1], 'v') or '0')
+if tonumber(ARGV[1]) >= 0 and v ~= tonumber(ARGV[1]) then return 0 end
+local doc = string.gsub(ARGV[2], '"version":%-?%d+', '"version":' .. (v + 1), 1)
+redis.call('HSET', KEYS[1], 'v', v + 1, 'doc', doc)
+redis.call('PUBLISH', KEYS[2], doc)
+return v + 1
+"""
+
+
+class RedisMediaRecords:
+    def __init__(self, redis: Any) -> None:
+        self.redis = redis  # a redis.asyncio.Redis (arq's ArqRedis is one)
+        self._script = redis.register_script(_CAS)
+
+    async def get(self, upload_id: str) -> MediaRecord | None:
+        doc = await self.redis.hget(RECORD_PREFIX + upload_id, "doc")
+        return MediaRecord.from_json(doc) if doc else None
+
+    async def _swap(self, record: MediaRecord, expected: int) -> MediaRecord | None:
+        keys = [RECORD_PREFIX + record.upload_id, EVENTS_PREFIX + record.upload_id]
+        doc = record.model_copy(update={"version": 0}).to_json()
+        version = int(await self._script(keys=keys, args=[expected, doc]))
+        return record.model_copy(update={"version": version}) if version else None
+
+    async def compare_and_set(self, record: MediaRecord, expected_version: int) -> MediaRecord | None:
+        return await self._swap(record, expected_version)
+
+    async def put(self, record: MediaRecord) -> MediaRecord:
+        stored = await self._swap(record, -1)
+        assert stored is not None
+        return stored
+
+    @asynccontextmanager
+    async def watch(self, upload_id: str) -> AsyncIterator[AsyncIterator[MediaRecord]]:
+        pubsub = self.redis.pubsub()
+        await pubsub.subscribe(EVENTS_PREFIX + upload_id)
+
+        async def records() -> AsyncIterator[MediaRecord]:
+            async for message in pubsub.listen():
+                if message.get("type") == "message":
+                    yield MediaRecord.from_json(message["data"])
+
+        try:
+            yield records()
+        finally:
+            with contextlib.suppress(Exception):  # the connection may already be gone
+                await pubsub.unsubscribe()
+            await pubsub.aclose()
+
+
+async def update(records: MediaRecords, upload_id: str, change: Change, *, tries: int = 50) -> MediaRecord | None:
+    """Read, change, compare-and-set until it sticks. ``change`` sees the current record (None if
+    absent) and returns the new one, or None to leave it alone (then None is returned)."""
+    for _ in range(tries):
+        current = await records.get(upload_id)
+        new = change(current)
+        if new is None:
+            return None
+        stored = await records.compare_and_set(new, current.version if current else 0)
+        if stored is not None:
+            return stored
+        await asyncio.sleep(0.01)
+    raise RuntimeError(f"media record {upload_id} keeps changing under us")
+
+
+if TYPE_CHECKING:
+    _file: type[MediaRecords] = FileMediaRecords
+    _redis: type[MediaRecords] = RedisMediaRecords

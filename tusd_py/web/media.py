@@ -1,0 +1,131 @@
+"""Processing status of an upload: ``GET /media/{id}`` (JSON) and ``GET /media/{id}/events`` (SSE).
+
+The records come through ``MediaStatusSource`` (the pipeline's media records, injected by
+``app.py`` under the ``MEDIA`` AppKey), so the web layer imports only ``pipeline.contract``.
+Events are pushed as the job writes its record: no polling. A stream ends after ``ready`` or
+``failed``; until then a comment line every ``HEARTBEAT`` seconds keeps proxies from closing it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+from collections.abc import AsyncIterator
+from contextlib import AbstractAsyncContextManager
+from typing import Any, Protocol
+
+from aiohttp import web
+
+from pipeline.contract import MediaRecord, MediaState
+
+from ..keys import MEDIA, SERVICE
+from ..protocol.info import UploadInfo
+from .middlewares import decorate
+
+HEARTBEAT = 15.0  # seconds between keep-alive comments on an idle event stream
+UPLOADER_KEYS = ("uploadedBy", "uploaded_by", "user", "username")  # until authentication exists
+
+
+class MediaStatusSource(Protocol):
+    async def get(self, upload_id: str) -> MediaRecord | None:
+        """The record of an upload, None before processing wrote one."""
+
+    def watch(self, upload_id: str) -> AbstractAsyncContextManager[AsyncIterator[MediaRecord]]:
+        """Every record written for the upload after entry, as it is written."""
+
+
+def _uploader(info: UploadInfo) -> str | None:
+    if info.owner:
+        return info.owner
+    meta = info.meta()
+    return next((value for key in UPLOADER_KEYS if (value := meta.text(key))), None)
+
+
+def status(info: UploadInfo, record: MediaRecord | None) -> dict[str, Any]:
+    """The JSON of GET /media/{id}. Output paths are storage keys (under data_dir or the bucket)."""
+    if record is not None:
+        state = str(record.state)
+    else:  # nothing written yet: "uploading" until every byte is there, then waiting for a worker
+        state = str(MediaState.QUEUED) if info.is_finished_file else "uploading"
+    body: dict[str, Any] = {
+        "id": info.id,
+        "state": state,
+        "progress": round(record.progress, 1) if record else 0.0,
+        "reason": record.reason if record and record.state is MediaState.FAILED else None,
+        "kind": None,
+        "duration": None,
+        "masterPlaylist": None,
+        "renditions": [],
+        "poster": None,
+        "thumbnails": [],
+        "uploadedBy": _uploader(info),
+        "uploadOffset": info.offset,
+        "uploadLength": info.size,
+        "updatedAt": record.updated_at if record else None,
+    }
+    if record is not None and record.state is MediaState.READY:
+        key = record.asset_key
+        body.update(
+            kind=record.kind or None,
+            duration=record.duration,
+            masterPlaylist=key(record.master_playlist) or None,
+            renditions=[{**r.model_dump(), "playlist": key(r.playlist)} for r in record.renditions],
+            poster=key(record.poster) or None,
+            thumbnails=[key(t) for t in record.thumbnails],
+        )
+    return body
+
+
+async def get_status(request: web.Request) -> web.Response:
+    upload_id = request.match_info["upload_id"]
+    info = await request.app[SERVICE].info(upload_id)  # 404 / 410 for unknown or removed uploads
+    record = await request.app[MEDIA].get(upload_id)
+    return web.json_response(status(info, record), headers={"Cache-Control": "no-store"})
+
+
+def _event(body: dict[str, Any], version: int) -> bytes:
+    name = body["state"] if body["state"] in (MediaState.READY, MediaState.FAILED) else "progress"
+    return f"id: {version}\nevent: {name}\ndata: {json.dumps(body)}\n\n".encode()
+
+
+async def events(request: web.Request) -> web.StreamResponse:
+    upload_id = request.match_info["upload_id"]
+    service, media = request.app[SERVICE], request.app[MEDIA]
+    info = await service.info(upload_id)  # unknown ids fail here, before the stream starts
+    response = web.StreamResponse(
+        headers={"Content-Type": "text/event-stream", "Cache-Control": "no-store", "X-Accel-Buffering": "no"}
+    )
+    decorate(request, response)
+    async with media.watch(upload_id) as changes:  # subscribe before reading: no change slips between
+        await response.prepare(request)
+        record = await media.get(upload_id)
+        version = record.version if record else 0
+        await response.write(_event(status(info, record), version))
+        stream = aiter(changes)
+        pending: asyncio.Future[MediaRecord] | None = None
+        try:
+            while record is None or not record.state.terminal:
+                pending = pending or asyncio.ensure_future(anext(stream))
+                done, _ = await asyncio.wait({pending}, timeout=HEARTBEAT)
+                if not done:  # never cancel the read: that would close the subscription
+                    await response.write(b": keep-alive\n\n")
+                    continue
+                changed, pending = pending.result(), None
+                if changed.version <= version:
+                    continue  # already sent (read before the change arrived)
+                record, version = changed, changed.version
+                info = await service.info(upload_id)
+                await response.write(_event(status(info, record), version))
+        finally:
+            if pending is not None:
+                pending.cancel()
+                with contextlib.suppress(BaseException):
+                    await pending
+    await response.write_eof()
+    return response
+
+
+def setup_media_routes(app: web.Application) -> None:
+    app.router.add_get(r"/media/{upload_id:[A-Za-z0-9_\-]{1,200}}", get_status)
+    app.router.add_get(r"/media/{upload_id:[A-Za-z0-9_\-]{1,200}}/events", events)
