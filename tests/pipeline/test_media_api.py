@@ -1,0 +1,175 @@
+"""GET /media/{id} and its event stream, over the real app with records written as a job would."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+from typing import Any
+
+import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestClient
+
+from pipeline.contract import MediaRecord, MediaState, RenditionInfo
+from pipeline.records import FileMediaRecords, update
+from tusd_py.keys import MEDIA
+from tusd_py.web import media
+
+Client = TestClient[web.Request, web.Application]
+TUS = {"Tus-Resumable": "1.0.0"}
+
+
+def _meta(**values: str) -> str:
+    return ",".join(f"{k} {base64.b64encode(v.encode()).decode()}" for k, v in values.items())
+
+
+async def _upload(client: Client, data: bytes, *, send: int | None = None, **meta: str) -> str:
+    headers = {**TUS, "Upload-Length": str(len(data)), "Upload-Metadata": _meta(**meta)}
+    resp = await client.post("/files/", headers=headers)
+    assert resp.status == 201
+    upload_id = resp.headers["Location"].rstrip("/").rsplit("/", 1)[1]
+    body = data[: len(data) if send is None else send]
+    headers = {**TUS, "Upload-Offset": "0", "Content-Type": "application/offset+octet-stream"}
+    resp = await client.patch(f"/files/{upload_id}", data=body, headers=headers)
+    assert resp.status == 204
+    return upload_id
+
+
+def _records(client: Client) -> FileMediaRecords:
+    records = client.app[MEDIA]
+    assert isinstance(records, FileMediaRecords)
+    return records
+
+
+def _ready(upload_id: str) -> MediaRecord:
+    return MediaRecord(
+        upload_id=upload_id,
+        state=MediaState.READY,
+        progress=100,
+        kind="video",
+        duration=1.5,
+        master_playlist="master.m3u8",
+        renditions=[
+            RenditionInfo(
+                name="240p", width=320, height=240, bandwidth=500_000, codecs="avc1", playlist="240p/index.m3u8"
+            )
+        ],
+        poster="poster.jpg",
+        thumbnails=["thumb_000.jpg"],
+        attempt="t1-x",
+        output_prefix=f"media/{upload_id}/t1-x/",
+    )
+
+
+async def test_finished_upload_without_a_record_is_queued(client: Client) -> None:
+    upload_id = await _upload(client, b"x" * 100, uploadedBy="alice", filename="a.mp4")
+    resp = await client.get(f"/media/{upload_id}")
+    assert resp.status == 200
+    body = await resp.json()
+    assert body["state"] == "queued" and body["progress"] == 0
+    assert body["reason"] is None and body["renditions"] == [] and body["poster"] is None
+    assert body["uploadedBy"] == "alice"
+    assert (body["uploadOffset"], body["uploadLength"]) == (100, 100)
+
+
+async def test_unfinished_upload_is_uploading_and_uploader_falls_back_to_username(client: Client) -> None:
+    upload_id = await _upload(client, b"x" * 100, send=40, username="bob")
+    body = await (await client.get(f"/media/{upload_id}")).json()
+    assert body["state"] == "uploading"
+    assert (body["uploadOffset"], body["uploadLength"], body["uploadedBy"]) == (40, 100, "bob")
+
+
+async def test_ready_record_shows_renditions_and_poster_as_storage_keys(client: Client) -> None:
+    upload_id = await _upload(client, b"x" * 10)
+    await _records(client).put(_ready(upload_id))
+    body = await (await client.get(f"/media/{upload_id}")).json()
+    assert body["state"] == "ready" and body["progress"] == 100 and body["reason"] is None
+    prefix = f"media/{upload_id}/t1-x/"
+    assert body["renditions"] == [
+        {
+            "name": "240p",
+            "width": 320,
+            "height": 240,
+            "bandwidth": 500_000,
+            "codecs": "avc1",
+            "playlist": prefix + "240p/index.m3u8",
+        }
+    ]
+    assert body["poster"] == prefix + "poster.jpg"
+    assert body["masterPlaylist"] == prefix + "master.m3u8"
+    assert body["thumbnails"] == [prefix + "thumb_000.jpg"]
+    assert body["uploadedBy"] is None
+
+
+async def test_failed_record_carries_its_reason(client: Client) -> None:
+    upload_id = await _upload(client, b"x" * 10)
+    await _records(client).put(MediaRecord(upload_id=upload_id, state=MediaState.FAILED, reason="not a media file"))
+    body = await (await client.get(f"/media/{upload_id}")).json()
+    assert (body["state"], body["reason"], body["renditions"]) == ("failed", "not a media file", [])
+
+
+@pytest.mark.parametrize("path", ["/media/{id}", "/media/{id}/events"])
+async def test_unknown_upload_is_404(client: Client, path: str) -> None:
+    resp = await client.get(path.format(id="doesnotexist"))
+    assert resp.status == 404
+
+
+async def _read_events(resp: Any) -> list[tuple[str, dict[str, Any]]]:
+    """Parse SSE frames until the server ends the stream; comments are skipped."""
+    events, name, data = [], "message", ""
+    async for raw in resp.content:
+        line = raw.decode().rstrip("\n")
+        if line.startswith("event: "):
+            name = line[7:]
+        elif line.startswith("data: "):
+            data = line[6:]
+        elif line == "" and data:
+            events.append((name, json.loads(data)))
+            name, data = "message", ""
+    return events
+
+
+async def test_events_push_progress_then_ready_and_end(client: Client) -> None:
+    upload_id = await _upload(client, b"x" * 10)
+    records = _records(client)
+    resp = await client.get(f"/media/{upload_id}/events")
+    assert resp.status == 200 and resp.headers["Content-Type"].startswith("text/event-stream")
+    reader = asyncio.create_task(_read_events(resp))
+    await asyncio.sleep(0.05)
+    for percent in (10.0, 55.5):
+        await update(
+            records,
+            upload_id,
+            lambda c, p=percent: (c or MediaRecord(upload_id=upload_id)).evolve(
+                state=MediaState.PROCESSING, progress=p
+            ),
+        )
+    await records.put(_ready(upload_id).model_copy(update={"version": 0}))
+    events = await asyncio.wait_for(reader, 10)
+    assert [(name, body["state"], body["progress"]) for name, body in events] == [
+        ("progress", "queued", 0.0),
+        ("progress", "processing", 10.0),
+        ("progress", "processing", 55.5),
+        ("ready", "ready", 100.0),
+    ]
+    assert events[-1][1]["poster"] == f"media/{upload_id}/t1-x/poster.jpg"
+
+
+async def test_events_of_a_finished_job_end_at_once(client: Client) -> None:
+    upload_id = await _upload(client, b"x" * 10)
+    await _records(client).put(MediaRecord(upload_id=upload_id, state=MediaState.FAILED, reason="truncated"))
+    resp = await client.get(f"/media/{upload_id}/events")
+    events = await asyncio.wait_for(_read_events(resp), 10)
+    assert [(name, body["reason"]) for name, body in events] == [("failed", "truncated")]
+
+
+async def test_idle_event_stream_sends_heartbeats(client: Client, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(media, "HEARTBEAT", 0.05)
+    upload_id = await _upload(client, b"x" * 10)
+    resp = await client.get(f"/media/{upload_id}/events")
+    lines = []
+    while len([line for line in lines if line.startswith(b": keep-alive")]) < 2:
+        lines.append(await asyncio.wait_for(resp.content.readline(), 5))
+    assert lines[0].startswith(b"id: 0")
+    resp.close()

@@ -1,0 +1,139 @@
+"""The publish step: outputs appear only through one record switch, and exactly one attempt wins."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from pipeline.assets import AssetNotFound, FileAssetStore, S3AssetStore
+from pipeline.contract import MediaRecord, MediaState, output_prefix
+from pipeline.publish import Publisher
+from pipeline.records import FileMediaRecords
+from tusd_py.stores.s3.client import open_client
+
+
+def _outputs(root: Path, tag: str) -> tuple[Path, dict[str, Any]]:
+    """An output folder shaped like the transcoder's, with ``tag`` in every file."""
+    out = root / f"out-{tag}"
+    (out / "240p").mkdir(parents=True)
+    (out / "master.m3u8").write_text(f"#EXTM3U\n# {tag}\n240p/index.m3u8\n")
+    (out / "240p" / "index.m3u8").write_text(f"#EXTM3U\n# {tag}\nseg_00000.ts\n")
+    (out / "240p" / "seg_00000.ts").write_bytes(tag.encode() * 100)
+    (out / "poster.jpg").write_bytes(b"\xff\xd8" + tag.encode())
+    outcome = {
+        "probe": {"kind": "video", "duration": 1.0},
+        "hls": {
+            "master_playlist": "master.m3u8",
+            "renditions": [
+                {
+                    "name": "240p",
+                    "width": 320,
+                    "height": 240,
+                    "bandwidth": 400000,
+                    "codecs": "avc1.64000d,mp4a.40.2",
+                    "playlist": "240p/index.m3u8",
+                }
+            ],
+            "duration": 1.0,
+        },
+        "thumbs": {"poster": "poster.jpg", "thumbnails": []},
+    }
+    return out, outcome
+
+
+async def _claim(records: FileMediaRecords, attempt: str) -> MediaRecord:
+    current = await records.get("up1")
+    record = (current or MediaRecord(upload_id="up1")).evolve(state=MediaState.PROCESSING, attempt=attempt)
+    return await records.put(record)
+
+
+@pytest.fixture
+def parts(tmp_path: Path) -> tuple[FileAssetStore, FileMediaRecords, Publisher]:
+    assets, records = FileAssetStore(tmp_path / "data"), FileMediaRecords(tmp_path / "data")
+    return assets, records, Publisher(assets, records)
+
+
+async def test_publish_writes_under_the_attempt_prefix_and_switches_once(
+    parts: tuple[FileAssetStore, FileMediaRecords, Publisher], tmp_path: Path
+) -> None:
+    assets, records, publisher = parts
+    claimed = await _claim(records, "a1")
+    out, outcome = _outputs(tmp_path, "a1")
+    ready = await publisher.publish(claimed, out, outcome)
+    assert ready.state is MediaState.READY and ready.progress == 100
+    assert ready.output_prefix == output_prefix("up1", "a1") == "media/up1/a1/"
+    assert [r.playlist for r in ready.renditions] == ["240p/index.m3u8"]
+    assert ready.poster == "poster.jpg" and ready.master_playlist == "master.m3u8"
+    assert await assets.list("media/up1/a1/") == [
+        "media/up1/a1/240p/index.m3u8",
+        "media/up1/a1/240p/seg_00000.ts",
+        "media/up1/a1/master.m3u8",
+        "media/up1/a1/poster.jpg",
+    ]
+    assert await assets.get_bytes(ready.asset_key("240p/seg_00000.ts")) == b"a1" * 100
+    assert await records.get("up1") == ready
+
+
+async def test_a_duplicate_that_finishes_second_leaves_no_trace(
+    parts: tuple[FileAssetStore, FileMediaRecords, Publisher], tmp_path: Path
+) -> None:
+    assets, records, publisher = parts
+    first = await _claim(records, "a1")
+    second = await _claim(records, "a2")  # the duplicate took the record over meanwhile
+    out2, outcome2 = _outputs(tmp_path, "a2")
+    out1, outcome1 = _outputs(tmp_path, "a1")
+    winner = await publisher.publish(second, out2, outcome2)
+    loser = await publisher.publish(first, out1, outcome1)
+    assert winner.attempt == loser.attempt == "a2"
+    keys = await assets.list("media/up1/")
+    assert {k.split("/")[2] for k in keys if k.count("/") >= 3} == {"a2"}
+    assert await assets.get_bytes("media/up1/a2/master.m3u8") == (out2 / "master.m3u8").read_bytes()
+    stored = await records.get("up1")
+    assert stored is not None and stored.output_prefix == "media/up1/a2/" and stored.state is MediaState.READY
+
+
+async def test_leftovers_of_killed_attempts_are_removed_after_the_switch(
+    parts: tuple[FileAssetStore, FileMediaRecords, Publisher], tmp_path: Path
+) -> None:
+    assets, records, publisher = parts
+    await assets.put_bytes("media/up1/dead/240p/seg_00000.ts", b"half")  # a killed run's partial output
+    (tmp_path / "data" / "media" / "up1" / "dead" / ".seg.tmp").write_bytes(b"x")
+    claimed = await _claim(records, "a3")
+    out, outcome = _outputs(tmp_path, "a3")
+    await publisher.publish(claimed, out, outcome)
+    assert not (tmp_path / "data" / "media" / "up1" / "dead").exists()
+    assert all(key.startswith("media/up1/a3/") for key in await assets.list("media/up1/a"))
+    assert (tmp_path / "data" / "media" / "up1" / "record.json").is_file()  # the record is not an attempt
+
+
+async def test_file_asset_store_refuses_keys_outside_media(tmp_path: Path) -> None:
+    assets = FileAssetStore(tmp_path)
+    for key in ("uploads/abc", "media/../uploads/abc", "media//x"):
+        with pytest.raises(ValueError):
+            await assets.put_bytes(key, b"x")
+    with pytest.raises(AssetNotFound):
+        await assets.get_bytes("media/none")
+
+
+@pytest.fixture
+async def s3_assets(moto_endpoint: str, s3_bucket: str) -> AsyncIterator[S3AssetStore]:
+    async with open_client(endpoint_url=moto_endpoint, path_style=True) as client:
+        yield S3AssetStore(client, s3_bucket)
+
+
+async def test_s3_asset_store_round_trip(s3_assets: S3AssetStore, tmp_path: Path) -> None:
+    source = tmp_path / "seg.ts"
+    source.write_bytes(bytes(range(256)) * 4)
+    await s3_assets.put_file("media/u/a/240p/seg.ts", source)
+    await s3_assets.put_bytes("media/u/a/master.m3u8", b"#EXTM3U\n")
+    await s3_assets.put_bytes("media/u/b/master.m3u8", b"#EXTM3U\n")
+    assert await s3_assets.get_bytes("media/u/a/240p/seg.ts") == source.read_bytes()
+    assert await s3_assets.read_range("media/u/a/240p/seg.ts", 10, 20) == bytes(range(10, 20))
+    assert await s3_assets.list("media/u/a/") == ["media/u/a/240p/seg.ts", "media/u/a/master.m3u8"]
+    assert await s3_assets.delete_prefix("media/u/a/") == 2
+    assert await s3_assets.list("media/u/") == ["media/u/b/master.m3u8"]
+    with pytest.raises(AssetNotFound):
+        await s3_assets.get_bytes("media/u/a/master.m3u8")
