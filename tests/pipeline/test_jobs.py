@@ -1,0 +1,247 @@
+"""process_upload end to end on the embedded parts (file store, file assets, file records, a real
+process pool): ready, idempotent under duplicates and kills, bad media failed at once, transient
+storage trouble retried."""
+
+from __future__ import annotations
+
+import array
+import asyncio
+import base64
+import math
+import os
+import signal
+import sys
+import time
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from concurrent.futures import ProcessPoolExecutor
+from fractions import Fraction
+from pathlib import Path
+from typing import Any
+
+import av
+import m3u8
+import pytest
+from arq import Retry
+
+from pipeline import jobs
+from pipeline.assets import FileAssetStore, S3AssetStore
+from pipeline.context import Deps, make_pool
+from pipeline.contract import MediaRecord, MediaState
+from pipeline.records import FileMediaRecords
+from pipeline.settings import PipelineSettings
+from tusd_py.core.ports import Store
+from tusd_py.protocol.info import UploadInfo, UploadState
+from tusd_py.stores.filesystem import FileStore
+from tusd_py.stores.s3.client import open_client
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def make_clip(
+    path: Path, *, seconds: float = 1.5, width: int = 320, height: int = 240, fps: int = 24, noise: bool = False
+) -> Path:
+    """A small H.264 + AAC mp4 made with PyAV; ``noise`` makes it slow to encode (for kill tests)."""
+    with av.open(str(path), "w") as out:
+        video = out.add_stream("libx264", rate=fps)
+        video.width, video.height, video.pix_fmt = width, height, "yuv420p"
+        video.options = {"preset": "ultrafast"}
+        sound = out.add_stream("aac", rate=48000, layout="mono")
+        for i in range(round(seconds * fps)):
+            frame = av.VideoFrame(width, height, "yuv420p")
+            row = bytes((i * 7 + x) % 256 for x in range(width))
+            frame.planes[0].update(os.urandom(width * height) if noise else row * height)
+            frame.planes[1].update(bytes([128]) * (width * height // 4))
+            frame.planes[2].update(bytes([(i * 3) % 256]) * (width * height // 4))
+            frame.pts, frame.time_base = i, Fraction(1, fps)
+            out.mux(video.encode(frame))
+        out.mux(video.encode())
+        for start in range(0, int(seconds * 48000), 1024):
+            tone = (0.2 * math.sin(2 * math.pi * 440 * (start + k) / 48000) for k in range(1024))
+            chunk = av.AudioFrame(format="flt", layout="mono", samples=1024)
+            chunk.planes[0].update(array.array("f", tone).tobytes())
+            chunk.sample_rate, chunk.pts = 48000, start
+            out.mux(sound.encode(chunk))
+        out.mux(sound.encode())
+    return path
+
+
+def pipeline_settings(data_dir: Path, **overrides: object) -> PipelineSettings:
+    values: dict[str, object] = {
+        "data_dir": str(data_dir),
+        "store": "file",
+        "ladder_heights": (240,),
+        "x264_preset": "ultrafast",
+        "thumbnail_count": 2,
+        "max_tries": 3,
+        "retry_backoff": 2.0,
+    }
+    values.update(overrides)
+    return PipelineSettings(**values)  # type: ignore[arg-type]
+
+
+async def add_upload(store: Store, source: Path, filename: str = "clip.mp4") -> str:
+    """A finished, handed-off upload holding ``source``'s bytes (what the tus side leaves behind)."""
+    data = await asyncio.to_thread(source.read_bytes)
+    meta = f"filename {base64.b64encode(filename.encode()).decode()}"
+    upload = await store.create_upload(UploadInfo(id=uuid.uuid4().hex, size=len(data), metadata=meta))
+
+    async def body() -> AsyncIterator[bytes]:
+        yield data
+
+    await upload.write_chunk(0, body())
+    await upload.set_state(UploadState.HANDED_OFF)
+    return (await upload.get_info()).id
+
+
+@pytest.fixture(scope="module")
+def pool() -> Iterator[ProcessPoolExecutor]:
+    executor = make_pool(1)
+    yield executor
+    executor.shutdown(cancel_futures=True)
+
+
+@pytest.fixture
+def deps(tmp_path: Path, pool: ProcessPoolExecutor) -> Deps:
+    data = tmp_path / "data"
+    return Deps(pipeline_settings(data), FileStore(data), FileAssetStore(data), FileMediaRecords(data), pool)
+
+
+async def assert_one_consistent_asset(deps: Deps | Any, upload_id: str) -> MediaRecord:
+    """Ready, one attempt folder in storage, and every file the playlists name is there."""
+    record = await deps.records.get(upload_id)
+    assert record is not None and record.state is MediaState.READY, record
+    keys = await deps.assets.list(f"media/{upload_id}/")
+    attempts = {key.split("/")[2] for key in keys if key.count("/") >= 3}
+    assert attempts == {record.attempt}
+    master = m3u8.loads((await deps.assets.get_bytes(record.asset_key(record.master_playlist))).decode())
+    assert [p.uri for p in master.playlists] == [r.playlist for r in record.renditions]
+    for rendition in record.renditions:
+        key = record.asset_key(rendition.playlist)
+        playlist = m3u8.loads((await deps.assets.get_bytes(key)).decode())
+        assert playlist.is_endlist and playlist.segments
+        base = key.rsplit("/", 1)[0] + "/"
+        for segment in playlist.segments:
+            assert base + segment.uri in keys
+    assert record.asset_key(record.poster) in keys
+    return record
+
+
+async def test_a_clip_becomes_ready_with_monotonic_progress(deps: Deps, tmp_path: Path) -> None:
+    upload_id = await add_upload(deps.store, make_clip(tmp_path / "clip.mp4"))
+    seen: list[tuple[str, float]] = []
+
+    async def watch() -> None:
+        async with deps.records.watch(upload_id) as changes:
+            async for record in changes:
+                seen.append((str(record.state), record.progress))
+                if record.state.terminal:
+                    return
+
+    watcher = asyncio.create_task(watch())
+    await asyncio.sleep(0)
+    record = await jobs.run(deps, upload_id, job_id="test", job_try=1)
+    await asyncio.wait_for(watcher, 10)
+    assert record is not None and record.state is MediaState.READY
+    assert record.kind == "video" and abs(record.duration - 1.5) < 0.2
+    assert [(r.width, r.height) for r in record.renditions] == [(320, 240)]
+    assert seen[0] == ("processing", 0.0) and seen[-1] == ("ready", 100.0)
+    assert [p for _, p in seen] == sorted(p for _, p in seen)
+    await assert_one_consistent_asset(deps, upload_id)
+
+
+async def test_duplicated_jobs_leave_exactly_one_asset(deps: Deps, tmp_path: Path) -> None:
+    upload_id = await add_upload(deps.store, make_clip(tmp_path / "clip.mp4"))
+    first, second = await asyncio.gather(jobs.run(deps, upload_id, job_try=1), jobs.run(deps, upload_id, job_try=1))
+    assert first is not None and second is not None
+    assert first.output_prefix == second.output_prefix
+    await assert_one_consistent_asset(deps, upload_id)
+    again = await jobs.run(deps, upload_id, job_try=1)  # a late duplicate: nothing to do
+    assert again == await deps.records.get(upload_id)
+    assert again is not None and again.output_prefix == first.output_prefix
+    await assert_one_consistent_asset(deps, upload_id)
+
+
+KILLABLE_JOB = """
+import asyncio, sys
+from pipeline import jobs
+from pipeline.assets import FileAssetStore
+from pipeline.context import Deps, make_pool
+from pipeline.records import FileMediaRecords
+from pipeline.settings import PipelineSettings
+from tusd_py.stores.filesystem import FileStore
+
+data, upload_id = sys.argv[1], sys.argv[2]
+settings = PipelineSettings(data_dir=data, ladder_heights=(240,), x264_preset="medium", thumbnail_count=2)
+deps = Deps(settings, FileStore(data), FileAssetStore(data), FileMediaRecords(data), make_pool(1))
+asyncio.run(jobs.run(deps, upload_id, job_id="doomed", job_try=1))
+"""
+
+
+async def test_a_job_killed_mid_transcode_is_retried_to_one_consistent_asset(deps: Deps, tmp_path: Path) -> None:
+    clip = make_clip(tmp_path / "long.mp4", seconds=8, noise=True)
+    upload_id = await add_upload(deps.store, clip)
+    data = deps.settings.data_dir
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-c", KILLABLE_JOB, data, upload_id, cwd=ROOT, start_new_session=True
+    )
+    try:
+        deadline = time.monotonic() + 120
+        while True:  # wait until the transcode reports progress, then kill the worker and its pool
+            record = await deps.records.get(upload_id)
+            if record is not None and record.state is MediaState.PROCESSING and record.progress > 0:
+                break
+            assert proc.returncode is None, "the job ended before it could be killed"
+            assert time.monotonic() < deadline, "the job never reported progress"
+            await asyncio.sleep(0.05)
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)  # the worker and its pool children: a machine dying
+        await proc.wait()
+    killed = await deps.records.get(upload_id)
+    assert killed is not None and killed.state is MediaState.PROCESSING and killed.job_id == "doomed"
+    record = await jobs.run(deps, upload_id, job_id="retry", job_try=2)
+    assert record is not None and record.state is MediaState.READY and record.attempt != killed.attempt
+    await assert_one_consistent_asset(deps, upload_id)
+
+
+@pytest.mark.parametrize("kind", ["text", "truncated"])
+async def test_bad_media_fails_at_once_and_the_pool_keeps_working(deps: Deps, tmp_path: Path, kind: str) -> None:
+    if kind == "text":
+        bad = tmp_path / "notes.mp4"
+        bad.write_text("these are my holiday notes, not a video\n" * 50)
+    else:
+        whole = make_clip(tmp_path / "whole.mp4").read_bytes()
+        bad = tmp_path / "cut.mp4"
+        bad.write_bytes(whole[: len(whole) // 3])
+    bad_id = await add_upload(deps.store, bad)
+    record = await jobs.run(deps, bad_id, job_try=1, final=False)  # not the last try: still no retry
+    assert record is not None and record.state is MediaState.FAILED
+    assert record.reason and "Traceback" not in record.reason
+    assert [k for k in await deps.assets.list(f"media/{bad_id}/") if k.count("/") >= 3] == []  # no outputs
+    good_id = await add_upload(deps.store, make_clip(tmp_path / "good.mp4"))
+    good = await jobs.run(deps, good_id, job_try=1)
+    assert good is not None and good.state is MediaState.READY
+
+
+async def test_a_vanished_upload_fails_without_retry(deps: Deps) -> None:
+    record = await jobs.run(deps, "0123456789abcdef", job_try=1, final=False)
+    assert record is not None and record.state is MediaState.FAILED and "no longer exists" in record.reason
+
+
+async def test_unreachable_storage_is_retried_with_backoff_then_fails(deps: Deps, tmp_path: Path) -> None:
+    from tests.fixtures.moto_server import free_port
+
+    upload_id = await add_upload(deps.store, make_clip(tmp_path / "clip.mp4"))
+    async with open_client(endpoint_url=f"http://127.0.0.1:{free_port()}", path_style=True) as client:
+        deps.assets = S3AssetStore(client, "nobucket")  # nothing listens there: connection refused
+        deps.publisher.assets = deps.assets
+        ctx = {"deps": deps, "job_id": "j", "job_try": 1}
+        with pytest.raises(Retry) as retry:
+            await jobs.process_upload(ctx, upload_id)
+        assert retry.value.defer_score == 2000  # retry_backoff for the first retry, in ms
+        record = await deps.records.get(upload_id)
+        assert record is not None and record.state is MediaState.PROCESSING  # not failed: it will run again
+        ctx["job_try"] = deps.settings.max_tries  # the last try gives up with a reason
+        assert await jobs.process_upload(ctx, upload_id) == "failed"
+    record = await deps.records.get(upload_id)
+    assert record is not None and record.state is MediaState.FAILED and "after 3 tries" in record.reason

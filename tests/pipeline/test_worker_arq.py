@@ -1,0 +1,124 @@
+"""The arq worker against a private redis-server: burst runs, duplicates, bad media, and a worker
+killed mid-job whose job arq runs again to completion."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import sys
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+import redis.asyncio
+from arq.connections import ArqRedis, RedisSettings, create_pool
+from arq.constants import in_progress_key_prefix
+
+from pipeline.assets import FileAssetStore
+from pipeline.contract import JOB_PROCESS_UPLOAD, MediaState, job_id
+from pipeline.records import RedisMediaRecords
+from pipeline.settings import PipelineSettings
+from pipeline.worker import create_worker
+from tests.pipeline.test_jobs import ROOT, add_upload, assert_one_consistent_asset, make_clip, pipeline_settings
+from tusd_py.stores.filesystem import FileStore
+
+
+@pytest.fixture
+def settings(tmp_path: Path, redis_url: str) -> PipelineSettings:
+    return pipeline_settings(tmp_path / "data", redis_url=redis_url)
+
+
+@pytest.fixture
+async def arq_pool(redis_url: str) -> AsyncIterator[ArqRedis]:
+    pool = await create_pool(RedisSettings.from_dsn(redis_url))
+    try:
+        yield pool
+    finally:
+        await pool.aclose()
+
+
+@pytest.fixture
+async def view(settings: PipelineSettings, redis_client: redis.asyncio.Redis) -> SimpleNamespace:
+    """What the web process sees: the same records and assets the worker writes."""
+    return SimpleNamespace(records=RedisMediaRecords(redis_client), assets=FileAssetStore(settings.data_dir))
+
+
+async def run_burst(settings: PipelineSettings) -> tuple[int, int]:
+    worker = create_worker(settings, burst=True, poll_delay=0, handle_signals=False)
+    try:
+        await worker.main()
+        return worker.jobs_complete, worker.jobs_failed
+    finally:
+        await worker.close()
+
+
+async def enqueue(pool: ArqRedis, upload_id: str) -> bool:
+    return await pool.enqueue_job(JOB_PROCESS_UPLOAD, upload_id, _job_id=job_id(upload_id)) is not None
+
+
+async def test_burst_worker_turns_an_upload_into_one_ready_asset(
+    settings: PipelineSettings, arq_pool: ArqRedis, view: SimpleNamespace, tmp_path: Path
+) -> None:
+    upload_id = await add_upload(FileStore(settings.data_dir), make_clip(tmp_path / "clip.mp4"))
+    assert await enqueue(arq_pool, upload_id)
+    assert not await enqueue(arq_pool, upload_id)  # a duplicate hand-off is the same job
+    assert await run_burst(settings) == (1, 0)
+    record = await assert_one_consistent_asset(view, upload_id)
+    assert record.job_id == job_id(upload_id) and record.tries == 1
+
+
+async def test_bad_media_fails_with_a_reason_and_the_worker_goes_on(
+    settings: PipelineSettings, arq_pool: ArqRedis, view: SimpleNamespace, tmp_path: Path
+) -> None:
+    store = FileStore(settings.data_dir)
+    text = tmp_path / "video.mp4"
+    text.write_text("not a video at all\n" * 100)
+    bad_id = await add_upload(store, text)
+    good_id = await add_upload(store, make_clip(tmp_path / "clip.mp4"))
+    assert await enqueue(arq_pool, bad_id) and await enqueue(arq_pool, good_id)
+    assert await run_burst(settings) == (2, 0)  # the bad job ends normally, as "failed"
+    bad = await view.records.get(bad_id)
+    assert bad is not None and bad.state is MediaState.FAILED and bad.reason and bad.tries == 1
+    await assert_one_consistent_asset(view, good_id)
+
+
+async def test_a_killed_worker_leaves_a_job_arq_runs_again_to_completion(
+    settings: PipelineSettings,
+    arq_pool: ArqRedis,
+    view: SimpleNamespace,
+    redis_client: redis.asyncio.Redis,
+    tmp_path: Path,
+) -> None:
+    upload_id = await add_upload(FileStore(settings.data_dir), make_clip(tmp_path / "long.mp4", seconds=8, noise=True))
+    assert await enqueue(arq_pool, upload_id)
+    env = {
+        **os.environ,
+        "TUSD_REDIS_URL": settings.redis_url,
+        "TUSD_DATA_DIR": settings.data_dir,
+        "TUSD_STORE": "file",
+        "TUSD_LADDER_HEIGHTS": "240",
+        "TUSD_X264_PRESET": "medium",  # slow enough to be caught mid-transcode
+    }
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "tusd_py", "worker", cwd=ROOT, env=env, start_new_session=True
+    )
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            record = await view.records.get(upload_id)
+            if record is not None and record.state is MediaState.PROCESSING and record.progress > 0:
+                break
+            assert proc.returncode is None, "the worker exited before it could be killed"
+            assert time.monotonic() < deadline, "the job never reported progress"
+            await asyncio.sleep(0.05)
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)
+        await proc.wait()
+    # arq keeps the job; its in-progress key expires after the job timeout. Expire it now.
+    assert await redis_client.delete(in_progress_key_prefix + job_id(upload_id)) == 1
+    assert await run_burst(settings) == (1, 0)
+    record = await assert_one_consistent_asset(view, upload_id)
+    assert record.tries == 2  # arq counted the killed run as the first try
