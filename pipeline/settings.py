@@ -31,6 +31,10 @@ class PipelineSettings(BaseSettings):
     s3_endpoint_url: str = Field(default="", description="S3 endpoint for MinIO, R2, moto...; empty = AWS.")
     s3_region: str = Field(default="us-east-1", description="S3 region.")
     s3_path_style: bool = Field(default=False, description="Use path-style addressing (MinIO, moto).")
+    log_format: Literal["console", "json"] = Field(
+        default="console", description="'console' for humans, 'json' for machines."
+    )
+    log_level: str = Field(default="info", description="debug, info, warning or error.")
 
     # -- the HLS ladder -------------------------------------------------------------------------
     ladder_heights: Annotated[tuple[int, ...], NoDecode] = Field(

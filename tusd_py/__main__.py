@@ -41,8 +41,7 @@ def _worker(args: argparse.Namespace) -> int:
     from .log import configure_logging
 
     settings = PipelineSettings()
-    log_settings = Settings()
-    configure_logging(log_settings.log_format, log_settings.log_level)
+    configure_logging(settings.log_format, settings.log_level)
     if not settings.redis_url:
         print("tusd-py worker: TUSD_REDIS_URL is required (the arq queue lives in Redis)", file=sys.stderr)
         return 2
