@@ -173,3 +173,20 @@ async def test_idle_event_stream_sends_heartbeats(client: Client, monkeypatch: p
         lines.append(await asyncio.wait_for(resp.content.readline(), 5))
     assert lines[0].startswith(b"id: 0")
     resp.close()
+
+
+async def test_a_client_leaving_the_stream_unsubscribes(client: Client, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(media, "HEARTBEAT", 0.05)  # the next keep-alive write notices the hang-up
+    upload_id = await _upload(client, b"x" * 10)
+    records = _records(client)
+    resp = await client.get(f"/media/{upload_id}/events")
+    await asyncio.wait_for(resp.content.readline(), 5)
+    assert upload_id in records.broadcaster.queues
+    resp.close()
+    for _ in range(200):
+        if upload_id not in records.broadcaster.queues:
+            break
+        await asyncio.sleep(0.02)
+    assert upload_id not in records.broadcaster.queues
+    resp = await client.get(f"/media/{upload_id}")  # the server is fine
+    assert resp.status == 200

@@ -20,6 +20,7 @@ from aiohttp import web
 from pipeline.contract import MediaRecord, MediaState
 
 from ..keys import MEDIA, SERVICE
+from ..protocol.errors import TusError
 from ..protocol.info import UploadInfo
 from .middlewares import decorate
 
@@ -91,39 +92,53 @@ def _event(body: dict[str, Any], version: int) -> bytes:
 
 async def events(request: web.Request) -> web.StreamResponse:
     upload_id = request.match_info["upload_id"]
-    service, media = request.app[SERVICE], request.app[MEDIA]
-    info = await service.info(upload_id)  # unknown ids fail here, before the stream starts
+    media = request.app[MEDIA]
+    info = await request.app[SERVICE].info(upload_id)  # unknown ids fail here, before the stream starts
     response = web.StreamResponse(
         headers={"Content-Type": "text/event-stream", "Cache-Control": "no-store", "X-Accel-Buffering": "no"}
     )
     decorate(request, response)
-    async with media.watch(upload_id) as changes:  # subscribe before reading: no change slips between
-        await response.prepare(request)
-        record = await media.get(upload_id)
-        version = record.version if record else 0
-        await response.write(_event(status(info, record), version))
-        stream = aiter(changes)
-        pending: asyncio.Future[MediaRecord] | None = None
-        try:
-            while record is None or not record.state.terminal:
-                pending = pending or asyncio.ensure_future(anext(stream))
-                done, _ = await asyncio.wait({pending}, timeout=HEARTBEAT)
-                if not done:  # never cancel the read: that would close the subscription
-                    await response.write(b": keep-alive\n\n")
-                    continue
-                changed, pending = pending.result(), None
-                if changed.version <= version:
-                    continue  # already sent (read before the change arrived)
-                record, version = changed, changed.version
-                info = await service.info(upload_id)
-                await response.write(_event(status(info, record), version))
-        finally:
-            if pending is not None:
-                pending.cancel()
-                with contextlib.suppress(BaseException):
-                    await pending
-    await response.write_eof()
+    try:
+        async with media.watch(upload_id) as changes:  # subscribe before reading: no change slips between
+            await response.prepare(request)
+            record = await media.get(upload_id)
+            await response.write(_event(status(info, record), record.version if record else 0))
+            await _follow(request, response, info, record, aiter(changes))
+        await response.write_eof()
+    except ConnectionResetError:  # the client went away: nothing left to tell it
+        pass
     return response
+
+
+async def _follow(
+    request: web.Request,
+    response: web.StreamResponse,
+    info: UploadInfo,
+    record: MediaRecord | None,
+    changes: AsyncIterator[MediaRecord],
+) -> None:
+    """Send each newer record until a final one; keep-alive comments while nothing happens."""
+    version = record.version if record else 0
+    pending: asyncio.Future[MediaRecord] | None = None
+    try:
+        while record is None or not record.state.terminal:
+            pending = pending or asyncio.ensure_future(anext(changes))
+            done, _ = await asyncio.wait({pending}, timeout=HEARTBEAT)
+            if not done:  # never cancel the read: that would close the subscription
+                await response.write(b": keep-alive\n\n")
+                continue
+            changed, pending = pending.result(), None
+            if changed.version <= version:
+                continue  # already sent (read before the change arrived)
+            record, version = changed, changed.version
+            with contextlib.suppress(TusError):  # removed meanwhile: keep the last known info
+                info = await request.app[SERVICE].info(info.id)
+            await response.write(_event(status(info, record), version))
+    finally:
+        if pending is not None:
+            pending.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await pending
 
 
 def setup_media_routes(app: web.Application) -> None:
