@@ -13,7 +13,6 @@ Every output passes through ``Publisher.transform`` on its way out, so encryptin
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -57,10 +56,10 @@ class Publisher:
             "reason": "",
             "kind": str(probe.get("kind", "")),
             "duration": float(hls.get("duration") or probe.get("duration") or 0.0),
-            "master_playlist": os.path.basename(str(hls["master_playlist"])),
+            "master_playlist": _relative(hls["master_playlist"], out_dir),
             "renditions": [_rendition(r, out_dir) for r in hls["renditions"]],
-            "poster": str(thumbs.get("poster") or ""),
-            "thumbnails": [str(t) for t in thumbs.get("thumbnails", [])],
+            "poster": _relative(thumbs.get("poster") or "", out_dir),
+            "thumbnails": [_relative(t, out_dir) for t in thumbs.get("thumbnails", [])],
             "attempt": attempt,
             "output_prefix": prefix,
         }
@@ -102,11 +101,18 @@ def _switch(ready: dict[str, Any]) -> Callable[[MediaRecord | None], MediaRecord
     return change
 
 
+def _relative(value: Any, out_dir: Path) -> str:
+    """An output named by the core (relative, or an absolute path inside ``out_dir``) as a
+    path relative to the attempt's prefix."""
+    path = Path(str(value))
+    if not str(value) or not path.is_absolute():
+        return path.as_posix() if str(value) else ""
+    return path.resolve().relative_to(out_dir.resolve()).as_posix()
+
+
 def _rendition(raw: Any, out_dir: Path) -> RenditionInfo:
     data = dict(raw) if isinstance(raw, dict) else dict(vars(raw))
-    playlist = Path(str(data["playlist"]))
-    if playlist.is_absolute():
-        playlist = playlist.relative_to(out_dir)
+    playlist = Path(_relative(data["playlist"], out_dir))
     return RenditionInfo(
         name=str(data.get("name", playlist.parent.name)),
         width=int(data.get("width") or 0),
