@@ -22,7 +22,7 @@ import av.stream
 from av.video.frame import PictureType
 
 from .frames import Rotator
-from .ladder import AAC_LC_CODEC, LadderSettings, Rendition, avc1_codec, h264_level
+from .ladder import AAC_LC_CODEC, LadderSettings, Rendition
 from .outputs import PLAYLIST, TS_TIME_BASE, AudioFanout, HlsOutput, aac_rate
 from .playlists import Variant, bandwidths, read_media_playlist, write_master
 from .probe import NotMediaError, ProbeResult, media_errors
@@ -170,10 +170,14 @@ def transcode_hls(
         except BaseException:
             job.abort()
             raise
-    return _result(out_dir, probe, ladder if job.vstream is not None else [], job.astream is not None)
+    video = job.vstream is not None
+    codecs = [o.codec for o in job.outputs] if video else []
+    return _result(out_dir, probe, ladder if video else [], codecs, job.astream is not None)
 
 
-def _result(out_dir: str, probe: ProbeResult, ladder: list[Rendition], has_audio: bool) -> HlsResult:
+def _result(
+    out_dir: str, probe: ProbeResult, ladder: list[Rendition], video_codecs: list[str], has_audio: bool
+) -> HlsResult:
     names = [r.name for r in ladder] or ["audio"]
     variants: list[Variant] = []
     renditions: list[dict[str, Any]] = []
@@ -184,7 +188,7 @@ def _result(out_dir: str, probe: ProbeResult, ladder: list[Rendition], has_audio
         segments = read_media_playlist(os.path.join(out_dir, playlist))
         peak, average = bandwidths(segments)
         r = ladder[i] if ladder else None
-        codecs = [avc1_codec(h264_level(r.width, r.height, probe.fps))] if r else []
+        codecs = [video_codecs[i]] if r else []
         codecs += [AAC_LC_CODEC] if has_audio else []
         width, height, fps = (r.width, r.height, probe.fps) if r else (0, 0, 0.0)
         variant = Variant(playlist, peak, average, ",".join(codecs), width, height, fps)

@@ -55,7 +55,7 @@ class LadderSettings:
 
 def even(value: float) -> int:
     """Nearest even integer, at least 2 (yuv420p needs even sizes)."""
-    return max(2, round(value / 2.0) * 2)
+    return max(2, int(value / 2.0 + 0.5) * 2)  # half up, not Python's half-to-even
 
 
 def bitrate_for(short_side: int, bitrates: dict[int, int]) -> int:
@@ -80,9 +80,9 @@ def plan_ladder(p: ProbeResult, s: LadderSettings) -> list[Rendition]:
     out: list[Rendition] = []
     for rung in rungs:
         rung_short = even(rung)
-        rung_long = even(long_ * rung / short)
+        rung_long = even(long_ * rung_short / short)
         width, height = (rung_short, rung_long) if portrait else (rung_long, rung_short)
-        out.append(Rendition(f"{rung}p", width, height, bitrate_for(rung, s.bitrates), audio))
+        out.append(Rendition(f"{rung_short}p", width, height, bitrate_for(rung, s.bitrates), audio))
     return out
 
 
@@ -100,6 +100,17 @@ def avc1_codec(level: str, profile_idc: int = HIGH_PROFILE_IDC) -> str:
     """RFC 6381 codec string for H.264 High at ``level`` (e.g. "4.0" -> "avc1.640028")."""
     major, _, minor = level.partition(".")
     return f"avc1.{profile_idc:02x}00{int(major) * 10 + int(minor or 0):02x}"
+
+
+def avc1_from_annexb(data: bytes) -> str | None:
+    """The codec string of the first SPS in an Annex B packet (what the encoder really chose:
+    x264's fast presets drop to Constrained Baseline whatever profile was asked for)."""
+    pos = 0
+    while (i := data.find(b"\x00\x00\x01", pos)) >= 0 and i + 6 < len(data):
+        if data[i + 3] & 0x1F == 7:  # NAL unit type 7: sequence parameter set
+            return f"avc1.{data[i + 4]:02x}{data[i + 5]:02x}{data[i + 6]:02x}"
+        pos = i + 3
+    return None
 
 
 AAC_LC_CODEC = "mp4a.40.2"

@@ -13,7 +13,7 @@ from typing import Any
 
 import av
 
-from .ladder import LadderSettings, Rendition, h264_level
+from .ladder import LadderSettings, Rendition, avc1_codec, avc1_from_annexb, h264_level
 
 TS_TIME_BASE = Fraction(1, 90_000)  # MPEG-TS clock: exact for 24, 25, 30 and 30000/1001 fps
 AAC_RATES = (48_000, 44_100, 32_000, 24_000, 22_050, 16_000)
@@ -78,7 +78,10 @@ class HlsOutput:
         )
         self.video: Any = None
         self.audio: Any = None
+        self._sps_read = False
+        self.codec = ""  # RFC 6381 string of the H.264 stream, read from its first SPS
         if rendition is not None:
+            self.codec = avc1_codec(h264_level(rendition.width, rendition.height, fps))
             rate = Fraction(fps).limit_denominator(1001)
             stream = self.container.add_stream("libx264", rate=rate, options=x264_options(rendition, fps, settings))
             stream.width, stream.height, stream.pix_fmt = rendition.width, rendition.height, "yuv420p"
@@ -95,6 +98,11 @@ class HlsOutput:
     def encode(self, frame: Any | None) -> None:
         """Encode one video frame (``None`` flushes the encoder) and mux what comes out."""
         for packet in self.video.encode(frame):
+            if not self._sps_read:
+                self._sps_read = True
+                # the SPS is in the stream's global header (the hls muxer asks for one) or in-band
+                extradata = self.video.codec_context.extradata or b""
+                self.codec = avc1_from_annexb(extradata) or avc1_from_annexb(bytes(packet)) or self.codec
             self.container.mux_one(packet)
 
     def mux_audio(self, packet: Any) -> None:
