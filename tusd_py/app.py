@@ -93,9 +93,10 @@ def create_app(
     redis = build_redis(settings)
     store = store or build_store(settings, redis)
     queue = InProcessQueue()
+    locker = locker or build_locker(settings, redis)
     service = UploadService(
         store,
-        locker or build_locker(settings, redis),
+        locker,
         sink or build_sink(settings, redis, queue),
         Limits(
             max_size=settings.max_size or None,
@@ -114,7 +115,7 @@ def create_app(
     setup_media_routes(app)
     if settings.base_path != "/":
         app.router.add_get("/", _index)
-    app.cleanup_ctx.append(_clients(store, redis))
+    app.cleanup_ctx.append(_clients(store, redis, locker))
     if background and redis is None and sink is None:
         app.cleanup_ctx.append(_embedded_pipeline(settings, store, media, queue))
     if background:
@@ -122,8 +123,8 @@ def create_app(
     return app
 
 
-def _clients(store: Store, redis: Any | None) -> Callable[[web.Application], AsyncIterator[None]]:
-    """Open the store's SDK clients at startup and close them (and Redis) at shutdown."""
+def _clients(store: Store, redis: Any | None, locker: Locker) -> Callable[[web.Application], AsyncIterator[None]]:
+    """Open the store's SDK clients at startup and close them (and the lock listener, Redis) at shutdown."""
 
     async def ctx(app: web.Application) -> AsyncIterator[None]:
         start, close = getattr(store, "start", None), getattr(store, "close", None)
@@ -132,6 +133,8 @@ def _clients(store: Store, redis: Any | None) -> Callable[[web.Application], Asy
         yield
         if close is not None:
             await close()
+        if (close_locker := getattr(locker, "close", None)) is not None:
+            await close_locker()  # RedisLocker: stop its pub/sub listener before Redis closes
         if redis is not None:
             await redis.aclose()
 

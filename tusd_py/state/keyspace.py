@@ -11,6 +11,9 @@ tus:gone:<id>             string: tombstone of a terminated or expired upload (4
                           of ``tombstone_ttl`` seconds; afterwards the id answers 404.
 tus:lock:<id>             string: the per-upload lock token (RedisLocker), with a TTL.
 tus:lock:<id>:release     pub/sub channel: "please release" messages to the lock holder.
+tus:lock:<id>:released    pub/sub channel: the holder let go (waiters retry at once).
+tus:handoff:<id>          string: the upload was handed to processing (set with its arq job,
+                          in one script, so it is enqueued exactly once). No TTL.
 """
 
 from __future__ import annotations
@@ -37,3 +40,16 @@ def lock_key(upload_id: str) -> str:
 
 def release_channel(upload_id: str) -> str:
     return f"{PREFIX}lock:{upload_id}:release"
+
+
+def released_channel(upload_id: str) -> str:
+    return f"{PREFIX}lock:{upload_id}:released"
+
+
+# One pattern subscription per process carries both lock channels of every upload.
+RELEASE_PATTERN = f"{PREFIX}lock:*:release"
+RELEASED_PATTERN = f"{PREFIX}lock:*:released"
+
+
+def handoff_key(upload_id: str) -> str:
+    return f"{PREFIX}handoff:{upload_id}"
