@@ -24,7 +24,7 @@ from av.video.frame import PictureType
 from .frames import Rotator
 from .ladder import AAC_LC_CODEC, LadderSettings, Rendition
 from .outputs import PLAYLIST, TS_TIME_BASE, AudioFanout, HlsOutput, aac_rate
-from .playlists import Variant, bandwidths, read_media_playlist, write_master
+from .playlists import Variant, bandwidths, fix_last_duration, read_media_playlist, write_master
 from .probe import NotMediaError, ProbeResult, media_errors
 
 _MAX_DECODE_ERRORS = 25  # a few damaged packets are concealed, like the ffmpeg CLI does
@@ -73,7 +73,9 @@ class _Ladder:
             self.outputs.append(HlsOutput(out_dir, "audio", settings, audio_rate=rate))
         self.audio = AudioFanout(self.outputs, rate, self.start) if rate else None
         self.rotator = Rotator(probe.rotation)
+        self.first_pts = -1
         self.last_pts = -1
+        self.last_gap = round(1 / max(probe.fps, 1.0) / TS_TIME_BASE)  # shown time of the final frame
         self.next_key = 0.0
         self.decoded_until = 0.0
         self.shown = -1
@@ -95,6 +97,9 @@ class _Ladder:
         self._check_complete()
         for output in self.outputs:
             output.close()
+            if self.vstream is not None:
+                shown = (self.last_pts + self.last_gap - self.first_pts) * TS_TIME_BASE
+                fix_last_duration(os.path.join(output.dir, PLAYLIST), float(shown))
         self._report(100.0)
 
     def _decode(self, packet: Any) -> list[Any]:
@@ -112,6 +117,10 @@ class _Ladder:
         pts = max(0, round(rel / TS_TIME_BASE))
         if pts <= self.last_pts:
             return  # duplicate or out-of-order timestamp (VFR sources): keep pts increasing
+        if self.first_pts < 0:
+            self.first_pts = pts
+        else:
+            self.last_gap = pts - self.last_pts
         self.last_pts = pts
         key = rel >= self.next_key - 1e-6
         if key:  # the first frame at/after each segment boundary starts a GOP in every rendition
@@ -119,7 +128,7 @@ class _Ladder:
         upright = self.rotator(frame)
         kind = PictureType.I if key else PictureType.NONE  # never inherit the source's frame types
         for output, r in zip(self.outputs, self.ladder, strict=True):
-            scaled = upright.reformat(r.width, r.height, "yuv420p", interpolation=_INTERPOLATION)
+            scaled = output.scaler.reformat(upright, r.width, r.height, "yuv420p", interpolation=_INTERPOLATION)
             scaled.pts, scaled.time_base, scaled.pict_type = pts, TS_TIME_BASE, kind
             output.encode(scaled)
         self._advance(rel + 1.0 / max(self.probe.fps, 1.0))

@@ -12,6 +12,7 @@ from fractions import Fraction
 from typing import Any
 
 import av
+from av.video.reformatter import VideoReformatter
 
 from .ladder import LadderSettings, Rendition, avc1_codec, avc1_from_annexb, h264_level
 
@@ -78,6 +79,9 @@ class HlsOutput:
         )
         self.video: Any = None
         self.audio: Any = None
+        # one swscale context per rendition, kept hot: frame.reformat() would build a new one
+        # for every decoded frame (it caches on the frame), which doubled the scaling cost
+        self.scaler = VideoReformatter()
         self._sps_read = False
         self.codec = ""  # RFC 6381 string of the H.264 stream, read from its first SPS
         if rendition is not None:

@@ -48,6 +48,34 @@ def bandwidths(segments: list[Segment]) -> tuple[int, int]:
     return round(max(peak, average)), round(average)
 
 
+def fix_last_duration(path: str, total: float) -> None:
+    """Set the last segment's EXTINF so the playlist adds up to ``total`` seconds.
+
+    The hls muxer measures the last segment up to the last packet *in decode order*, which
+    with B-frames is not the last frame shown (a VFR tail can lose a third of a second). The
+    earlier segments are measured keyframe to keyframe and are exact.
+    """
+    with open(path, encoding="utf-8") as fh:
+        lines = fh.read().splitlines()
+    marks = [i for i, line in enumerate(lines) if line.startswith("#EXTINF:")]
+    if not marks:
+        return
+    earlier = sum(float(lines[i][len("#EXTINF:") :].split(",", 1)[0]) for i in marks[:-1])
+    last = max(0.001, total - earlier)
+    lines[marks[-1]] = f"#EXTINF:{last:.6f},"
+    target = max(round(float(lines[i][len("#EXTINF:") :].split(",", 1)[0])) for i in marks)
+    lines = [
+        f"#EXT-X-TARGETDURATION:{max(target, int(line.split(':', 1)[1]))}"
+        if line.startswith("#EXT-X-TARGETDURATION:")
+        else line
+        for line in lines
+    ]
+    tmp = path + ".tmp"
+    with open(tmp, "w", encoding="utf-8") as fh:
+        fh.write("\n".join(lines) + "\n")
+    os.replace(tmp, path)
+
+
 @dataclass(frozen=True)
 class Variant:
     playlist: str  # relative to the master

@@ -82,11 +82,12 @@ def _audio_source(clip: Clip) -> Iterator[Any]:
 
 
 def vfr_times(seconds: float) -> Iterator[Fraction]:
-    """Irregular frame times: gaps of 20, 50 and 33 ms in turn."""
-    t, gaps, i = Fraction(0), (Fraction(20, 1000), Fraction(50, 1000), Fraction(33, 1000)), 0
+    """Irregular frame times: gaps of 20 and 80 ms in turn (20 fps on average, tagged 30), so
+    x264's frame-counted GOP (30 frames = 1.5 s) misses 1 s boundaries unless keyframes are forced."""
+    t, gaps, i = Fraction(0), (Fraction(20, 1000), Fraction(80, 1000)), 0
     while t < seconds:
         yield t
-        t += gaps[i % 3]
+        t += gaps[i % 2]
         i += 1
 
 
