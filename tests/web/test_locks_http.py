@@ -1,0 +1,183 @@
+"""Locks and interrupted bodies over HTTP (issue 2: "Interrupted PATCH", "Locks"; tus-spec C23, K8, X5).
+
+A request that holds an upload's lock while its client has gone quiet is asked to stop by the
+next request for that upload: it keeps what it received and lets go, so the newcomer gets an
+answer in about a second instead of a 4xx that makes tus-js-client start over.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+
+from tusd_py.keys import SERVICE
+
+from .helpers import OCTET, TUS, b64, content_of, create, head, offset_of, patch
+
+RETRYABLE = {409, 423}  # the only 4xx tus-js-client retries instead of restarting
+
+
+async def _stored(client: Any, upload_id: str) -> int:
+    """Lock-free offset (never asks a running PATCH to stop)."""
+    return (await client.app[SERVICE].info(upload_id)).offset
+
+
+async def _until_unlocked(client: Any, upload_id: str) -> None:
+    """Wait until the server noticed the end of a body and released the lock."""
+    locker = client.app[SERVICE].locker
+    for _ in range(200):
+        if not locker.is_locked(upload_id):
+            return
+        await asyncio.sleep(0.025)
+    raise AssertionError("the server never released the lock")
+
+
+async def _settle(client: Any, upload_id: str, store: str, sent: int) -> None:
+    """Let the server read what was sent. The memory store shows every chunk at once; the file
+    store batches writes, so give its reader a moment (client and server share this loop)."""
+    if store == "memory":
+        for _ in range(200):
+            if await _stored(client, upload_id) == sent:
+                return
+            await asyncio.sleep(0.01)
+        raise AssertionError("the server never read the bytes")
+    await asyncio.sleep(0.3)
+
+
+@pytest.mark.parametrize("store", ["file", "memory"])
+async def test_a_hanging_patch_yields_to_the_next_request(make_client: Any, store: str) -> None:
+    client = await make_client(store=store, lock_timeout=10)
+    path = await create(client, 1000)
+    upload_id = path.rsplit("/", 1)[1]
+    sent, release = asyncio.Event(), asyncio.Event()
+
+    async def body() -> AsyncIterator[bytes]:
+        yield b"a" * 300
+        sent.set()
+        await release.wait()  # the client goes quiet without closing
+        yield b"a" * 700
+
+    headers = {**TUS, "Content-Type": OCTET, "Upload-Offset": "0", "Content-Length": "1000"}
+    first = asyncio.create_task(client.patch(path, headers=headers, data=body()))
+    try:
+        await asyncio.wait_for(sent.wait(), 5)
+        await _settle(client, upload_id, store, 300)
+        # Without lock release this HEAD would wait lock_timeout (10 s) and then get 423.
+        answer = await asyncio.wait_for(head(client, path), 5)
+        assert answer.status == 200, answer
+        assert answer.headers["Upload-Offset"] == "300"
+        response = await asyncio.wait_for(first, 5)
+        assert response.status >= 500 or response.status in RETRYABLE
+        assert response.headers["Upload-Offset"] == "300"
+    finally:
+        release.set()
+        if not first.done():
+            first.cancel()
+    # The client resumes from the offset the server gave it.
+    assert (await patch(client, path, 300, b"b" * 700)).status == 204
+    assert await content_of(client, path) == b"a" * 300 + b"b" * 700
+
+
+async def test_a_new_patch_takes_over_from_a_hanging_one(make_client: Any) -> None:
+    client = await make_client(store="memory", lock_timeout=10)
+    path = await create(client, 100)
+    upload_id = path.rsplit("/", 1)[1]
+    release = asyncio.Event()
+
+    async def body() -> AsyncIterator[bytes]:
+        yield b"a" * 40
+        await release.wait()
+        yield b"a" * 60
+
+    headers = {**TUS, "Content-Type": OCTET, "Upload-Offset": "0", "Content-Length": "100"}
+    first = asyncio.create_task(client.patch(path, headers=headers, data=body()))
+    try:
+        await _settle(client, upload_id, "memory", 40)
+        # The reconnecting client does not know the offset yet: 409 (retryable) with the offset.
+        stale = await asyncio.wait_for(patch(client, path, 0, b"b" * 100), 5)
+        assert stale.status == 409 and stale.headers["Upload-Offset"] == "40"
+        resumed = await asyncio.wait_for(patch(client, path, 40, b"b" * 60), 5)
+        assert resumed.status == 204 and resumed.headers["Upload-Offset"] == "100"
+    finally:
+        release.set()
+        if not first.done():
+            first.cancel()
+    assert await content_of(client, path) == b"a" * 40 + b"b" * 60
+
+
+@pytest.mark.parametrize("store", ["file", "memory"])
+async def test_concurrent_patches_never_interleave(make_client: Any, store: str) -> None:
+    client = await make_client(store=store)
+    size = 2000
+    path = await create(client, size)
+
+    async def slow(letter: bytes) -> AsyncIterator[bytes]:
+        for _ in range(20):
+            yield letter * 100
+            await asyncio.sleep(0.01)
+
+    results = await asyncio.gather(
+        patch(client, path, 0, slow(b"a")), patch(client, path, 0, slow(b"b")), return_exceptions=True
+    )
+    for result in results:
+        assert isinstance(result, BaseException) or result.status in {204, 409, 423, 500}, result
+    offset = await offset_of(client, path)
+    if offset < size:
+        assert (await patch(client, path, offset, b"c" * (size - offset))).status == 204
+    data = await content_of(client, path)
+    stored = data[:offset]
+    assert stored in (b"a" * offset, b"b" * offset), stored  # one clean sequence, never a mix
+    assert data[offset:] == b"c" * (size - offset)
+
+
+async def _vanish(port: int, path: str, declared: int, body: bytes, extra: str = "") -> None:
+    """Send a PATCH's headers and part of its body, then close the connection."""
+    _reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    writer.write(
+        f"PATCH {path} HTTP/1.1\r\nHost: x\r\nTus-Resumable: 1.0.0\r\nUpload-Offset: 0\r\n"
+        f"Content-Type: {OCTET}\r\nContent-Length: {declared}\r\n{extra}\r\n".encode()
+    )
+    writer.write(body)
+    await writer.drain()
+    await asyncio.sleep(0.1)
+    writer.close()
+    await writer.wait_closed()
+
+
+@pytest.mark.parametrize("store", ["file", "memory"])
+async def test_a_vanished_client_keeps_exactly_what_arrived(make_client: Any, store: str) -> None:
+    client = await make_client(store=store)
+    data = bytes(range(256)) * 8
+    path = await create(client, len(data))
+    upload_id = path.rsplit("/", 1)[1]
+    await _vanish(client.port, path, len(data), data[:1000])
+    await _until_unlocked(client, upload_id)
+    assert await offset_of(client, path) == 1000
+    assert (await patch(client, path, 1000, data[1000:])).status == 204
+    assert await content_of(client, path) == data
+
+
+async def test_head_while_the_server_notices_never_says_more_than_arrived(client: Any) -> None:
+    path = await create(client, 4000)
+    await _vanish(client.port, path, 4000, b"x" * 1500)
+    seen = []
+    for _ in range(20):  # HEAD right away: it may cut the body short, never extend it
+        seen.append(await offset_of(client, path))
+        if seen[-1] == 1500:
+            break
+        await asyncio.sleep(0.05)
+    assert all(offset <= 1500 for offset in seen), seen
+    assert seen == sorted(seen)
+
+
+async def test_a_vanished_checksummed_body_keeps_nothing(client: Any) -> None:
+    data = b"z" * 2000
+    path = await create(client, len(data))
+    checksum = "Upload-Checksum: sha1 " + b64(hashlib.sha1(data).digest()) + "\r\n"
+    await _vanish(client.port, path, len(data), data[:1200], extra=checksum)
+    await _until_unlocked(client, path.rsplit("/", 1)[1])
+    assert await offset_of(client, path) == 0  # an unverifiable chunk is dropped whole (K8)
