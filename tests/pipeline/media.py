@@ -30,6 +30,7 @@ class Clip:
     sample_rate: int = 48_000
     rotation: int = 0
     vfr: bool = False
+    dupes: bool = False  # with vfr: every 10th frame repeats the previous timestamp
     marker: bool = False  # black picture with a white top-left quarter: shows orientation
     graph: str = ""  # a custom lavfi video source ({size}, {fps} and {seconds} are filled in)
     options: tuple[tuple[str, str], ...] = (("preset", "ultrafast"),)
@@ -46,6 +47,10 @@ CLIPS: dict[str, Clip] = {
     "audio_only": Clip("audio_only.m4a", vcodec=None, sample_rate=44_100, seconds=3.0),
     "mp3": Clip("audio.mp3", vcodec=None, acodec="libmp3lame", sample_rate=44_100),
     "vfr": Clip("vfr.mkv", 640, 360, vfr=True, seconds=3.0),
+    # intra-only MJPEG in Matroska, which accepts repeated timestamps (x264 would refuse them)
+    "dupes": Clip(
+        "dupes.mkv", 320, 240, vcodec="mjpeg", pix_fmt="yuvj420p", acodec=None, vfr=True, dupes=True, options=()
+    ),
     "10bit": Clip("10bit.mp4", 640, 360, pix_fmt="yuv420p10le"),
     "444": Clip("444.mp4", 640, 360, pix_fmt="yuv444p"),
     "webm": Clip("vp9.webm", 640, 360, vcodec="libvpx-vp9", acodec="libopus", options=(("deadline", "realtime"),)),
@@ -81,12 +86,14 @@ def _audio_source(clip: Clip) -> Iterator[Any]:
         yield from source.decode(audio=0)
 
 
-def vfr_times(seconds: float) -> Iterator[Fraction]:
+def vfr_times(seconds: float, dupes: bool = False) -> Iterator[Fraction]:
     """Irregular frame times: gaps of 20 and 80 ms in turn (20 fps on average, tagged 30), so
     x264's frame-counted GOP (30 frames = 1.5 s) misses 1 s boundaries unless keyframes are forced."""
     t, gaps, i = Fraction(0), (Fraction(20, 1000), Fraction(80, 1000)), 0
     while t < seconds:
         yield t
+        if dupes and i % 10 == 9:
+            yield t
         t += gaps[i % 2]
         i += 1
 
@@ -107,7 +114,8 @@ def make_clip(path: str, clip: Clip) -> str:
         sound = _audio_source(clip) if audio is not None else iter(())
         pending = next(sound, None)
         frames = _video_source(clip) if video is not None else iter(())
-        times = vfr_times(clip.seconds) if clip.vfr else None
+        times = vfr_times(clip.seconds, clip.dupes) if clip.vfr else None
+        sent = 0
         for frame in frames:
             now = frame.time
             if video is not None:
@@ -119,6 +127,13 @@ def make_clip(path: str, clip: Clip) -> str:
                     picture.pts, picture.time_base, now = int(stamp * 1000), Fraction(1, 1000), float(stamp)
                 else:
                     picture.pts, picture.time_base = frame.pts, frame.time_base
+                if clip.dupes:  # encoders refuse repeated pts: stamp the (intra-only) packets instead
+                    wanted, picture.pts = picture.pts, sent
+                    sent += 1
+                    for packet in video.encode(picture):
+                        packet.pts = packet.dts = wanted
+                        out.mux(packet)
+                    continue
                 out.mux(video.encode(picture))
             while pending is not None and audio is not None and pending.time <= now:  # keep A/V interleaved
                 out.mux(audio.encode(pending))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 import os
 import pickle
@@ -16,6 +17,7 @@ import m3u8
 import pytest
 
 from pipeline.transcode import HlsResult, LadderSettings, NotMediaError, ProbeResult, plan_ladder, probe, transcode_hls
+from pipeline.transcode.frames import Rotator, upright_size
 from pipeline.transcode.ladder import avc1_from_annexb
 
 from .media import ClipStore, clip_store
@@ -29,6 +31,7 @@ EXPECTED_SIZES = {
     "rotated": [(720, 1280), (480, 854), (360, 640)],
     "no_audio": [(640, 360)],
     "vfr": [(640, 360)],
+    "dupes": [(320, 240)],
     "10bit": [(640, 360)],
     "444": [(640, 360)],
     "webm": [(640, 360)],
@@ -36,7 +39,8 @@ EXPECTED_SIZES = {
 }
 VIDEO_CLIPS = sorted(EXPECTED_SIZES)
 AUDIO_CLIPS = ["audio_only", "mp3"]
-WITHOUT_AUDIO = {"no_audio", "small"}
+WITHOUT_AUDIO = {"no_audio", "small", "dupes"}
+VARIABLE_RATE = {"vfr", "dupes"}
 
 
 @dataclass
@@ -129,7 +133,7 @@ def test_every_segment_starts_on_a_keyframe_aligned_across_renditions(
             packets = video_packets(done.out / r["name"] / segment.uri)
             assert packets[0].is_keyframe, f"{r['name']}/{segment.uri}"
             starts.append(round(float(min(p.pts * p.time_base for p in packets)), 3))
-            if name != "vfr":  # scenecut=0 + keyint: no extra keyframes inside a CFR segment
+            if name not in VARIABLE_RATE:  # scenecut=0 + keyint: no extra keyframes inside a CFR segment
                 assert sum(p.is_keyframe for p in packets) == 1
         timelines.append(starts)
         offset = starts[0]  # the TS muxer's start offset
@@ -201,6 +205,30 @@ def test_rotated_video_comes_out_upright(transcoded: Callable[[str], Done]) -> N
     assert (frame.width, frame.height) == (720, 1280)
     assert luma(frame, 0.9, 0.1) > 200  # the marker turned to the top-right
     assert max(luma(frame, 0.1, 0.1), luma(frame, 0.1, 0.9), luma(frame, 0.9, 0.9)) < 40
+
+
+def test_repeated_timestamps_are_dropped(transcoded: Callable[[str], Done]) -> None:
+    done = transcoded("dupes")
+    with av.open(done.src) as container:
+        source = [f.time for f in container.decode(video=0)]
+    assert len(source) == len(set(source)) + 4  # the clip really repeats 4 timestamps
+    with av.open(str(done.out / done.result.renditions[0]["playlist"])) as container:
+        shown = [f.time for f in container.decode(video=0)]
+    assert len(shown) == len(set(source))
+    assert all(b > a for a, b in itertools.pairwise(shown))
+
+
+@pytest.mark.parametrize(
+    ("rotation", "corner"), [(0, (0.1, 0.1)), (90, (0.9, 0.1)), (180, (0.9, 0.9)), (270, (0.1, 0.9))]
+)
+def test_rotator_turns_each_quarter(clips: ClipStore, rotation: int, corner: tuple[float, float]) -> None:
+    with av.open(clips.path("rotated")) as container:  # stored 1280x720, white top-left quarter
+        frame = next(container.decode(video=0))
+    upright = Rotator(rotation)(frame)
+    assert (upright.width, upright.height) == upright_size(1280, 720, rotation)
+    corners = {(0.1, 0.1), (0.9, 0.1), (0.1, 0.9), (0.9, 0.9)}
+    assert luma(upright, *corner) > 200
+    assert all(luma(upright, *c) < 40 for c in corners - {corner})
 
 
 def test_progress_is_whole_percents_up_to_100(transcoded: Callable[[str], Done]) -> None:
