@@ -3,17 +3,20 @@
 ``InProcessQueue`` is the embedded default: an asyncio queue drained by one task that calls
 the processing handler. Idempotency comes from the upload state machine (an upload is
 handed off once, and the state is persisted right after) plus a per-process seen-set.
+``ArqCompletionSink`` is the production one, exactly once across instances (see its docstring).
 """
 
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 import structlog
 
 from .protocol.info import UploadInfo
+from .state import keyspace
 
 log = structlog.get_logger("tusd_py.completion")
 
@@ -50,14 +53,44 @@ class InProcessQueue:
                 self.queue.task_done()
 
 
+# One step: if the upload was never handed off, mark it and enqueue its arq job, exactly as
+# arq's enqueue_job writes it (job key + queue entry). arq alone dedups only while the job key
+# or its result exists; the marker keeps the promise after they expire.
+_HANDOFF = """
+if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+redis.call('SET', KEYS[1], ARGV[1])
+if redis.call('EXISTS', KEYS[2], KEYS[3]) > 0 then return 0 end
+redis.call('PSETEX', KEYS[2], ARGV[2], ARGV[3])
+redis.call('ZADD', KEYS[4], ARGV[1], ARGV[4])
+return 1
+"""
+
+
 class ArqCompletionSink:
-    """Production hand-off: one arq job ``process_upload(upload_id)`` per upload, keyed by id."""
+    """Production hand-off: one arq job ``process_upload(upload_id)`` per upload, ever.
+
+    The job is written together with the marker ``tus:handoff:<id>`` in one Lua script, so a
+    completion retried after a crash, a sweeper run, or two instances racing on the same upload
+    enqueue it once, however long after the first job finished.
+    """
 
     def __init__(self, redis: Any) -> None:
         self.redis = redis  # an arq.connections.ArqRedis
+        self._handoff = redis.register_script(_HANDOFF)
 
     async def upload_finished(self, info: UploadInfo) -> None:
+        from arq.constants import job_key_prefix, result_key_prefix
+        from arq.jobs import serialize_job
+
         from pipeline.contract import JOB_PROCESS_UPLOAD, job_id
 
-        job = await self.redis.enqueue_job(JOB_PROCESS_UPLOAD, info.id, _job_id=job_id(info.id))
-        log.info("job_enqueued" if job is not None else "job_already_queued", upload_id=info.id, queue="arq")
+        jid, now_ms = job_id(info.id), int(time.time() * 1000)
+        job = serialize_job(JOB_PROCESS_UPLOAD, (info.id,), {}, None, now_ms, serializer=self.redis.job_serializer)
+        keys = [
+            keyspace.handoff_key(info.id),
+            job_key_prefix + jid,
+            result_key_prefix + jid,
+            self.redis.default_queue_name,
+        ]
+        enqueued = await self._handoff(keys=keys, args=[now_ms, self.redis.expires_extra_ms, job, jid])
+        log.info("job_enqueued" if enqueued else "job_already_handed_off", upload_id=info.id, queue="arq")

@@ -50,9 +50,11 @@ class Sweeper:
                         await upload.terminate("expired")
                         report.expired += 1
                         log.info("upload_expired", upload_id=upload_id)
-                    else:
-                        await finisher.ensure_finished(upload, await upload.get_info())
-                        report.finished += 1
+                    else:  # re-read under the lock: another instance may have finished it meanwhile
+                        fresh = await upload.get_info()
+                        before = fresh.state
+                        if (await finisher.ensure_finished(upload, fresh)).state is not before:
+                            report.finished += 1
             except TusError as exc:  # busy, gone meanwhile, or storage trouble: next round
                 log.debug("sweep_skipped", upload_id=upload_id, error=exc.message)
             except Exception:
