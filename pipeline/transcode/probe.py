@@ -23,6 +23,8 @@ import av.stream
 # open is "truncated or corrupt", anything else is "not a media file".
 _MAGIC = (b"\x1aE\xdf\xa3", b"RIFF", b"OggS", b"fLaC", b"ID3", b"FLV", b"\x00\x00\x01\xba", b"G")
 _DECODE_FRAMES = 3  # enough to prove the codec works, cheap on any size
+_DECODE_PACKETS = 500  # give up on a stream that yields nothing for this long
+_MAX_FPS = 240.0  # above this a container's rate is a timebase, not a frame rate
 
 
 class NotMediaError(Exception):
@@ -114,10 +116,8 @@ def _stream_info(stream: Any) -> StreamInfo:
     ctx = stream.codec_context
     duration = _seconds(stream.duration, stream.time_base)
     if stream.type == "video":
-        rate = stream.average_rate or stream.guessed_rate or stream.base_rate
-        return StreamInfo(
-            stream.index, "video", ctx.name, duration, ctx.width, ctx.height, float(rate or 0), ctx.pix_fmt
-        )
+        rate = _frame_rate(stream)
+        return StreamInfo(stream.index, "video", ctx.name, duration, ctx.width, ctx.height, rate, ctx.pix_fmt)
     if stream.type == "audio":
         return StreamInfo(stream.index, "audio", ctx.name, duration, sample_rate=ctx.sample_rate, channels=ctx.channels)
     return StreamInfo(stream.index, stream.type, getattr(ctx, "name", "") or "", duration)
@@ -125,11 +125,18 @@ def _stream_info(stream: Any) -> StreamInfo:
 
 def _first_frames(container: Any, stream: Any) -> list[Any]:
     frames: list[Any] = []
-    for packet in container.demux(stream):
+    for count, packet in enumerate(container.demux(stream)):
         frames.extend(packet.decode())
-        if len(frames) >= _DECODE_FRAMES:
+        if len(frames) >= _DECODE_FRAMES or count >= _DECODE_PACKETS:
             break
     return frames
+
+
+def _frame_rate(stream: Any) -> float:
+    for rate in (stream.average_rate, stream.guessed_rate, stream.base_rate):
+        if rate and 0 < float(rate) <= _MAX_FPS:
+            return float(rate)
+    return 0.0
 
 
 def probe(path: str) -> ProbeResult:
