@@ -9,10 +9,13 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import socket
+import struct
 from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
+from aiohttp import streams
 
 from tusd_py.keys import SERVICE
 
@@ -26,14 +29,14 @@ async def _stored(client: Any, upload_id: str) -> int:
     return (await client.app[SERVICE].info(upload_id)).offset
 
 
-async def _until_unlocked(client: Any, upload_id: str) -> None:
-    """Wait until the server noticed the end of a body and released the lock."""
+async def _until_unlocked(client: Any, upload_id: str, expected: int | None = None) -> None:
+    """Wait until the server noticed the end of a body: the lock is free (and, if given, the
+    lock-free offset reached ``expected``). Gives up quietly; the caller's asserts then say why."""
     locker = client.app[SERVICE].locker
     for _ in range(200):
-        if not locker.is_locked(upload_id):
-            return
         await asyncio.sleep(0.025)
-    raise AssertionError("the server never released the lock")
+        if not locker.is_locked(upload_id) and (expected is None or await _stored(client, upload_id) == expected):
+            return
 
 
 async def _settle(client: Any, upload_id: str, store: str, sent: int) -> None:
@@ -155,7 +158,7 @@ async def test_a_vanished_client_keeps_exactly_what_arrived(make_client: Any, st
     path = await create(client, len(data))
     upload_id = path.rsplit("/", 1)[1]
     await _vanish(client.port, path, len(data), data[:1000])
-    await _until_unlocked(client, upload_id)
+    await _until_unlocked(client, upload_id, 1000)
     assert await offset_of(client, path) == 1000
     assert (await patch(client, path, 1000, data[1000:])).status == 204
     assert await content_of(client, path) == data
@@ -181,3 +184,93 @@ async def test_a_vanished_checksummed_body_keeps_nothing(client: Any) -> None:
     await _vanish(client.port, path, len(data), data[:1200], extra=checksum)
     await _until_unlocked(client, path.rsplit("/", 1)[1])
     assert await offset_of(client, path) == 0  # an unverifiable chunk is dropped whole (K8)
+
+
+async def test_delete_stops_a_hanging_patch(client: Any) -> None:
+    path = await create(client, 1000)
+    release = asyncio.Event()
+
+    async def body() -> AsyncIterator[bytes]:
+        yield b"a" * 100
+        await release.wait()
+
+    headers = {**TUS, "Content-Type": OCTET, "Upload-Offset": "0", "Content-Length": "1000"}
+    first = asyncio.create_task(client.patch(path, headers=headers, data=body()))
+    try:
+        await asyncio.sleep(0.3)  # let the PATCH take the lock and read its first bytes
+        async with client.delete(path, headers=TUS) as deleted:
+            assert deleted.status == 204
+        await asyncio.wait_for(first, 5)
+    finally:
+        release.set()
+        if not first.done():
+            first.cancel()
+    assert (await head(client, path)).status == 410
+    assert (await patch(client, path, 100, b"b")).status == 410
+
+
+async def test_a_hanging_checksummed_patch_yields_and_keeps_nothing(client: Any) -> None:
+    path = await create(client, 1000)
+    release = asyncio.Event()
+    digest = b64(hashlib.sha1(b"a" * 1000).digest())
+
+    async def body() -> AsyncIterator[bytes]:
+        yield b"a" * 300
+        await release.wait()
+        yield b"a" * 700
+
+    headers = {
+        **TUS,
+        "Content-Type": OCTET,
+        "Upload-Offset": "0",
+        "Content-Length": "1000",
+        "Upload-Checksum": f"sha1 {digest}",
+    }
+    first = asyncio.create_task(client.patch(path, headers=headers, data=body()))
+    try:
+        await asyncio.sleep(0.3)
+        answer = await asyncio.wait_for(head(client, path), 5)
+        assert answer.status == 200 and answer.headers["Upload-Offset"] == "0"  # unverifiable: dropped (K8)
+        response = await asyncio.wait_for(first, 5)
+        assert response.status >= 500 or response.status in RETRYABLE
+    finally:
+        release.set()
+        if not first.done():
+            first.cancel()
+
+
+@pytest.mark.parametrize("store", ["file", "memory"])
+async def test_a_reset_connection_keeps_every_byte_the_server_read(
+    make_client: Any, store: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A TCP reset drops what the kernel still buffered; every byte aiohttp was fed must be kept."""
+    client = await make_client(store=store)
+    n = 2_000_000
+    path = await create(client, 2 * n)
+    fed = [0]
+    feed_data = streams.StreamReader.feed_data
+
+    def counting(self: Any, data: bytes, *args: Any, **kwargs: Any) -> Any:
+        fed[0] += len(data)
+        return feed_data(self, data, *args, **kwargs)
+
+    monkeypatch.setattr(streams.StreamReader, "feed_data", counting)
+    _reader, writer = await asyncio.open_connection("127.0.0.1", client.port)
+    writer.write(
+        f"PATCH {path} HTTP/1.1\r\nHost: x\r\nTus-Resumable: 1.0.0\r\nUpload-Offset: 0\r\n"
+        f"Content-Type: {OCTET}\r\nContent-Length: {2 * n}\r\n\r\n".encode()
+        + b"r" * n
+    )
+    await writer.drain()
+    writer.get_extra_info("socket").setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    writer.close()  # SO_LINGER 0: an RST, not a FIN
+    await writer.wait_closed()
+    upload_id = path.rsplit("/", 1)[1]
+    for _ in range(200):  # until the server noticed the reset and stored what it read
+        await asyncio.sleep(0.025)
+        if not client.app[SERVICE].locker.is_locked(upload_id) and await _stored(client, upload_id) == fed[0]:
+            break
+    monkeypatch.undo()
+    offset = await offset_of(client, path)
+    assert 0 < offset <= n
+    assert offset == fed[0]
