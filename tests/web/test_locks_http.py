@@ -12,12 +12,15 @@ import hashlib
 import socket
 import struct
 from collections.abc import AsyncIterator
+from types import SimpleNamespace
 from typing import Any
+from unittest import mock
 
 import pytest
 from aiohttp import streams
 
 from tusd_py.keys import SERVICE
+from tusd_py.web.body import AiohttpBody
 
 from .helpers import OCTET, TUS, b64, content_of, create, head, offset_of, patch
 
@@ -274,3 +277,39 @@ async def test_a_reset_connection_keeps_every_byte_the_server_read(
     offset = await offset_of(client, path)
     assert 0 < offset <= n
     assert offset == fed[0]
+
+
+async def test_a_stop_request_keeps_bytes_that_already_arrived() -> None:
+    """Lock release while the handler is busy storing (not waiting for the socket): what the
+    server already buffered is still handed to the store (tus-spec C23), then the body ends."""
+    protocol = mock.Mock(_reading_paused=False)
+    content = streams.StreamReader(protocol, 2**16, loop=asyncio.get_running_loop())
+    request = SimpleNamespace(content=content, headers={"Content-Length": "100"}, content_length=100)
+    body = AiohttpBody(request, read_timeout=5)  # type: ignore[arg-type]
+    content.feed_data(b"a" * 10)
+    received = []
+    async for chunk in body:
+        received.append(chunk)
+        if len(received) == 1:  # the store is busy with the first chunk while more arrives
+            content.feed_data(b"b" * 20)
+            content.feed_data(b"c" * 5)
+            body.stop()
+    assert b"".join(received) == b"a" * 10 + b"b" * 20 + b"c" * 5
+    assert body.stopped and body.received == 35 and body.error is None
+
+
+async def test_a_stop_request_wakes_a_pending_read() -> None:
+    protocol = mock.Mock(_reading_paused=False)
+    content = streams.StreamReader(protocol, 2**16, loop=asyncio.get_running_loop())
+    request = SimpleNamespace(content=content, headers={"Content-Length": "100"}, content_length=100)
+    body = AiohttpBody(request, read_timeout=5)  # type: ignore[arg-type]
+    content.feed_data(b"a" * 10)
+
+    async def consume() -> bytes:
+        return b"".join([chunk async for chunk in body])
+
+    task = asyncio.create_task(consume())
+    await asyncio.sleep(0.01)  # the body now waits for the socket
+    body.stop()
+    assert await asyncio.wait_for(task, 5) == b"a" * 10
+    assert body.stopped and body.error is None

@@ -45,7 +45,15 @@ class AiohttpBody:
     def stop(self) -> None:
         if not self._stop_requested:
             self._stop_requested = True
-            self._content.set_exception(_StopRequested())
+            if self._waiting_since is not None:  # wake a read blocked on the socket (nothing is buffered)
+                self._content.set_exception(_StopRequested())
+
+    def _buffered(self) -> bytes:
+        """What already arrived, without waiting: a stopped request still keeps it (tus-spec C23)."""
+        try:
+            return self._content.read_nowait()
+        except Exception:  # the stream already ended or failed
+            return b""
 
     async def has_data(self) -> bool:
         if self.declared_length == 0:
@@ -95,9 +103,13 @@ class AiohttpBody:
                     self._pending = b""
                 else:
                     if self._stop_requested:
-                        self.stopped = True
-                        return
-                    chunk = await self._read()
+                        chunk = self._buffered()
+                        if not chunk:
+                            self.stopped = True
+                            self._content.set_exception(_StopRequested())  # read nothing more from this client
+                            return
+                    else:
+                        chunk = await self._read()
                 if not chunk:
                     if chunk == b"" and self.declared_length and self.received < self.declared_length:
                         self.error = "the body ended before Content-Length"
