@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import secrets
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -200,7 +201,8 @@ class RedisLocker:
     async def _listen_started(self) -> None:
         """Start the listener once; wait briefly for its subscription (waiters poll regardless)."""
         if self._listener is None or self._listener.done():
-            self._listener = asyncio.create_task(self._listen(), name="lock-listener")
+            # A fresh context: the listener outlives the request that started it (and its log binding).
+            self._listener = asyncio.create_task(self._listen(), name="lock-listener", context=contextvars.Context())
         if not self._subscribed.is_set():
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(1.0):
