@@ -109,8 +109,9 @@ def ffmpeg_command(ffmpeg: str, src: str, out_dir: str) -> list[str]:
     return cmd
 
 
-def timed(cmd: list[str], log: Path) -> tuple[float, float, str]:
-    """(wall seconds, peak RSS MiB, stdout) of one child process."""
+def timed(cmd: list[str], log: Path) -> tuple[float, float, float, str]:
+    """(wall seconds, CPU seconds, peak RSS MiB, stdout) of one child process. CPU time
+    (user + system) is the fairer figure when other work shares the machine."""
     with open(log, "w+") as out:
         started = time.perf_counter()
         proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT)
@@ -121,7 +122,7 @@ def timed(cmd: list[str], log: Path) -> tuple[float, float, str]:
         text = out.read()
     if proc.returncode != 0:
         raise SystemExit(f"{cmd[0]} failed ({proc.returncode}):\n{text[-3000:]}")
-    return wall, usage.ru_maxrss / 1024, text
+    return wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024, text
 
 
 def main() -> None:
@@ -143,25 +144,33 @@ def main() -> None:
         src = work / "source.mp4"
         print(f"generating a {seconds:g} s 1080p30 clip with audio ...", flush=True)
         make_source(src, seconds)
-        ours_runs, theirs_runs, ours_rss, theirs_rss = [], [], 0.0, 0.0
+        ours_runs, theirs_runs, ours_cpu, theirs_cpu, ours_rss, theirs_rss = [], [], [], [], 0.0, 0.0
         for run in range(repeat):
             out = work / f"ours{run}"
-            wall, rss, text = timed([sys.executable, __file__, "--child", str(src), str(out)], work / "ours.log")
+            ours_cmd = [sys.executable, __file__, "--child", str(src), str(out)]
+            wall, cpu, rss, text = timed(ours_cmd, work / "ours.log")
             inner = json.loads(text.strip().splitlines()[-1])["seconds"]
             ours_runs.append(wall)
+            ours_cpu.append(cpu)
             ours_rss = max(ours_rss, rss)
-            print(f"  ours   run {run + 1}: {wall:6.2f} s wall ({inner:.2f} s in transcode), peak RSS {rss:.0f} MiB")
+            print(f"  ours   run {run + 1}: {wall:6.2f} s wall ({inner:.2f} s inside), {cpu:6.2f} s CPU, {rss:.0f} MiB")
             cmd = ffmpeg_command(ffmpeg, str(src), str(work / f"ffmpeg{run}"))
-            wall, rss, _ = timed(cmd, work / "ffmpeg.log")
+            wall, cpu, rss, _ = timed(cmd, work / "ffmpeg.log")
             theirs_runs.append(wall)
+            theirs_cpu.append(cpu)
             theirs_rss = max(theirs_rss, rss)
-            print(f"  ffmpeg run {run + 1}: {wall:6.2f} s wall, peak RSS {rss:.0f} MiB")
+            print(f"  ffmpeg run {run + 1}: {wall:6.2f} s wall, {cpu:6.2f} s CPU, {rss:.0f} MiB")
         ours, theirs = statistics.median(ours_runs), statistics.median(theirs_runs)
         ratio = ours / theirs
+        cpu_ratio = statistics.median(ours_cpu) / statistics.median(theirs_cpu)
         print(f"\n{version}; {os.cpu_count()} CPUs; {seconds:g} s 1080p30 source, ladder 1080/720/480/360")
-        print(f"ours   {ours:7.2f} s   peak RSS {ours_rss:6.0f} MiB")
-        print(f"ffmpeg {theirs:7.2f} s   peak RSS {theirs_rss:6.0f} MiB")
-        print(f"ratio ours/ffmpeg {ratio:.3f} (target <= {TARGET_RATIO}); RSS target < {TARGET_RSS_MIB} MiB")
+        load = os.getloadavg()[0]
+        print(f"ours   {ours:7.2f} s wall  {statistics.median(ours_cpu):7.2f} s CPU  peak RSS {ours_rss:6.0f} MiB")
+        print(
+            f"ffmpeg {theirs:7.2f} s wall  {statistics.median(theirs_cpu):7.2f} s CPU  peak RSS {theirs_rss:6.0f} MiB"
+        )
+        print(f"ratio ours/ffmpeg {ratio:.3f} wall, {cpu_ratio:.3f} CPU (target <= {TARGET_RATIO}); load {load:.1f}")
+        print(f"RSS target < {TARGET_RSS_MIB} MiB")
         ok = ratio <= TARGET_RATIO and ours_rss < TARGET_RSS_MIB
         print("PASS" if ok else "FAIL")
 

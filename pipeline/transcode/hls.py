@@ -112,8 +112,10 @@ class _Ladder:
             return []
 
     def _video(self, frame: Any) -> None:
-        when = frame.time if frame.time is not None else (self.last_pts + 1) / 90_000 + self.start
-        rel = when - self.start
+        if frame.time is not None:
+            rel = frame.time - self.start
+        else:  # no timestamp: the slot after the previous frame
+            rel = float(max(0, self.last_pts + self.last_gap) * TS_TIME_BASE)
         pts = max(0, round(rel / TS_TIME_BASE))
         if pts <= self.last_pts:
             return  # duplicate or out-of-order timestamp (VFR sources): keep pts increasing
@@ -122,9 +124,13 @@ class _Ladder:
         else:
             self.last_gap = pts - self.last_pts
         self.last_pts = pts
-        key = rel >= self.next_key - 1e-6
-        if key:  # the first frame at/after each segment boundary starts a GOP in every rendition
-            self.next_key = (math.floor(rel / self.segment + 1e-6) + 1) * self.segment
+        # The first frame at/after each boundary starts a GOP in every rendition. Boundaries
+        # count from the first video frame: the hls muxer counts from its first packet, which
+        # is never later, so each forced keyframe is where it cuts.
+        since = float((pts - self.first_pts) * TS_TIME_BASE)
+        key = since >= self.next_key - 1e-6
+        if key:
+            self.next_key = (math.floor(since / self.segment + 1e-6) + 1) * self.segment
         upright = self.rotator(frame)
         kind = PictureType.I if key else PictureType.NONE  # never inherit the source's frame types
         for output, r in zip(self.outputs, self.ladder, strict=True):
