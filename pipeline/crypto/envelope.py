@@ -268,7 +268,6 @@ def decrypt_bytes(blob: bytes, key: bytes, object_id: str) -> bytes:
     return b"".join((dec.update(blob), dec.finalize()))
 
 
-
 # -- byte ranges: decrypt only the frames a range touches ---------------------------------------
 
 

@@ -209,7 +209,6 @@ def derive_key(data_key: bytes, *, purpose: str, length: int = 32) -> bytes:
     return hkdf.derive(data_key)
 
 
-
 # -- the local master key: TUSD_MASTER_KEY or TUSD_MASTER_KEY_FILE -------------------------------
 
 _KEY_FILE_HEADER = "# tusd-py master key (AES-256). Back it up: without it no stored asset can be decrypted.\n"

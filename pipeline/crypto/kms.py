@@ -103,9 +103,7 @@ class KmsKEK:
         if wrapped.algorithm != KMS_ALGORITHM:
             raise UnwrapError(f"not a {KMS_ALGORITHM} wrapped key")
         async with map_kms_errors("Decrypt", self._id):
-            reply = await self._client.decrypt(
-                CiphertextBlob=wrapped.blob, KeyId=self._id, EncryptionContext=context
-            )
+            reply = await self._client.decrypt(CiphertextBlob=wrapped.blob, KeyId=self._id, EncryptionContext=context)
         return bytes(reply["Plaintext"])
 
     async def generate_data_key(self, context: dict[str, str]) -> tuple[bytes, WrappedKey]:

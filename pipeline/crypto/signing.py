@@ -68,9 +68,7 @@ def sign_url(path: str, *, expires_at: int, audience: str = "", secret: bytes) -
     return f"{path}?{urlencode(sign_query(path, expires_at=expires_at, audience=audience, secret=secret))}"
 
 
-def verify(
-    path: str, query: Mapping[str, str], *, secret: bytes, now: float, audience: str | None = None
-) -> None:
+def verify(path: str, query: Mapping[str, str], *, secret: bytes, now: float, audience: str | None = None) -> None:
     """Raise unless ``query`` carries a valid, unexpired signature of ``path``. With ``audience``
     given, the URL must also have been issued to it. The signature is checked (in constant time)
     before the expiry, so only authentic URLs are ever reported as expired."""

@@ -105,7 +105,7 @@ def test_rewrite_with_implicit_ivs_has_one_key_tag() -> None:
 
 
 def test_rewrite_raises_version_and_map_uri() -> None:
-    old = "#EXTM3U\n#EXT-X-VERSION:1\n#EXT-X-MAP:URI=\"init.mp4\"\n#EXTINF:2,\ns.m4s\n"
+    old = '#EXTM3U\n#EXT-X-VERSION:1\n#EXT-X-MAP:URI="init.mp4"\n#EXTINF:2,\ns.m4s\n'
     text = rewrite_media_playlist(old, "k", segment_iv, signed)
     assert "#EXT-X-VERSION:2" in text and f'#EXT-X-MAP:URI="{signed("init.mp4")}"' in text
     no_version = rewrite_media_playlist("#EXTM3U\n#EXTINF:2,\ns.ts\n", "k", segment_iv, signed)
