@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from botocore.exceptions import BotoCoreError, ClientError, HTTPClientError
 from botocore.exceptions import ConnectionError as BotoConnectionError
@@ -110,3 +110,9 @@ class KmsKEK:
         async with map_kms_errors("GenerateDataKey", self._id):
             reply = await self._client.generate_data_key(KeyId=self._id, KeySpec="AES_256", EncryptionContext=context)
         return bytes(reply["Plaintext"]), WrappedKey(self._id, KMS_ALGORITHM, bytes(reply["CiphertextBlob"]))
+
+
+if TYPE_CHECKING:
+    from .keys import KeyEncryptionKey
+
+    _kms: type[KeyEncryptionKey] = KmsKEK
