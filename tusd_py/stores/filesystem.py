@@ -12,12 +12,13 @@ Single-process only: the lock is in memory. Use the S3 store and Redis for sever
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import re
 import shutil
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -40,6 +41,21 @@ def _write_json(path: Path, data: dict[str, Any]) -> None:
     tmp = path.with_name(path.name + ".tmp")
     tmp.write_text(json.dumps(data))
     os.replace(tmp, path)
+
+
+async def _in_thread(fn: Callable[[int, bytes], None], fd: int, data: bytes) -> None:
+    """Run a write in a thread. If the task is cancelled meanwhile, wait for the thread anyway:
+    its bytes must land before anything else is appended, and before the fd is closed."""
+    future = asyncio.get_running_loop().run_in_executor(None, fn, fd, data)
+    try:
+        await asyncio.shield(future)
+    except asyncio.CancelledError:
+        while not future.done():
+            with contextlib.suppress(asyncio.CancelledError):
+                await asyncio.wait([future])
+        if not future.cancelled():
+            future.exception()  # retrieve it: a failed write shows in the file size, the offset
+        raise
 
 
 class FileUpload:
@@ -80,26 +96,25 @@ class FileUpload:
 
     async def write_chunk(self, offset: int, body: Body) -> int:
         fd = os.open(self.data_path, os.O_WRONLY | os.O_APPEND)
-        written, batch, batched = 0, list[bytes](), 0
         try:
             if os.fstat(fd).st_size != offset:
                 raise TusError(f"file store offset drifted for {self.id}")  # the lock makes this impossible
+            batch, batched = list[bytes](), 0
             try:
                 async for chunk in body:
                     batch.append(chunk)
                     batched += len(chunk)
                     if batched >= _FLUSH:
-                        await self._run(_write_all, fd, b"".join(batch))
-                        written, batch, batched = written + batched, [], 0
+                        data, batch, batched = b"".join(batch), [], 0  # handed over: never written twice
+                        await _in_thread(_write_all, fd, data)
             except TusError:  # a protocol violation in the body: the whole request is undone
-                os.ftruncate(fd, offset)
                 batch = []
+                os.ftruncate(fd, offset)
                 raise
             finally:
                 if batch:  # every byte received is kept, even when the request is cancelled
                     _write_all(fd, b"".join(batch))
-                    written += batched
-            return written
+            return os.fstat(fd).st_size - offset  # what the disk holds, whatever the body claimed
         finally:
             os.close(fd)
 
