@@ -334,6 +334,8 @@ class StoreConformance:
             await store.get_upload(uid)
         with pytest.raises(UploadGone):
             await upload.get_info()  # a handle taken before the terminate sees it too
+        with pytest.raises((UploadGone, UploadNotFound)):  # a typed error, never an OS or SDK one
+            await read_all(upload, 0, 1)
         assert await self.stored_size(store, uid) is None
         assert uid not in [i async for i in store.list_upload_ids()]
         assert await store.purge_tombstones(older_than=time.time() - 3600) == 0  # too young to purge

@@ -130,7 +130,11 @@ class FileUpload:
             path.unlink(missing_ok=True)
 
     async def read(self, start: int, end: int) -> AsyncIterator[bytes]:
-        with open(self.data_path, "rb") as f:  # noqa: ASYNC230 (open is cheap; reads go to a thread)
+        try:
+            f = open(self.data_path, "rb")  # noqa: ASYNC230 (open is cheap; reads go to a thread)
+        except FileNotFoundError:  # terminated meanwhile (GET takes no lock)
+            raise self.store.missing(self.id) from None
+        with f:
             f.seek(start)
             remaining = end - start
             while remaining > 0:
