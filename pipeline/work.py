@@ -63,7 +63,8 @@ def process_media(src: str, out_dir: str, ladder: dict[str, Any], progress_file:
     try:
         probed = probe(src)
         renditions = plan_ladder(probed, settings)
-        hls = transcode_hls(src, out_dir, probed, renditions, settings, report)
+        # the transcode core counts in percent; the progress file holds a fraction
+        hls = transcode_hls(src, out_dir, probed, renditions, settings, lambda percent: report(percent / 100.0))
         thumbs = make_thumbnails(src, out_dir, probed, count=settings.thumbnail_count)
     except NotMediaError as exc:
         return {"error": str(getattr(exc, "reason", "") or exc)}

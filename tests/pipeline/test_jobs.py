@@ -245,3 +245,29 @@ async def test_unreachable_storage_is_retried_with_backoff_then_fails(deps: Deps
         assert await jobs.process_upload(ctx, upload_id) == "failed"
     record = await deps.records.get(upload_id)
     assert record is not None and record.state is MediaState.FAILED and "after 3 tries" in record.reason
+
+
+def test_the_progress_file_holds_a_fraction_that_moves_through_the_transcode(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The transcode core reports percent; the file must hold 0..1 with steps in between, not jump to the end."""
+    from pipeline import work
+
+    written: list[float] = []
+    original = work._Reporter.__call__
+
+    def spy(self: Any, fraction: float) -> None:
+        original(self, fraction)
+        written.append(float(Path(self.path).read_text()))
+
+    monkeypatch.setattr(work._Reporter, "__call__", spy)
+    clip = make_clip(tmp_path / "clip.mp4", seconds=3.0)
+    (tmp_path / "work").mkdir()
+    ladder = {"heights": (240,), "preset": "ultrafast", "crf": 23, "segment_seconds": 1, "thumbnail_count": 1}
+    result = work.process_media(str(clip), str(tmp_path / "work" / "out"), ladder, str(tmp_path / "work" / "progress"))
+    assert "error" not in result
+    assert written[-1] == 1.0
+    assert all(0.0 <= value <= 1.0 for value in written)
+    assert written == sorted(written)
+    assert any(0.1 < value < 0.9 for value in written), written  # real steps, not 0 then done
+    assert jobs._read_progress(tmp_path / "work" / "progress") == 99.0  # 100 is kept for "published"
