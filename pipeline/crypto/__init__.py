@@ -2,26 +2,23 @@
 
 * ``keys``      KEK providers (``LocalKEK``, ``KeyRing``), wrapped data keys, the master key file
 * ``kms``       ``KmsKEK``: AWS KMS through aiobotocore (import it from ``pipeline.crypto.kms``)
-* ``envelope``  chunked AES-256-GCM for stored objects: streams, files, byte ranges
+* ``envelope``  chunked AES-256-GCM for stored objects: the format, streaming
+* ``access``    stored envelope objects in pieces: byte ranges, ranged streaming, files
 * ``segments``  HLS AES-128 segments and ``EXT-X-KEY`` playlists
 * ``signing``   signed, expiring URLs
 
 Pure: ``cryptography`` only (``kms`` adds botocore). No aiohttp, Redis or PyAV.
 """
 
+from .access import FrameSpan, RangeDecryptor, decrypt_file, decrypt_range, encrypt_file, plaintext_range_to_frames
 from .envelope import (
     DEFAULT_FRAME_SIZE,
     Decryptor,
     Encryptor,
-    FrameSpan,
     IntegrityError,
     ciphertext_size,
     decrypt_bytes,
-    decrypt_file,
-    decrypt_range,
     encrypt_bytes,
-    encrypt_file,
-    plaintext_range_to_frames,
     plaintext_size,
 )
 from .keys import (
@@ -64,6 +61,7 @@ __all__ = [
     "KeyRing",
     "LocalKEK",
     "MissingKeyError",
+    "RangeDecryptor",
     "SegmentError",
     "SignatureError",
     "UnknownKeyError",

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from pipeline.crypto.access import decrypt_file, decrypt_range, encrypt_file, plaintext_range_to_frames
 from pipeline.crypto.envelope import (
     HEADER_SIZE,
     TAG_SIZE,
@@ -17,11 +18,7 @@ from pipeline.crypto.envelope import (
     IntegrityError,
     ciphertext_size,
     decrypt_bytes,
-    decrypt_file,
-    decrypt_range,
     encrypt_bytes,
-    encrypt_file,
-    plaintext_range_to_frames,
     plaintext_size,
 )
 
