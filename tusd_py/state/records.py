@@ -197,7 +197,17 @@ class RedisUploadRecords:
             yield _text(member)
 
     async def purge_tombstones(self, older_than: float) -> int:
-        return 0  # tombstones carry a Redis TTL: they expire by themselves
+        """Tombstones also expire by their TTL; this forgets older ones now (a shorter retention)."""
+        purged = 0
+        async for key in self.redis.scan_iter(match=keyspace.tombstone_key("*"), count=500):
+            written = await self.redis.get(key)
+            try:
+                old = written is not None and float(written) < older_than
+            except ValueError:
+                old = True  # not ours to keep: an unreadable tombstone only ever gives a 410
+            if old:
+                purged += await self.redis.delete(key)
+        return purged
 
 
 # -- in-process --------------------------------------------------------------------------------

@@ -33,6 +33,14 @@ class _Detached(Exception):
     """The record vanished or was rebuilt under a running request: stop writing."""
 
 
+class _RolledBack(Exception):
+    """A protocol violation was rolled back; carries the error to raise to the caller."""
+
+    def __init__(self, error: TusError) -> None:
+        super().__init__(str(error))
+        self.error = error
+
+
 @dataclass
 class _Committed:
     parts: int
@@ -83,12 +91,13 @@ class S3Upload:
                     chunk = await anext(chunks)
                 except StopAsyncIteration:
                     break
-                except TusError:  # a protocol violation in the body: undo the whole request
+                except TusError as exc:  # a protocol violation in the body: undo the whole request
                     await pipeline.abort()
                     await store.records.commit(
                         self.id, expect=done.parts, keep=record.parts, add=[], tail=record.tail, offset=offset
                     )
-                    raise
+                    # Past the salvage below: the S3 checkpoint and tail must stay as they were.
+                    raise _RolledBack(exc) from exc
                 view = memoryview(chunk)
                 while view:
                     take = min(len(view), size - len(buf))
@@ -112,6 +121,8 @@ class S3Upload:
             if isinstance(cause, TusError) and not isinstance(cause, StorageUnavailable):
                 raise cause from None
             raise StorageUnavailable(f"storing part of upload {self.id} failed; resume from HEAD") from cause
+        except _RolledBack as rolled:
+            raise rolled.error from None
         except _Detached:
             await pipeline.abort()
             raise StorageUnavailable(f"the record of upload {self.id} was lost meanwhile; resume from HEAD") from None
@@ -242,6 +253,8 @@ class S3Upload:
 
     # -- GET ---------------------------------------------------------------------------------
     async def read(self, start: int, end: int) -> AsyncIterator[bytes]:
+        if end <= start:  # an empty object or range: "bytes=0--1" would be a 400 from S3
+            return
         store = self.store
         async with map_s3_errors("GetObject"):
             resp = await store.client.get_object(
