@@ -14,7 +14,7 @@ import os
 import shutil
 import uuid
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from .contract import MEDIA_PREFIX
 
@@ -27,6 +27,12 @@ CONTENT_TYPES = {
     ".jpg": "image/jpeg",
     ".json": "application/json",
 }
+
+
+MULTIPART_THRESHOLD = 16 * 1024 * 1024  # S3 put_file: larger files go up in parts (memory stays flat)
+PART_SIZE = 8 * 1024 * 1024
+
+Location = tuple[Literal["file", "url"], str]
 
 
 class AssetNotFound(KeyError):
@@ -56,6 +62,13 @@ class AssetStore(Protocol):
 
     async def read_range(self, key: str, start: int, end: int) -> bytes:
         """Bytes ``start`` to ``end`` (exclusive); AssetNotFound if absent."""
+
+    async def size(self, key: str) -> int:
+        """The stored object's size in bytes; AssetNotFound if absent."""
+
+    async def locate(self, key: str, *, ttl: int) -> Location:
+        """Where a client can fetch the stored bytes without us: ("file", path) to send from
+        disk, or ("url", presigned URL valid ``ttl`` seconds). Nothing is checked to exist."""
 
     async def list(self, prefix: str) -> list[str]:
         """Every key below ``prefix``, sorted."""
@@ -106,6 +119,15 @@ class FileAssetStore:
         except FileNotFoundError:
             raise AssetNotFound(key) from None
 
+    async def size(self, key: str) -> int:
+        try:
+            return self.path(key).stat().st_size
+        except FileNotFoundError:
+            raise AssetNotFound(key) from None
+
+    async def locate(self, key: str, *, ttl: int) -> Location:
+        return "file", str(self.path(key))
+
     async def list(self, prefix: str) -> list[str]:
         base = self.root / _check(prefix + "_").rsplit("/", 1)[0]  # the folder the prefix is in
 
@@ -142,7 +164,57 @@ class S3AssetStore:
             await self.client.put_object(Bucket=self.bucket, Key=_check(key), Body=data, ContentType=content_type(key))
 
     async def put_file(self, key: str, path: str | os.PathLike[str]) -> None:
-        await self.put_bytes(key, await asyncio.to_thread(Path(path).read_bytes))
+        if os.stat(path).st_size <= MULTIPART_THRESHOLD:
+            await self.put_bytes(key, await asyncio.to_thread(Path(path).read_bytes))
+        else:
+            await self._put_parts(_check(key), Path(path))
+
+    async def _put_parts(self, key: str, path: Path) -> None:
+        """A multipart upload, one part in memory at a time; aborted on any failure."""
+        from tusd_py.stores.s3.client import map_s3_errors
+
+        async with map_s3_errors("CreateMultipartUpload"):
+            created = await self.client.create_multipart_upload(
+                Bucket=self.bucket, Key=key, ContentType=content_type(key)
+            )
+        upload_id, parts = created["UploadId"], list[dict[str, Any]]()
+        try:
+            with open(path, "rb") as f:  # noqa: ASYNC230 (reads go to a thread)
+                while data := await asyncio.to_thread(f.read, PART_SIZE):
+                    async with map_s3_errors("UploadPart"):
+                        resp = await self.client.upload_part(
+                            Bucket=self.bucket, Key=key, UploadId=upload_id, PartNumber=len(parts) + 1, Body=data
+                        )
+                    parts.append({"PartNumber": len(parts) + 1, "ETag": resp["ETag"]})
+            async with map_s3_errors("CompleteMultipartUpload"):
+                await self.client.complete_multipart_upload(
+                    Bucket=self.bucket, Key=key, UploadId=upload_id, MultipartUpload={"Parts": parts}
+                )
+        except BaseException:
+            await asyncio.shield(self._abort(key, upload_id))
+            raise
+
+    async def _abort(self, key: str, upload_id: str) -> None:
+        try:
+            await self.client.abort_multipart_upload(Bucket=self.bucket, Key=key, UploadId=upload_id)
+        except Exception:  # best effort: a bucket lifecycle rule sweeps what is left
+            pass
+
+    async def size(self, key: str) -> int:
+        from tusd_py.protocol.errors import UploadNotFound
+        from tusd_py.stores.s3.client import map_s3_errors
+
+        try:
+            async with map_s3_errors("HeadObject"):
+                head = await self.client.head_object(Bucket=self.bucket, Key=_check(key))
+        except UploadNotFound:
+            raise AssetNotFound(key) from None
+        return int(head["ContentLength"])
+
+    async def locate(self, key: str, *, ttl: int) -> Location:
+        params = {"Bucket": self.bucket, "Key": _check(key)}
+        url: str = await self.client.generate_presigned_url("get_object", Params=params, ExpiresIn=ttl)
+        return "url", url
 
     async def _get(self, key: str, byte_range: str | None = None) -> bytes:
         from tusd_py.protocol.errors import UploadNotFound

@@ -17,6 +17,9 @@ import structlog
 from tusd_py.core.ports import Store
 
 from .assets import AssetStore, FileAssetStore, S3AssetStore
+from .crypto.keyring import local_ring, open_ring
+from .crypto.keys import KeyEncryptionKey
+from .crypto.settings import CryptoSettings
 from .publish import Publisher
 from .records import MediaRecords, RedisMediaRecords
 from .settings import PipelineSettings
@@ -37,10 +40,19 @@ class Deps:
     assets: AssetStore
     records: MediaRecords
     pool: ProcessPoolExecutor
+    keys: KeyEncryptionKey | None = None  # default: the local key ring of ``crypto``
+    crypto: CryptoSettings | None = None  # default: TUSD_* with the pipeline's data_dir and store
     publisher: Publisher = field(init=False)
 
     def __post_init__(self) -> None:
-        self.publisher = Publisher(self.assets, self.records)
+        self.crypto = self.crypto or CryptoSettings.for_server(self.settings)
+        if self.keys is None and self.crypto.kek_provider == "local":
+            self.keys = local_ring(self.crypto)  # a missing key in production fails here, at start
+        self.publisher = Publisher(self.assets, self.records, self.keys, frame_size=self.crypto.envelope_frame_size)
+
+    def use_keys(self, keys: KeyEncryptionKey) -> None:
+        """Install a key ring opened later (KMS: its client lives in an async context)."""
+        self.keys = self.publisher.keys = keys
 
     def reset_pool(self) -> None:
         """A pool whose child died (OOM, kill) is broken for good: replace it."""
@@ -74,11 +86,14 @@ async def startup(ctx: dict[str, Any]) -> None:
         store = FileStore(settings.data_dir)
     else:
         raise ValueError("the worker needs TUSD_STORE=file or s3 (a memory store lives in one process)")
+    crypto = CryptoSettings.for_server(settings)
+    keys = await stack.enter_async_context(open_ring(crypto))
     pool = make_pool(settings.process_workers)
     ctx["settings"] = settings
     ctx["stack"] = stack
-    ctx["deps"] = Deps(settings, store, build_assets(settings, store), RedisMediaRecords(redis), pool)
-    log.info("worker_started", store=settings.store, pool=settings.process_workers)
+    records = RedisMediaRecords(redis)
+    ctx["deps"] = Deps(settings, store, build_assets(settings, store), records, pool, keys=keys, crypto=crypto)
+    log.info("worker_started", store=settings.store, pool=settings.process_workers, kek=keys.key_id)
 
 
 async def shutdown(ctx: dict[str, Any]) -> None:

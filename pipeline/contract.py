@@ -1,6 +1,7 @@
 """What the web process and the worker agree on. Pure: pydantic only (no av, no arq, no aiohttp).
 
-A ``MediaRecord`` is the processing state of one upload. It is written only by the job (and by
+A ``MediaRecord`` is the processing state of one upload, and once ready, the index of its
+encrypted outputs and its wrapped data key (docs/encryption.md). It is written only by the job (and by
 the publish step, which switches it to ``ready``), read by ``GET /media/{id}``, and versioned:
 every write is a compare-and-set on ``version``, so two runs of the same job cannot both win.
 
@@ -58,6 +59,13 @@ class MediaRecord(BaseModel):
     renditions: list[RenditionInfo] = Field(default_factory=list)
     poster: str = ""  # relative to output_prefix
     thumbnails: list[str] = Field(default_factory=list)
+    original: str = Field(default="", description="The kept original (encrypted), relative to output_prefix.")
+    manifest: str = Field(default="", description="The asset manifest (probe, ladder; encrypted), relative.")
+    data_key: dict[str, str] = Field(
+        default_factory=dict,
+        description="The asset's data key wrapped by a KEK (pipeline.crypto WrappedKey JSON); never in the clear.",
+    )
+    source_released: bool = Field(default=False, description="The plaintext upload was removed from the store.")
     job_id: str = ""
     attempt: str = Field(default="", description="The job attempt that owns the record (its outputs' folder).")
     tries: int = 0

@@ -2,7 +2,8 @@
 
 Read top to bottom: reread the upload, claim the record (skip if ready), fetch the source,
 probe + transcode + thumbnails in the process pool (progress flows back through a file the
-child rewrites), publish under the attempt's prefix, switch the record to ready.
+child rewrites), publish (encrypted) under the attempt's prefix, switch the record to ready,
+then remove the plaintext upload from the store (``release.py``).
 
 Errors: bad media -> ``failed`` with the reason, at once. Transient storage/Redis errors ->
 ``TransientError`` (arq: ``Retry`` with backoff; the last try marks the record ``failed``).
@@ -22,7 +23,9 @@ import structlog
 from . import source
 from .context import Deps
 from .contract import MediaRecord, MediaState
+from .crypto.keys import KeyProviderError
 from .records import update
+from .release import release_if_ready
 from .work import process_media
 
 log = structlog.get_logger("pipeline.jobs")
@@ -40,6 +43,8 @@ def is_transient(exc: BaseException) -> bool:
     from tusd_py.protocol.errors import StorageUnavailable
 
     transient = (StorageUnavailable, RedisConnectionError, RedisTimeoutError, ConnectionError, TimeoutError)
+    if isinstance(exc, KeyProviderError):
+        return exc.transient  # KMS throttled or unreachable: retry; a wrong key: fail
     return isinstance(exc, (*transient, BrokenProcessPool))
 
 
@@ -86,6 +91,9 @@ async def run(
         claimed = await update(deps.records, upload_id, _claim(upload_id, attempt, job_id, job_try))
         if claimed is None:
             bound.info("job_already_done")
+            done = await deps.records.get(upload_id)
+            if done is not None:  # the winner may have died before releasing the source
+                await release_if_ready(deps.store, deps.records, info, done)
             return await deps.records.get(upload_id)
         bound.info("job_started", attempt=attempt)
         with tempfile.TemporaryDirectory(prefix=f"tusd-media-{upload_id}-", dir=deps.settings.work_dir or None) as tmp:
@@ -95,9 +103,10 @@ async def run(
             if "error" in outcome:
                 bound.warning("job_failed", reason=outcome["error"])
                 return await mark_failed(deps, upload_id, outcome["error"])
-            record = await deps.publisher.publish(claimed, work / "out", outcome)
+            record = await deps.publisher.publish(claimed, work / "out", outcome, src)
+        await release_if_ready(deps.store, deps.records, info, record)
         bound.info("job_done", attempt=record.attempt, prefix=record.output_prefix)
-        return record
+        return await deps.records.get(upload_id) or record
     except Exception as exc:
         error = _classify(exc)
         if not isinstance(error, TransientError) or final:
@@ -176,7 +185,9 @@ async def mark_failed(deps: Deps, upload_id: str, reason: str) -> MediaRecord | 
             return None
         return (current or MediaRecord(upload_id=upload_id)).evolve(state=MediaState.FAILED, reason=reason)
 
-    return await update(deps.records, upload_id, change)
+    # A duplicate that published first wins over our failure (it may even have released the
+    # source we were reading): answer with its ready record.
+    return await update(deps.records, upload_id, change) or await deps.records.get(upload_id)
 
 
 def _classify(exc: BaseException) -> Exception:

@@ -7,12 +7,18 @@ there is visible until one compare-and-set switches the record to ``ready`` with
 * the first complete attempt to switch wins; a later one finds ``ready`` and deletes its prefix;
 * after the switch, the winner deletes every other attempt's prefix (killed runs' leftovers).
 
-Every output passes through ``Publisher.transform`` on its way out, so encrypting outputs
-(issue 5) is a change here and nowhere else.
+Every output passes through ``Publisher.transform`` on its way out, and is encrypted there
+(``protect.py``; docs/encryption.md): a fresh data key per attempt, wrapped by the KEK and
+written into the record by the same switch that publishes the outputs. The kept original and
+an asset manifest (the probe and the ladder) are published the same way. Encryption runs in
+a worker thread, file to file, so the event loop stays free and memory stays flat.
 """
 
 from __future__ import annotations
 
+import asyncio
+import json
+import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -21,35 +27,71 @@ import structlog
 
 from .assets import AssetStore
 from .contract import MEDIA_PREFIX, MediaRecord, MediaState, RenditionInfo, output_prefix
+from .crypto.envelope import DEFAULT_FRAME_SIZE
+from .crypto.keys import KeyEncryptionKey
+from .protect import AssetKeys, SealPlan, asset_context, seal_output
 from .records import MediaRecords, update
+
+ORIGINAL = "original"  # the kept original's name in the attempt folder
+MANIFEST = "manifest.json"
 
 log = structlog.get_logger("pipeline.publish")
 
 
 class Publisher:
-    def __init__(self, assets: AssetStore, records: MediaRecords) -> None:
+    def __init__(
+        self,
+        assets: AssetStore,
+        records: MediaRecords,
+        keys: KeyEncryptionKey | None,
+        *,
+        frame_size: int = DEFAULT_FRAME_SIZE,
+    ) -> None:
         self.assets = assets
         self.records = records
+        self.keys = keys  # None only until a KMS key ring is opened (see context.Deps.use_keys)
+        self.frame_size = frame_size
 
-    async def transform(self, key: str, path: Path) -> Path:
-        """The hook every output goes through before it is stored (identity for now)."""
-        return path
+    async def transform(self, relative: str, path: Path, sealed_dir: Path, keys: AssetKeys, plan: SealPlan) -> Path:
+        """The hook every output goes through before it is stored: its encrypted copy."""
+        dst = sealed_dir / relative
+        await asyncio.to_thread(seal_output, keys, relative, path, dst, plan, frame_size=self.frame_size)
+        return dst
 
-    async def _upload_tree(self, prefix: str, out_dir: Path) -> int:
+    async def _upload_tree(
+        self, prefix: str, files: dict[str, Path], keys: AssetKeys, plan: SealPlan, scratch: Path
+    ) -> int:
         # Playlists last: a reader following them finds every segment already stored.
-        files = sorted(_files(out_dir), key=lambda p: (p.suffix == ".m3u8", p.as_posix()))
-        for path in files:
-            key = prefix + path.relative_to(out_dir).as_posix()
-            await self.assets.put_file(key, await self.transform(key, path))
-        return len(files)
+        order = sorted(files, key=lambda rel: (rel.endswith(".m3u8"), rel))
+        with tempfile.TemporaryDirectory(prefix="sealed-", dir=scratch) as sealed:
+            for relative in order:
+                sealed_path = await self.transform(relative, files[relative], Path(sealed), keys, plan)
+                await self.assets.put_file(prefix + relative, sealed_path)
+                sealed_path.unlink()  # one encrypted copy on disk at a time
+        return len(order)
 
-    async def publish(self, claimed: MediaRecord, out_dir: Path, outcome: dict[str, Any]) -> MediaRecord:
-        """Store ``out_dir`` under the attempt's prefix and switch the record to it.
-        Returns the record that is ready afterwards (ours, or an earlier winner's)."""
+    async def publish(
+        self, claimed: MediaRecord, out_dir: Path, outcome: dict[str, Any], source: Path | None = None
+    ) -> MediaRecord:
+        """Encrypt ``out_dir`` (and the ``source`` as the kept original) under the attempt's
+        prefix and switch the record to it. Returns the record that is ready afterwards (ours,
+        or an earlier winner's)."""
+        if self.keys is None:
+            raise RuntimeError("the publisher has no key-encryption key")
         upload_id, attempt = claimed.upload_id, claimed.attempt
         prefix = output_prefix(upload_id, attempt)
-        count = await self._upload_tree(prefix, out_dir)
         hls, thumbs, probe = outcome["hls"], outcome["thumbs"], outcome["probe"]
+        renditions = [_rendition(r, out_dir) for r in hls["renditions"]]
+        files = {p.relative_to(out_dir).as_posix(): p for p in _files(out_dir)}
+        manifest = out_dir.parent / f".{MANIFEST}"  # outside out_dir: it is not a transcoder output
+        manifest.write_text(json.dumps(outcome, default=str))
+        files[MANIFEST] = manifest
+        if source is not None:
+            files[ORIGINAL] = source
+        data_key, wrapped = await self.keys.generate_data_key(asset_context(upload_id))
+        keys = AssetKeys.from_data_key(upload_id, data_key)
+        plan = await asyncio.to_thread(SealPlan.for_outputs, out_dir, [r.playlist for r in renditions])
+        count = await self._upload_tree(prefix, files, keys, plan, out_dir.parent)
         ready: dict[str, Any] = {
             "state": MediaState.READY,
             "progress": 100.0,
@@ -57,9 +99,12 @@ class Publisher:
             "kind": str(probe.get("kind", "")),
             "duration": float(hls.get("duration") or probe.get("duration") or 0.0),
             "master_playlist": _relative(hls["master_playlist"], out_dir),
-            "renditions": [_rendition(r, out_dir) for r in hls["renditions"]],
+            "renditions": renditions,
             "poster": _relative(thumbs.get("poster") or "", out_dir),
             "thumbnails": [_relative(t, out_dir) for t in thumbs.get("thumbnails", [])],
+            "original": ORIGINAL if source is not None else "",
+            "manifest": MANIFEST,
+            "data_key": wrapped.to_json(),
             "attempt": attempt,
             "output_prefix": prefix,
         }

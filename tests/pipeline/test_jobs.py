@@ -30,6 +30,7 @@ from pipeline.context import Deps, make_pool
 from pipeline.contract import MediaRecord, MediaState
 from pipeline.records import FileMediaRecords
 from pipeline.settings import PipelineSettings
+from pipeline.vault import MediaVault
 from tusd_py.core.ports import Store
 from tusd_py.protocol.info import UploadInfo, UploadState
 from tusd_py.stores.filesystem import FileStore
@@ -108,22 +109,25 @@ def deps(tmp_path: Path, pool: ProcessPoolExecutor) -> Deps:
 
 
 async def assert_one_consistent_asset(deps: Deps | Any, upload_id: str) -> MediaRecord:
-    """Ready, one attempt folder in storage, and every file the playlists name is there."""
+    """Ready, one attempt folder in storage, and every file the playlists name is there
+    (playlists are stored encrypted: read through the vault, as delivery does)."""
     record = await deps.records.get(upload_id)
     assert record is not None and record.state is MediaState.READY, record
     keys = await deps.assets.list(f"media/{upload_id}/")
     attempts = {key.split("/")[2] for key in keys if key.count("/") >= 3}
     assert attempts == {record.attempt}
-    master = m3u8.loads((await deps.assets.get_bytes(record.asset_key(record.master_playlist))).decode())
+    vault = MediaVault(deps.records, deps.keys, deps.assets)
+    master = m3u8.loads(await vault.read_text(record, record.master_playlist))
     assert [p.uri for p in master.playlists] == [r.playlist for r in record.renditions]
     for rendition in record.renditions:
         key = record.asset_key(rendition.playlist)
-        playlist = m3u8.loads((await deps.assets.get_bytes(key)).decode())
+        playlist = m3u8.loads(await vault.read_text(record, rendition.playlist))
         assert playlist.is_endlist and playlist.segments
         base = key.rsplit("/", 1)[0] + "/"
         for segment in playlist.segments:
             assert base + segment.uri in keys
     assert record.asset_key(record.poster) in keys
+    assert record.asset_key(record.original) in keys and record.source_released
     return record
 
 

@@ -10,14 +10,17 @@ import pytest
 
 from pipeline.assets import AssetNotFound, FileAssetStore, S3AssetStore
 from pipeline.contract import MediaRecord, MediaState, output_prefix
+from pipeline.crypto.keys import LocalKEK
+from pipeline.crypto.segments import decrypt_segment, segment_iv
 from pipeline.publish import Publisher
 from pipeline.records import FileMediaRecords
+from pipeline.vault import MediaVault
 from tusd_py.stores.s3.client import open_client
 
 
 def _outputs(root: Path, tag: str) -> tuple[Path, dict[str, Any]]:
     """An output folder shaped like the transcoder's, with ``tag`` in every file."""
-    out = root / f"out-{tag}"
+    out = root / f"work-{tag}" / "out"
     (out / "240p").mkdir(parents=True)
     (out / "master.m3u8").write_text(f"#EXTM3U\n# {tag}\n240p/index.m3u8\n")
     (out / "240p" / "index.m3u8").write_text(f"#EXTM3U\n# {tag}\nseg_00000.ts\n")
@@ -50,10 +53,23 @@ async def _claim(records: FileMediaRecords, attempt: str) -> MediaRecord:
     return await records.put(record)
 
 
+KEK = LocalKEK("test-kek", bytes(range(32)))
+
+
 @pytest.fixture
 def parts(tmp_path: Path) -> tuple[FileAssetStore, FileMediaRecords, Publisher]:
     assets, records = FileAssetStore(tmp_path / "data"), FileMediaRecords(tmp_path / "data")
-    return assets, records, Publisher(assets, records)
+    return assets, records, Publisher(assets, records, KEK)
+
+
+async def plain(assets: FileAssetStore, record: MediaRecord, relative: str) -> bytes:
+    """A stored output, decrypted as delivery does (segments by hand: delivery never decrypts them)."""
+    vault = MediaVault(FileMediaRecords("/nonexistent"), KEK, assets)
+    if relative.endswith(".ts"):
+        key = await vault.hls_key(record)
+        return decrypt_segment(await assets.get_bytes(record.asset_key(relative)), key, segment_iv(0, stream=1))
+    obj = await vault.open(record, relative)
+    return b"".join([chunk async for chunk in obj.stream(0, obj.size)])
 
 
 async def test_publish_writes_under_the_attempt_prefix_and_switches_once(
@@ -70,10 +86,13 @@ async def test_publish_writes_under_the_attempt_prefix_and_switches_once(
     assert await assets.list("media/up1/a1/") == [
         "media/up1/a1/240p/index.m3u8",
         "media/up1/a1/240p/seg_00000.ts",
+        "media/up1/a1/manifest.json",
         "media/up1/a1/master.m3u8",
         "media/up1/a1/poster.jpg",
     ]
-    assert await assets.get_bytes(ready.asset_key("240p/seg_00000.ts")) == b"a1" * 100
+    assert await plain(assets, ready, "240p/seg_00000.ts") == b"a1" * 100
+    assert await assets.get_bytes(ready.asset_key("240p/seg_00000.ts")) != b"a1" * 100
+    assert ready.data_key["kek_id"] == "test-kek" and ready.manifest == "manifest.json"
     assert await records.get("up1") == ready
 
 
@@ -90,7 +109,7 @@ async def test_a_duplicate_that_finishes_second_leaves_no_trace(
     assert winner.attempt == loser.attempt == "a2"
     keys = await assets.list("media/up1/")
     assert {k.split("/")[2] for k in keys if k.count("/") >= 3} == {"a2"}
-    assert await assets.get_bytes("media/up1/a2/master.m3u8") == (out2 / "master.m3u8").read_bytes()
+    assert await plain(assets, winner, "master.m3u8") == (out2 / "master.m3u8").read_bytes()
     stored = await records.get("up1")
     assert stored is not None and stored.output_prefix == "media/up1/a2/" and stored.state is MediaState.READY
 
