@@ -13,15 +13,19 @@ from .completion import InProcessQueue
 from .core.ports import CompletionSink, Locker, Store
 from .core.service import Limits, UploadService
 from .core.sweeper import Sweeper
-from .keys import MEDIA, SERVICE, SETTINGS, STORE
+from .keys import MEDIA, ORIGINALS, SERVICE, SETTINGS, SIGNER, STORE, VAULT
 from .settings import Settings
 from .state.memory import MemoryLocker
+from .web.delivery import setup_delivery_routes
+from .web.delivery_ports import Signer
 from .web.media import setup_media_routes
 from .web.middlewares import tus_middleware
 from .web.routes import setup_routes
 
 if TYPE_CHECKING:
+    from pipeline.crypto.settings import CryptoSettings
     from pipeline.records import MediaRecords
+    from pipeline.vault import MediaVault
 
 SWEEPER = web.AppKey("tusd_py.sweeper", Sweeper)
 QUEUE = web.AppKey("tusd_py.queue", InProcessQueue)
@@ -75,6 +79,25 @@ def build_media_records(settings: Settings, redis: Any | None) -> MediaRecords:
     return RedisMediaRecords(redis) if redis is not None else FileMediaRecords(settings.data_dir)
 
 
+def build_vault(settings: Settings, crypto: CryptoSettings, store: Store, records: MediaRecords) -> MediaVault:
+    """The pipeline's side of delivery and download. A local key ring is read (or, in the embedded
+    default, created) here, so a missing production key stops the start with its message; a KMS
+    ring is opened at startup (``_key_ring``)."""
+    from pipeline.context import build_assets
+    from pipeline.crypto.keyring import local_ring
+    from pipeline.settings import PipelineSettings
+    from pipeline.vault import MediaVault
+
+    ring = local_ring(crypto) if crypto.kek_provider == "local" else None
+    return MediaVault(
+        records,
+        ring,
+        lambda: build_assets(PipelineSettings.for_server(settings), store),  # after the store's start()
+        presign_ttl=crypto.presign_ttl,
+        reload_keys=(lambda: local_ring(crypto)) if ring is not None else None,
+    )
+
+
 async def _index(request: web.Request) -> web.Response:
     settings = request.app[SETTINGS]
     return web.Response(text=f"tusd-py: tus 1.0.0 endpoint at {settings.base_path}\n")
@@ -111,13 +134,24 @@ def create_app(
     app[QUEUE] = queue
     app[SWEEPER] = Sweeper(service, tombstone_ttl=settings.tombstone_ttl)
     app[MEDIA] = media = build_media_records(settings, redis)
+    from pipeline.crypto.keyring import signing_secret
+    from pipeline.crypto.settings import CryptoSettings
+
+    crypto = CryptoSettings.for_server(settings)
+    vault = build_vault(settings, crypto, store, media)
+    app[VAULT] = vault
+    app[ORIGINALS] = vault
+    app[SIGNER] = Signer(signing_secret(crypto), crypto.url_ttl)
     setup_routes(app)
     setup_media_routes(app)
+    setup_delivery_routes(app)
     if settings.base_path != "/":
         app.router.add_get("/", _index)
     app.cleanup_ctx.append(_clients(store, redis, locker))
+    if vault.keys is None:
+        app.cleanup_ctx.append(_key_ring(crypto, vault))
     if background and redis is None and sink is None:
-        app.cleanup_ctx.append(_embedded_pipeline(settings, store, media, queue))
+        app.cleanup_ctx.append(_embedded_pipeline(settings, store, media, queue, vault))
     if background:
         app.cleanup_ctx.append(_background_tasks)
     return app
@@ -141,8 +175,21 @@ def _clients(store: Store, redis: Any | None, locker: Locker) -> Callable[[web.A
     return ctx
 
 
+def _key_ring(crypto: CryptoSettings, vault: MediaVault) -> Callable[[web.Application], AsyncIterator[None]]:
+    """A KMS key ring: its client lives from startup to shutdown."""
+
+    async def ctx(app: web.Application) -> AsyncIterator[None]:
+        from pipeline.crypto.keyring import open_ring
+
+        async with open_ring(crypto) as ring:
+            vault.keys = ring
+            yield
+
+    return ctx
+
+
 def _embedded_pipeline(
-    settings: Settings, store: Store, records: MediaRecords, queue: InProcessQueue
+    settings: Settings, store: Store, records: MediaRecords, queue: InProcessQueue, vault: MediaVault
 ) -> Callable[[web.Application], AsyncIterator[None]]:
     """The embedded default runs processing in this process; av and the pool load only here."""
 
@@ -151,6 +198,8 @@ def _embedded_pipeline(
         from pipeline.settings import PipelineSettings
 
         pipeline = EmbeddedPipeline(PipelineSettings.for_server(settings), store, records, queue)
+        if pipeline.deps.keys is None and vault.keys is not None:
+            pipeline.deps.use_keys(vault.keys)  # KMS: the ring the server opened
         queue.handler = pipeline.handle
         await pipeline.rescan()  # handed off before a restart but never processed
         yield

@@ -14,6 +14,7 @@ import m3u8
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient
+from yarl import URL
 
 from pipeline.settings import PipelineSettings
 from pipeline.worker import create_worker
@@ -78,17 +79,24 @@ async def upload_and_watch(client: Client, data: bytes, run_worker: Callable[[],
 
 
 async def check_ready(client: Client, upload_id: str, data_dir: Path) -> None:
+    """Ready, and every output reachable through the signed delivery URLs (stored encrypted)."""
     resp = await client.get(f"/media/{upload_id}")
     body = await resp.json()
     assert body["state"] == "ready" and body["reason"] is None and body["uploadedBy"] == "carol"
     assert body["uploadOffset"] == body["uploadLength"] > 0
     assert [(r["width"], r["height"]) for r in body["renditions"]] == [(320, 240)]
-    master = m3u8.loads((data_dir / body["masterPlaylist"]).read_text())
+    assert (data_dir / body["masterPlaylist"]).read_bytes()[:4] == b"TPYE"  # the envelope, not a playlist
+    master_resp = await client.get(URL(body["playback_url"]).path_qs)
+    assert master_resp.status == 200
+    master = m3u8.loads(await master_resp.text())
     assert [p.stream_info.resolution for p in master.playlists] == [(320, 240)]
-    assert (data_dir / body["poster"]).stat().st_size > 0
-    for rendition in body["renditions"]:
-        playlist = data_dir / rendition["playlist"]
-        assert all((playlist.parent / s.uri).is_file() for s in m3u8.loads(playlist.read_text()).segments)
+    poster = await client.get(URL(body["poster_url"]).path_qs)
+    assert poster.status == 200 and (await poster.read())[:2] == b"\xff\xd8"
+    for variant in master.playlists:
+        media = m3u8.loads(await (await client.get(variant.uri)).text())
+        assert media.keys[0] is not None and media.keys[0].method == "AES-128"
+        for segment in media.segments:
+            assert (await client.get(segment.uri)).status == 200
 
 
 async def test_embedded_default_processes_a_tus_upload_to_ready(

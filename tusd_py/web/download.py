@@ -1,14 +1,27 @@
-"""GET on a finished upload: stream it, with single-range support, as tusd does."""
+"""GET on a finished upload: stream it, with single-range support, as tusd does.
+
+Once its asset is ready the plaintext upload is gone from the store; the ``ORIGINALS`` port
+(the pipeline's vault, wired by app.py) then yields the kept original, decrypted. The tus core
+knows nothing of this. ``serve_plain`` streams any such decrypted object (delivery uses it too):
+the first chunk is authenticated before the headers go out, so tampering is a 500 with a
+message; a later bad frame aborts the connection (Content-Length is never met), never garbage.
+"""
 
 from __future__ import annotations
 
 import re
 from urllib.parse import quote
 
+import structlog
 from aiohttp import web
 
-from ..keys import SERVICE
+from pipeline.crypto.keys import CryptoError
+
+from ..keys import ORIGINALS, SERVICE
+from .delivery_ports import IntegrityFailure, PlainObject
 from .middlewares import decorate
+
+log = structlog.get_logger("tusd_py.download")
 
 # Types a browser may render inline; anything else is an attachment (stored-XSS guard, as tusd).
 _INLINE = re.compile(r"^(image/(png|jpeg|gif|webp|avif)|video/[\w.+-]+|audio/[\w.+-]+|text/plain|application/pdf)$")
@@ -34,6 +47,42 @@ def _range(request: web.Request, size: int) -> tuple[int, int] | None:
     return start, end
 
 
+async def serve_plain(
+    request: web.Request, plain: PlainObject, *, content_type: str, headers: dict[str, str] | None = None
+) -> web.StreamResponse:
+    """Stream a decrypted object with Range support (see the module docstring for failures)."""
+    size = plain.size
+    byte_range = _range(request, size)
+    start, end = byte_range or (0, size)
+    chunks = aiter(plain.stream(start, end))
+    try:
+        first = await anext(chunks, b"")
+    except CryptoError as exc:
+        log.error("integrity_error", path=request.path, error=str(exc))
+        raise IntegrityFailure(f"stored data failed its integrity check: {exc}") from None
+    response = web.StreamResponse(status=206 if byte_range else 200, headers=headers)
+    response.content_type = content_type
+    response.content_length = end - start
+    response.headers["Accept-Ranges"] = "bytes"
+    if byte_range:
+        response.headers["Content-Range"] = f"bytes {start}-{end - 1}/{size}"
+    decorate(request, response)
+    await response.prepare(request)
+    if request.method == "HEAD":
+        return response
+    try:
+        await response.write(first)
+        async for chunk in chunks:
+            await response.write(chunk)
+    except CryptoError as exc:  # headers are out: cut the connection so the client sees a failure
+        log.error("integrity_error", path=request.path, error=str(exc), sent_headers=True)
+        if request.transport is not None:
+            request.transport.abort()
+        return response
+    await response.write_eof()
+    return response
+
+
 async def get(request: web.Request) -> web.StreamResponse:
     upload, info = await request.app[SERVICE].open_download(request.match_info["upload_id"])
     size = info.size or 0
@@ -43,6 +92,11 @@ async def get(request: web.Request) -> web.StreamResponse:
         content_type = "application/octet-stream"
     filename = meta.text("filename") or meta.text("name") or info.id
     disposition = "inline" if _INLINE.match(content_type) else "attachment"
+    originals = request.app.get(ORIGINALS)
+    released = await originals.original(info.id) if originals is not None else None
+    if released is not None:  # processed: the encrypted kept original replaced the upload
+        attachment = {"Content-Disposition": f"{disposition}; filename*=UTF-8''{quote(filename)}"}
+        return await serve_plain(request, released, content_type=content_type, headers=attachment)
     byte_range = _range(request, size)
     start, end = byte_range or (0, size)
     response = web.StreamResponse(status=206 if byte_range else 200)

@@ -2,6 +2,8 @@
 
 The records come through ``MediaStatusSource`` (the pipeline's media records, injected by
 ``app.py`` under the ``MEDIA`` AppKey), so the web layer imports only ``pipeline.contract``.
+A ready asset's JSON carries signed delivery URLs (``playback_url``, ``poster_url``,
+``original_url``, ``thumbnail_urls``; see ``delivery.py``).
 Events are pushed as the job writes its record: no polling. A stream ends after ``ready`` or
 ``failed``; until then a comment line every ``HEARTBEAT`` seconds keeps proxies from closing it.
 """
@@ -19,9 +21,10 @@ from aiohttp import web
 
 from pipeline.contract import MediaRecord, MediaState
 
-from ..keys import MEDIA, SERVICE
+from ..keys import MEDIA, SERVICE, SIGNER
 from ..protocol.errors import TusError
 from ..protocol.info import UploadInfo
+from .delivery import playback_links
 from .middlewares import decorate
 
 HEARTBEAT = 15.0  # seconds between keep-alive comments on an idle event stream
@@ -43,8 +46,9 @@ def _uploader(info: UploadInfo) -> str | None:
     return next((value for key in UPLOADER_KEYS if (value := meta.text(key))), None)
 
 
-def status(info: UploadInfo, record: MediaRecord | None) -> dict[str, Any]:
-    """The JSON of GET /media/{id}. Output paths are storage keys (under data_dir or the bucket)."""
+def status(info: UploadInfo, record: MediaRecord | None, links: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The JSON of GET /media/{id}. Output paths are storage keys (under data_dir or the bucket,
+    encrypted); ``links`` are the signed delivery URLs of a ready asset (``playback_url``...)."""
     if record is not None:
         state = str(record.state)
     else:  # nothing written yet: "uploading" until every byte is there, then waiting for a worker
@@ -74,15 +78,22 @@ def status(info: UploadInfo, record: MediaRecord | None) -> dict[str, Any]:
             renditions=[{**r.model_dump(), "playlist": key(r.playlist)} for r in record.renditions],
             poster=key(record.poster) or None,
             thumbnails=[key(t) for t in record.thumbnails],
+            **(links or {}),
         )
     return body
+
+
+def _links(request: web.Request, record: MediaRecord | None) -> dict[str, Any] | None:
+    if record is None or record.state is not MediaState.READY or SIGNER not in request.app:
+        return None
+    return playback_links(request, record)
 
 
 async def get_status(request: web.Request) -> web.Response:
     upload_id = request.match_info["upload_id"]
     info = await request.app[SERVICE].info(upload_id)  # 404 / 410 for unknown or removed uploads
     record = await request.app[MEDIA].get(upload_id)
-    return web.json_response(status(info, record), headers={"Cache-Control": "no-store"})
+    return web.json_response(status(info, record, _links(request, record)), headers={"Cache-Control": "no-store"})
 
 
 def _event(body: dict[str, Any], version: int) -> bytes:
@@ -102,7 +113,7 @@ async def events(request: web.Request) -> web.StreamResponse:
         async with media.watch(upload_id) as changes:  # subscribe before reading: no change slips between
             await response.prepare(request)
             record = await media.get(upload_id)
-            await response.write(_event(status(info, record), record.version if record else 0))
+            await response.write(_event(status(info, record, _links(request, record)), record.version if record else 0))
             await _follow(request, response, info, record, aiter(changes))
         await response.write_eof()
     except ConnectionResetError:  # the client went away: nothing left to tell it
@@ -133,7 +144,7 @@ async def _follow(
             record, version = changed, changed.version
             with contextlib.suppress(TusError):  # removed meanwhile: keep the last known info
                 info = await request.app[SERVICE].info(info.id)
-            await response.write(_event(status(info, record), version))
+            await response.write(_event(status(info, record, _links(request, record)), version))
     finally:
         if pending is not None:
             pending.cancel()
