@@ -62,8 +62,11 @@ def stop_server(server: Server) -> None:
 
 
 @pytest.fixture(params=["file", "s3"])
-def tus_server(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[TusServer]:
+def tus_server(request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[TusServer]:
     if request.param == "s3":
+        # An S3 setup never creates a master key itself; an operator supplies one, as here. The
+        # cluster's server environment is copied from os.environ when the fixture starts.
+        monkeypatch.setenv("TUSD_MASTER_KEY", os.urandom(32).hex())
         started = request.getfixturevalue("cluster")  # stops its servers itself
         yield TusServer("s3", started.start(), started.object)
         return
