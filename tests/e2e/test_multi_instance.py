@@ -88,6 +88,7 @@ def cluster(redis_url: str, moto_endpoint: str, s3_bucket: str, tmp_path: Path) 
         "TUSD_S3_PATH_STYLE": "true",
         "TUSD_S3_MIN_PART_SIZE": str(MOTO_MIN_PART_SIZE),  # moto's minimum: short parts happen too
         "TUSD_REDIS_URL": redis_url,
+        "TUSD_MASTER_KEY": os.urandom(32).hex(),  # an S3 deployment must be given its key (never made up)
         "TUSD_LOCK_TIMEOUT": str(LOCK_TIMEOUT),
         "TUSD_LOCK_TTL": str(LOCK_TTL),
         "TUSD_READ_TIMEOUT": "120",  # a hanging body must be ended by the lock release, not the watchdog
