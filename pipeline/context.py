@@ -43,12 +43,20 @@ class Deps:
     keys: KeyEncryptionKey | None = None  # default: the local key ring of ``crypto``
     crypto: CryptoSettings | None = None  # default: TUSD_* with the pipeline's data_dir and store
     publisher: Publisher = field(init=False)
+    own_ring: bool = field(init=False, default=False)  # a local ring this Deps reads itself
 
     def __post_init__(self) -> None:
         self.crypto = self.crypto or CryptoSettings.for_server(self.settings)
-        if self.keys is None and self.crypto.kek_provider == "local":
+        self.own_ring = self.keys is None and self.crypto.kek_provider == "local"
+        if self.own_ring:
             self.keys = local_ring(self.crypto)  # a missing key in production fails here, at start
         self.publisher = Publisher(self.assets, self.records, self.keys, frame_size=self.crypto.envelope_frame_size)
+
+    def refresh_keys(self) -> None:
+        """Reread a local key ring before a publish: after `keys rotate` new data keys go under
+        the new KEK at once, and a retired KEK is never used again (two small file reads)."""
+        if self.own_ring and self.crypto is not None:
+            self.use_keys(local_ring(self.crypto))
 
     def use_keys(self, keys: KeyEncryptionKey) -> None:
         """Install a key ring opened later (KMS: its client lives in an async context)."""
@@ -87,13 +95,14 @@ async def startup(ctx: dict[str, Any]) -> None:
     else:
         raise ValueError("the worker needs TUSD_STORE=file or s3 (a memory store lives in one process)")
     crypto = CryptoSettings.for_server(settings)
-    keys = await stack.enter_async_context(open_ring(crypto))
+    # KMS: one client for the worker's life; local keys: Deps reads them (and rereads per job)
+    keys = await stack.enter_async_context(open_ring(crypto)) if crypto.kek_provider == "kms" else None
     pool = make_pool(settings.process_workers)
     ctx["settings"] = settings
     ctx["stack"] = stack
     records = RedisMediaRecords(redis)
     ctx["deps"] = Deps(settings, store, build_assets(settings, store), records, pool, keys=keys, crypto=crypto)
-    log.info("worker_started", store=settings.store, pool=settings.process_workers, kek=keys.key_id)
+    log.info("worker_started", store=settings.store, pool=settings.process_workers, kek=crypto.kek_provider)
 
 
 async def shutdown(ctx: dict[str, Any]) -> None:

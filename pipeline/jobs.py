@@ -103,6 +103,7 @@ async def run(
             if "error" in outcome:
                 bound.warning("job_failed", reason=outcome["error"])
                 return await mark_failed(deps, upload_id, outcome["error"])
+            deps.refresh_keys()
             record = await deps.publisher.publish(claimed, work / "out", outcome, src)
         await release_if_ready(deps.store, deps.records, info, record)
         bound.info("job_done", attempt=record.attempt, prefix=record.output_prefix)

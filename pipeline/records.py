@@ -48,6 +48,9 @@ class MediaRecords(Protocol):
     def watch(self, upload_id: str) -> AbstractAsyncContextManager[AsyncIterator[MediaRecord]]:
         """Subscribe first, then read: every record written after entry is yielded."""
 
+    def list_ids(self) -> AsyncIterator[str]:
+        """Every upload id with a record (``tusd-py keys`` walks them); order unspecified."""
+
 
 class Broadcaster:
     """In-process fan-out of new records to the watchers of one upload."""
@@ -125,6 +128,10 @@ class FileMediaRecords:
     def watch(self, upload_id: str) -> AbstractAsyncContextManager[AsyncIterator[MediaRecord]]:
         return self.broadcaster.watch(upload_id)
 
+    async def list_ids(self) -> AsyncIterator[str]:
+        for path in sorted(self.root.glob("*/record.json")):
+            yield path.parent.name
+
 
 # KEYS: record hash, events channel. ARGV: expected version (-1 = any), record JSON without version.
 _CAS = """
@@ -159,6 +166,11 @@ class RedisMediaRecords:
         stored = await self._swap(record, -1)
         assert stored is not None
         return stored
+
+    async def list_ids(self) -> AsyncIterator[str]:
+        async for key in self.redis.scan_iter(match=RECORD_PREFIX + "*", count=500):
+            name = key.decode() if isinstance(key, bytes) else str(key)
+            yield name[len(RECORD_PREFIX) :]
 
     @asynccontextmanager
     async def watch(self, upload_id: str) -> AsyncIterator[AsyncIterator[MediaRecord]]:

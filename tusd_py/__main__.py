@@ -1,5 +1,6 @@
 """``tusd-py``: the command line. ``tusd-py serve`` runs the tus server, ``tusd-py worker`` the
-processing worker (arq, with ``pipeline.worker.WorkerSettings``'s options)."""
+processing worker (arq, with ``pipeline.worker.WorkerSettings``'s options), ``tusd-py keys``
+lists, rotates and retires key-encryption keys (``pipeline.keyadmin``)."""
 
 from __future__ import annotations
 
@@ -23,7 +24,13 @@ def _serve(args: argparse.Namespace) -> int:
     }
     settings = Settings(**overrides)
     configure_logging(settings.log_format, settings.log_level)
-    app = create_app(settings)
+    from pipeline.crypto.keys import KeyConfigError
+
+    try:
+        app = create_app(settings)
+    except KeyConfigError as exc:  # a missing or corrupt master key: say so, no traceback
+        print(f"tusd-py: cannot start: {exc}", file=sys.stderr)
+        return 2
     print(
         f"tusd-py: tus 1.0.0 on http://{settings.host}:{settings.port}{settings.base_path} "
         f"(store={settings.store}, data_dir={settings.data_dir})",
@@ -50,6 +57,42 @@ def _worker(args: argparse.Namespace) -> int:
     return 0
 
 
+def _keys(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from pipeline import keyadmin
+    from pipeline.crypto.keys import CryptoError
+    from pipeline.crypto.settings import CryptoSettings
+    from pipeline.settings import PipelineSettings
+
+    from .log import configure_logging
+
+    settings = PipelineSettings()
+    configure_logging(settings.log_format, settings.log_level)
+    crypto = CryptoSettings.for_server(settings)
+
+    async def run() -> list[str]:
+        async with keyadmin.open_records(settings) as records:
+            if args.keys_command == "rotate":
+                report = await keyadmin.rotate(crypto, records, new_key=not args.rewrap)
+                lines = [f"active KEK: {report.active}"]
+                if report.previous_active:
+                    lines.append(f"previous KEK kept until retired: {report.previous_active}")
+                lines.append(f"rewrapped {report.rewrapped} data keys, {report.unchanged} already current")
+                return lines
+            if args.keys_command == "retire":
+                return [await keyadmin.retire(crypto, records, args.kek_id)]
+            return await keyadmin.describe(crypto, records)
+
+    try:
+        lines = asyncio.run(run())
+    except (keyadmin.KeyAdminError, CryptoError) as exc:
+        print(f"tusd-py keys {args.keys_command}: {exc}", file=sys.stderr)
+        return 1
+    print("\n".join(lines))
+    return 0
+
+
 def _config_doc(args: argparse.Namespace) -> int:
     from .configdoc import render
 
@@ -68,6 +111,16 @@ def main(argv: list[str] | None = None) -> int:
     serve.set_defaults(func=_serve)
     worker = sub.add_parser("worker", help="run the processing worker (arq; settings from TUSD_* variables)")
     worker.set_defaults(func=_worker)
+    keys = sub.add_parser("keys", help="key-encryption keys: list, rotate, retire (settings from TUSD_*)")
+    keys_sub = keys.add_subparsers(dest="keys_command", required=True)
+    keys_sub.add_parser("list", help="every KEK of the ring and how many assets it wraps")
+    rotate = keys_sub.add_parser("rotate", help="new master key file, then rewrap every data key under it")
+    rotate.add_argument(
+        "--rewrap", action="store_true", help="no new key file: rewrap under the configured active KEK (env, KMS)"
+    )
+    retire = keys_sub.add_parser("retire", help="delete a previous KEK once no asset uses it")
+    retire.add_argument("kek_id", help="the KEK id, as `keys list` shows it")
+    keys.set_defaults(func=_keys)
     config_doc = sub.add_parser("config-doc", help="print the configuration reference (docs/configuration.md)")
     config_doc.set_defaults(func=_config_doc)
     args = parser.parse_args(argv)

@@ -24,7 +24,7 @@ from pipeline.contract import MediaRecord, MediaState
 
 from ..keys import MEDIA, SETTINGS, SIGNER, VAULT
 from .delivery_ports import MediaNotReady, Signer
-from .download import serve_plain
+from .download import integrity_guard, serve_plain
 from .middlewares import decorate
 from .urls import _host_and_proto
 
@@ -102,12 +102,15 @@ async def hls(request: web.Request) -> web.StreamResponse:
         return signer.url(hls_path(uid, relative), expires_at=exp, audience=aud)
 
     if name == record.master_playlist:
-        return _text(request, _master(await vault.read_text(record, name), signed))
+        with integrity_guard(request):
+            return _text(request, _master(await vault.read_text(record, name), signed))
     playlists = {r.playlist for r in record.renditions}
     if name in playlists:
         folder = name.rsplit("/", 1)[0] + "/" if "/" in name else ""
         key_url = signer.url(key_path(uid), expires_at=exp, audience=aud)
-        return _text(request, await vault.media_playlist(record, name, key_url, lambda uri: signed(folder + uri)))
+        with integrity_guard(request):
+            text = await vault.media_playlist(record, name, key_url, lambda uri: signed(folder + uri))
+        return _text(request, text)
     folder = name.rsplit("/", 1)[0] + "/" if "/" in name else ""
     if not name.endswith(".ts") or ".." in name or not any(p.startswith(folder) for p in playlists):
         raise MediaNotReady(f"no such HLS object {name!r}")
@@ -121,7 +124,8 @@ async def hls(request: web.Request) -> web.StreamResponse:
 
 async def hls_key(request: web.Request) -> web.Response:
     record, _, _, _ = await _ready(request)
-    key = await request.app[VAULT].hls_key(record)
+    with integrity_guard(request):
+        key = await request.app[VAULT].hls_key(record)
     response = web.Response(body=key, content_type="application/octet-stream", headers={"Cache-Control": "no-store"})
     decorate(request, response)
     return response
@@ -132,7 +136,8 @@ async def files(request: web.Request) -> web.StreamResponse:
     name = request.match_info["name"]
     if name not in {record.poster, record.original, *record.thumbnails} - {""}:
         raise MediaNotReady(f"no such file {name!r}")
-    plain = await request.app[VAULT].open(record, name)
+    with integrity_guard(request):
+        plain = await request.app[VAULT].open(record, name)
     suffix = "." + name.rsplit(".", 1)[1] if "." in name else ""
     content_type = _TYPES.get(suffix, "application/octet-stream")
     return await serve_plain(request, plain, content_type=content_type, headers={"Cache-Control": "private"})

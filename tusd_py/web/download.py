@@ -9,7 +9,9 @@ message; a later bad frame aborts the connection (Content-Length is never met), 
 
 from __future__ import annotations
 
+import contextlib
 import re
+from collections.abc import Iterator
 from urllib.parse import quote
 
 import structlog
@@ -47,6 +49,16 @@ def _range(request: web.Request, size: int) -> tuple[int, int] | None:
     return start, end
 
 
+@contextlib.contextmanager
+def integrity_guard(request: web.Request) -> Iterator[None]:
+    """Stored data that fails authentication (or a key that will not unwrap): logged, then 500."""
+    try:
+        yield
+    except CryptoError as exc:
+        log.error("integrity_error", path=request.path, error=str(exc), kind=type(exc).__name__)
+        raise IntegrityFailure(f"stored data failed its integrity check: {exc}") from None
+
+
 async def serve_plain(
     request: web.Request, plain: PlainObject, *, content_type: str, headers: dict[str, str] | None = None
 ) -> web.StreamResponse:
@@ -55,11 +67,8 @@ async def serve_plain(
     byte_range = _range(request, size)
     start, end = byte_range or (0, size)
     chunks = aiter(plain.stream(start, end))
-    try:
+    with integrity_guard(request):
         first = await anext(chunks, b"")
-    except CryptoError as exc:
-        log.error("integrity_error", path=request.path, error=str(exc))
-        raise IntegrityFailure(f"stored data failed its integrity check: {exc}") from None
     response = web.StreamResponse(status=206 if byte_range else 200, headers=headers)
     response.content_type = content_type
     response.content_length = end - start
@@ -93,7 +102,8 @@ async def get(request: web.Request) -> web.StreamResponse:
     filename = meta.text("filename") or meta.text("name") or info.id
     disposition = "inline" if _INLINE.match(content_type) else "attachment"
     originals = request.app.get(ORIGINALS)
-    released = await originals.original(info.id) if originals is not None else None
+    with integrity_guard(request):
+        released = await originals.original(info.id) if originals is not None else None
     if released is not None:  # processed: the encrypted kept original replaced the upload
         attachment = {"Content-Disposition": f"{disposition}; filename*=UTF-8''{quote(filename)}"}
         return await serve_plain(request, released, content_type=content_type, headers=attachment)
