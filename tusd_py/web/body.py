@@ -67,7 +67,12 @@ class AiohttpBody:
         loop = asyncio.get_running_loop()
         self._waiting_since = loop.time()
         try:
-            return await self._content.readany()
+            while True:
+                # readchunk hands over one buffered chunk as it is; readany would join (copy)
+                # everything that piled up meanwhile. An empty chunk that ends an HTTP chunk is not EOF.
+                chunk, end_of_http_chunk = await self._content.readchunk()
+                if chunk or not end_of_http_chunk:
+                    return chunk
         except _StopRequested:
             self.stopped = True
         except _SilentClient:
