@@ -1,0 +1,266 @@
+"""Throughput and peak memory of ``tusd-py serve``, next to baselines measured in the same run.
+
+    .venv/bin/python bench/bench_tus.py [--store file|s3|both] [--repeat 3] [--quick] [--json out.json]
+
+File store: the same tus load against ``tusd-py serve`` (TUSD_STORE=file) and against
+``bench/baseline_server.py`` (bare aiohttp streaming PATCH bodies to a file):
+  8 uploads x 64 MiB at concurrency 4 in 8 MiB PATCHes; 1 x 512 MiB in one PATCH;
+  200 x 1 MiB at concurrency 16.
+S3 store: ``tusd-py serve`` (TUSD_STORE=s3, private redis-server) against moto's server, next to
+moto's raw multipart ceiling (aiobotocore uploading 8 MiB parts straight to moto) on 8 x 64 MiB
+at concurrency 4, and our peak RSS during one 512 MiB PATCH.
+
+Every server is a fresh subprocess per measurement, so its peak RSS (VmHWM) belongs to that
+workload alone; moto and Redis run in their own processes. Each figure is the median of
+``--repeat`` runs; a ratio is taken within one run, then the median of the ratios is shown.
+MB/s counts 10^6 bytes. Targets (issues 2 and 3) are marked ok/MISS; they never fail the run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import shutil
+import statistics
+import sys
+import tempfile
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import _s3
+from _procs import AWS_ENV, ROOT, VENV_BIN, MiB, Service, cpu_seconds, free_port, start, start_moto, start_redis
+from _tusload import Payload, Workload, run_workload
+
+FILE_WORKLOADS = [
+    Workload("8 x 64 MiB, 8 MiB PATCHes, c4", 8, 64 * MiB, 8 * MiB, 4),
+    Workload("1 x 512 MiB, single PATCH", 1, 512 * MiB, 512 * MiB, 1),
+    Workload("200 x 1 MiB, c16", 200, 1 * MiB, 1 * MiB, 16),
+]
+FILE_QUICK = [
+    Workload("4 x 4 MiB, 1 MiB PATCHes, c2", 4, 4 * MiB, 1 * MiB, 2),
+    Workload("1 x 16 MiB, single PATCH", 1, 16 * MiB, 16 * MiB, 1),
+    Workload("20 x 256 KiB, c4", 20, 256 * 1024, 256 * 1024, 4),
+]
+S3_WORKLOADS = FILE_WORKLOADS[:2]
+S3_QUICK = [
+    Workload("2 x 16 MiB, 8 MiB PATCHes, c2", 2, 16 * MiB, 8 * MiB, 2),
+    Workload("1 x 24 MiB, single PATCH", 1, 24 * MiB, 24 * MiB, 1),
+]
+FILE_RATIO, FILE_RSS, S3_RATIO, S3_RSS = 0.70, 120 * MiB, 0.80, 150 * MiB
+
+
+@dataclass
+class Sample:
+    seconds: float
+    mbps: float
+    rss: int  # bytes, peak resident memory of the server process (0 when not measured)
+    cpu: float  # seconds of server CPU (0 when not measured)
+
+
+def _finish(service: Service | None, seconds: float, total: int) -> Sample:
+    rss = service.rss.read() if service else 0
+    cpu = (cpu_seconds(service.proc.pid) or 0.0) if service else 0.0
+    return Sample(seconds, total / seconds / 1e6, rss, cpu)
+
+
+def _bytes_on_disk(directory: Path) -> int:
+    return sum(p.stat().st_size for p in directory.rglob("*") if p.is_file() and "." not in p.name)
+
+
+def _ours(name: str, env: dict[str, str], data_dir: Path, logs: Path) -> Service:
+    port = free_port()
+    env = {**env, "TUSD_HOST": "127.0.0.1", "TUSD_PORT": str(port), "TUSD_DATA_DIR": str(data_dir)}
+    return start(name, [str(VENV_BIN / "tusd-py"), "serve"], env=env, url=f"http://127.0.0.1:{port}", log_dir=logs)
+
+
+def _baseline(data_dir: Path, logs: Path) -> Service:
+    port = free_port()
+    argv = [
+        sys.executable,
+        str(ROOT / "bench" / "baseline_server.py"),
+        "--port",
+        str(port),
+        "--data-dir",
+        str(data_dir),
+    ]
+    return start("baseline", argv, env={}, url=f"http://127.0.0.1:{port}", log_dir=logs)
+
+
+def measure_file(kind: str, w: Workload, payload: Payload, tmp: Path) -> Sample:
+    data_dir = Path(tempfile.mkdtemp(prefix=f"{kind}-", dir=tmp))
+    service = (
+        _baseline(data_dir, tmp) if kind == "baseline" else _ours("ours-file", {"TUSD_STORE": "file"}, data_dir, tmp)
+    )
+    try:
+        seconds, _ = asyncio.run(run_workload(service.url + "/files/", w, payload))
+        sample = _finish(service, seconds, w.total)
+    except Exception:
+        print(service.log_tail(), file=sys.stderr)
+        raise
+    finally:
+        service.stop()
+    stored = _bytes_on_disk(data_dir)
+    shutil.rmtree(data_dir, ignore_errors=True)
+    if stored != w.total:
+        raise RuntimeError(f"{kind}: {stored} bytes on disk after {w.name}, expected {w.total}")
+    return sample
+
+
+def measure_s3(kind: str, w: Workload, payload: Payload, tmp: Path, s3: dict[str, str]) -> Sample:
+    endpoint, bucket = s3["endpoint"], s3["bucket"]
+    if kind == "ceiling":
+        seconds = asyncio.run(_s3.ceiling(endpoint, bucket, w, payload))
+        sample = _finish(None, seconds, w.total)
+    else:
+        env = {
+            **AWS_ENV,
+            "TUSD_STORE": "s3",
+            "TUSD_S3_BUCKET": bucket,
+            "TUSD_S3_ENDPOINT_URL": endpoint,
+            "TUSD_S3_PATH_STYLE": "true",
+            "TUSD_REDIS_URL": s3["redis"],
+            "TUSD_MASTER_KEY": s3["master_key"],  # an S3 deployment must be given its key
+        }
+        data_dir = Path(tempfile.mkdtemp(prefix="ours-s3-", dir=tmp))
+        service = _ours("ours-s3", env, data_dir, tmp)
+        try:
+            seconds, _ = asyncio.run(run_workload(service.url + "/files/", w, payload))
+            sample = _finish(service, seconds, w.total)
+        except Exception:
+            print(service.log_tail(), file=sys.stderr)
+            raise
+        finally:
+            service.stop()
+            shutil.rmtree(data_dir, ignore_errors=True)
+    stored = asyncio.run(_s3.stored_bytes(endpoint, bucket))
+    asyncio.run(_s3.empty_bucket(endpoint, bucket))
+    if stored != w.total:
+        raise RuntimeError(f"{kind}: {stored} bytes in S3 after {w.name}, expected {w.total}")
+    return sample
+
+
+Results = dict[str, dict[str, list[Sample]]]  # workload name -> kind -> one sample per repeat
+
+
+def run_file(workloads: list[Workload], repeat: int, payload: Payload, tmp: Path) -> Results:
+    results: Results = {w.name: {"ours": [], "baseline": []} for w in workloads}
+    for r in range(repeat):
+        for w in workloads:
+            kinds = ["baseline", "ours"] if r % 2 == 0 else ["ours", "baseline"]  # alternate who goes first
+            for kind in kinds:
+                sample = measure_file(kind, w, payload, tmp)
+                results[w.name][kind].append(sample)
+                _progress("file", r, w, kind, sample)
+    return results
+
+
+def run_s3(workloads: list[Workload], repeat: int, payload: Payload, tmp: Path) -> Results:
+    results: Results = {w.name: {"ours": []} for w in workloads}
+    results[workloads[0].name]["ceiling"] = []
+    os.environ.update(AWS_ENV)  # moto takes any credentials; the ceiling's client needs some
+    redis_proc, redis_url = start_redis(tmp)
+    moto = start_moto(tmp)
+    try:
+        bucket = asyncio.run(_s3.create_bucket(moto.url))
+        s3 = {"endpoint": moto.url, "redis": redis_url, "bucket": bucket, "master_key": os.urandom(32).hex()}
+        for r in range(repeat):
+            for i, w in enumerate(workloads):
+                kinds = ["ours"] if i else (["ceiling", "ours"] if r % 2 == 0 else ["ours", "ceiling"])
+                for kind in kinds:
+                    sample = measure_s3(kind, w, payload, tmp, s3)
+                    results[w.name][kind].append(sample)
+                    _progress("s3", r, w, kind, sample)
+    finally:
+        moto.stop()
+        redis_proc.terminate()
+        redis_proc.wait(timeout=10)
+    return results
+
+
+def _progress(store: str, r: int, w: Workload, kind: str, s: Sample) -> None:
+    rss = f", peak RSS {s.rss / MiB:.1f} MiB, CPU {s.cpu:.1f} s" if s.rss else ""
+    print(f"  [{store} run {r + 1}] {w.name:<32} {kind:<8} {s.mbps:8.1f} MB/s{rss}", file=sys.stderr, flush=True)
+
+
+def _median(values: list[float]) -> float:
+    return statistics.median(values) if values else 0.0
+
+
+def _ratio(ours: list[Sample], other: list[Sample]) -> float:
+    return _median([a.mbps / b.mbps for a, b in zip(ours, other, strict=True)])
+
+
+def _mark(ok: bool) -> str:
+    return "ok" if ok else "MISS"
+
+
+def report_file(results: Results, repeat: int) -> None:
+    print(f"\nFile store: tusd-py vs bare aiohttp baseline (median of {repeat}; MB = 10^6 bytes)")
+    print(f"{'workload':<34}{'ours MB/s':>10}{'base MB/s':>10}{'ratio':>8}      {'ours RSS':>10}{'base RSS':>10}")
+    for i, (name, kinds) in enumerate(results.items()):
+        ours, base = kinds["ours"], kinds["baseline"]
+        ratio = _ratio(ours, base)
+        rss = _median([s.rss for s in ours])
+        rss_mark = f" {_mark(rss < FILE_RSS)} (< {FILE_RSS // MiB})" if i == 1 else ""
+        print(
+            f"{name:<34}{_median([s.mbps for s in ours]):>10.1f}{_median([s.mbps for s in base]):>10.1f}"
+            f"{ratio:>8.2f} {_mark(ratio >= FILE_RATIO):<4} {rss / MiB:>7.1f} MiB"
+            f"{_median([s.rss for s in base]) / MiB:>6.1f} MiB{rss_mark}"
+        )
+    print(f"targets: ratio >= {FILE_RATIO} on every workload; peak RSS < {FILE_RSS // MiB} MiB on the 512 MiB PATCH")
+
+
+def report_s3(results: Results, repeat: int) -> None:
+    print(f"\nS3 store on moto: tusd-py vs moto's raw multipart ceiling (median of {repeat}; MB = 10^6 bytes)")
+    print(f"{'workload':<34}{'ours MB/s':>10}{'ceil MB/s':>10}{'ratio':>8}      {'ours RSS':>10}")
+    for i, (name, kinds) in enumerate(results.items()):
+        ours = kinds["ours"]
+        rss = _median([s.rss for s in ours])
+        if "ceiling" in kinds:
+            ratio = _ratio(ours, kinds["ceiling"])
+            ceil, mark = (
+                f"{_median([s.mbps for s in kinds['ceiling']]):>10.1f}",
+                f"{ratio:>8.2f} {_mark(ratio >= S3_RATIO):<4}",
+            )
+        else:
+            ceil, mark = f"{'-':>10}", f"{'-':>8}     "
+        rss_mark = f" {_mark(rss < S3_RSS)} (< {S3_RSS // MiB})" if i == 1 else ""
+        print(f"{name:<34}{_median([s.mbps for s in ours]):>10.1f}{ceil}{mark} {rss / MiB:>7.1f} MiB{rss_mark}")
+    print(f"targets: ratio >= {S3_RATIO} on 8 x 64 MiB; peak RSS < {S3_RSS // MiB} MiB on the 512 MiB PATCH")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--store", choices=["file", "s3", "both"], default="both")
+    parser.add_argument("--repeat", type=int, default=0, help="runs per figure, median shown (default 3, quick 1)")
+    parser.add_argument("--quick", action="store_true", help="small sizes: a smoke check, not a measurement")
+    parser.add_argument("--json", type=Path, help="also write every sample to this file")
+    args = parser.parse_args()
+    repeat = args.repeat or (1 if args.quick else 3)
+    stores = ["file", "s3"] if args.store == "both" else [args.store]
+    payload = Payload()
+    results: dict[str, Results] = {}
+    with tempfile.TemporaryDirectory(prefix="tusd-bench-") as tmpdir:
+        tmp = Path(tmpdir)
+        if "file" in stores:
+            results["file"] = run_file(FILE_QUICK if args.quick else FILE_WORKLOADS, repeat, payload, tmp)
+        if "s3" in stores:
+            results["s3"] = run_s3(S3_QUICK if args.quick else S3_WORKLOADS, repeat, payload, tmp)
+    if "file" in results:
+        report_file(results["file"], repeat)
+    if "s3" in results:
+        report_s3(results["s3"], repeat)
+    if args.json:
+        doc = {
+            store: {w: {k: [asdict(s) for s in v] for k, v in kinds.items()} for w, kinds in res.items()}
+            for store, res in results.items()
+        }
+        args.json.write_text(json.dumps(doc, indent=2))
+
+
+if __name__ == "__main__":
+    main()
