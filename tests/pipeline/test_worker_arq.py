@@ -19,6 +19,8 @@ from arq.constants import in_progress_key_prefix
 
 from pipeline.assets import FileAssetStore
 from pipeline.contract import JOB_PROCESS_UPLOAD, MediaState, job_id
+from pipeline.crypto.keyring import local_ring
+from pipeline.crypto.settings import CryptoSettings
 from pipeline.records import RedisMediaRecords
 from pipeline.settings import PipelineSettings
 from pipeline.worker import create_worker
@@ -42,8 +44,9 @@ async def arq_pool(redis_url: str) -> AsyncIterator[ArqRedis]:
 
 @pytest.fixture
 async def view(settings: PipelineSettings, redis_client: redis.asyncio.Redis) -> SimpleNamespace:
-    """What the web process sees: the same records and assets the worker writes."""
-    return SimpleNamespace(records=RedisMediaRecords(redis_client), assets=FileAssetStore(settings.data_dir))
+    """What the web process sees: the same records and assets the worker writes, and the key ring."""
+    keys = local_ring(CryptoSettings(data_dir=settings.data_dir))
+    return SimpleNamespace(records=RedisMediaRecords(redis_client), assets=FileAssetStore(settings.data_dir), keys=keys)
 
 
 async def run_burst(settings: PipelineSettings) -> tuple[int, int]:
