@@ -435,6 +435,12 @@ TUS = {"Tus-Resumable": "1.0.0"}
 PATCH_HEADERS = {**TUS, "Content-Type": "application/offset+octet-stream"}
 
 
+@pytest.fixture(autouse=True)
+def _master_key(monkeypatch: pytest.MonkeyPatch) -> None:
+    """An S3 server refuses to start without its master key; the HTTP tests give it one."""
+    monkeypatch.setenv("TUSD_MASTER_KEY", os.urandom(32).hex())
+
+
 def s3_settings(moto_endpoint: str, bucket: str, **extra: Any) -> dict[str, Any]:
     settings = {"store": "s3", "s3_bucket": bucket, "s3_endpoint_url": moto_endpoint, "s3_path_style": True}
     settings.update(extra)
