@@ -25,11 +25,12 @@ retried under its own number.
 from __future__ import annotations
 
 import asyncio
+import bisect
 import io
+import itertools
 import math
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any
 
 import structlog
 
@@ -103,43 +104,76 @@ class PartPolicy:
         return parts_used + 1 + self.parts_needed(part_size, start + size, target) <= self.max_parts
 
 
-class PartReader(io.RawIOBase):
-    """A seekable, zero-copy file over a part buffer.
+class PartBuffer:
+    """The bytes of one part as the body delivered them: views of the received chunks, never
+    copied. Sized like a buffer (``len``); ``bytes()`` joins it when one contiguous copy is needed."""
 
-    Handing a ``bytearray`` to aiobotocore costs up to three copies of every part in flight
-    (aiohttp slices it, joins it with the headers, and the transport buffers what the socket
-    did not take). As a file it is streamed in small reads, so a part lives in memory once.
-    """
+    def __init__(self, data: bytes = b"") -> None:
+        self.views: list[memoryview] = []
+        self.size = 0
+        if data:
+            self.append(memoryview(data))
 
-    def __init__(self, data: bytearray) -> None:
-        self._view = memoryview(data)
+    def append(self, view: memoryview) -> None:
+        if view:
+            self.views.append(view)
+            self.size += len(view)
+
+    def __len__(self) -> int:
+        return self.size
+
+    def __bytes__(self) -> bytes:
+        return b"".join(self.views)
+
+
+class PartStream:
+    """A part as an upload body: a seekable file to botocore (length, payload hash, retries)
+    and an async iterable of the part's own views to aiohttp, which then sends them without a
+    copy and without a thread hop (for a file object it reads 64 KiB at a time in a thread).
+    It is deliberately not an ``io.IOBase``: aiohttp would treat it as a file."""
+
+    def __init__(self, part: PartBuffer | bytes | bytearray) -> None:
+        if not isinstance(part, PartBuffer):
+            part = PartBuffer(bytes(part))
+        self._views = part.views
+        self._starts = list(itertools.accumulate((len(v) for v in self._views), initial=0))
+        self._size = part.size
         self._pos = 0
 
-    def readable(self) -> bool:
-        return True
-
-    def seekable(self) -> bool:
-        return True
+    def __len__(self) -> int:
+        return self._size - self._pos
 
     def tell(self) -> int:
         return self._pos
 
     def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
-        base = {io.SEEK_SET: 0, io.SEEK_CUR: self._pos, io.SEEK_END: len(self._view)}[whence]
-        self._pos = max(0, min(len(self._view), base + offset))
+        base = {io.SEEK_SET: 0, io.SEEK_CUR: self._pos, io.SEEK_END: self._size}[whence]
+        self._pos = max(0, min(self._size, base + offset))
         return self._pos
 
-    def readinto(self, buffer: Any) -> int:
-        n = min(len(buffer), len(self._view) - self._pos)
-        buffer[:n] = self._view[self._pos : self._pos + n]
-        self._pos += n
-        return n
+    def _views_between(self, start: int, end: int) -> Iterator[memoryview]:
+        index = bisect.bisect_right(self._starts, start) - 1
+        while start < end:
+            view = self._views[index]
+            at = start - self._starts[index]
+            take = min(len(view) - at, end - start)
+            yield view[at : at + take]
+            start += take
+            index += 1
 
-    def __len__(self) -> int:
-        return len(self._view) - self._pos
+    def read(self, size: int | None = -1) -> bytes:
+        end = self._size if size is None or size < 0 else min(self._size, self._pos + size)
+        data = b"".join(self._views_between(self._pos, end))
+        self._pos = max(self._pos, end)
+        return data
+
+    async def __aiter__(self) -> AsyncIterator[memoryview]:
+        start, self._pos = self._pos, self._size
+        for view in self._views_between(start, self._size):
+            yield view
 
 
-Sender = Callable[[int, bytearray], Awaitable[str]]  # (part number, bytes) -> ETag
+Sender = Callable[[int, PartBuffer], Awaitable[str]]  # (part number, bytes) -> ETag
 Committer = Callable[[list[PartRecord]], Awaitable[None]]
 
 
@@ -168,7 +202,7 @@ class PartPipeline:
         self._next_commit = first_number
         self.failure: BaseException | None = None
 
-    async def submit(self, data: bytearray) -> None:
+    async def submit(self, data: PartBuffer) -> None:
         """Queue one part; waits while ``in_flight`` parts are running (backpressure on the body)."""
         while len(self._running) >= self._in_flight and self.failure is None:
             await self._wait(asyncio.FIRST_COMPLETED)
@@ -178,7 +212,7 @@ class PartPipeline:
         self.next_number += 1
         self._running[number] = asyncio.create_task(self._upload(number, data), name=f"s3-part-{number}")
 
-    async def _upload(self, number: int, data: bytearray) -> PartRecord:
+    async def _upload(self, number: int, data: PartBuffer) -> PartRecord:
         for delay in (*self._delays, None):
             try:
                 async with self._slots:

@@ -27,7 +27,7 @@ from ...protocol.info import UploadInfo, UploadState
 from ...settings import Settings
 from ...state.records import MemoryUploadRecords, PartRecord, RedisUploadRecords, UploadRecord, UploadRecords
 from .client import S3Client, map_s3_errors, open_client
-from .parts import PartPolicy
+from .parts import PartBuffer, PartPolicy, PartStream
 from .upload import S3Upload
 
 log = structlog.get_logger("tusd_py.s3store")
@@ -137,13 +137,13 @@ class S3Store:
                 ContentType="application/json",
             )
 
-    async def put_tail(self, upload_id: str, data: bytes | bytearray, *, start: int, parts: int) -> None:
+    async def put_tail(self, upload_id: str, data: PartBuffer | bytes, *, start: int, parts: int) -> None:
         """``<id>.part``: the bytes after the committed parts, and the checkpoint of the part count."""
         async with map_s3_errors("PutObject"):
             await self.client.put_object(
                 Bucket=self.config.bucket,
                 Key=self.key(upload_id, ".part"),
-                Body=data,
+                Body=PartStream(data) if data else b"",
                 Metadata={TAIL_START: str(start), TAIL_PARTS: str(parts)},
             )
 

@@ -19,7 +19,7 @@ from ...protocol.errors import OffsetMismatch, StorageUnavailable, TusError, Upl
 from ...protocol.info import UploadInfo, UploadState
 from ...state.records import PartRecord, UploadRecord
 from .client import map_s3_errors
-from .parts import PartFailed, PartPipeline, PartReader, Sender
+from .parts import PartBuffer, PartFailed, PartPipeline, PartStream, Sender
 
 if TYPE_CHECKING:
     from .store import S3Store
@@ -63,7 +63,7 @@ class S3Upload:
         if offset != record.info.offset:
             raise OffsetMismatch(record.info.offset)
         length, part_size = record.info.size, record.part_size
-        buf = bytearray(await store.read_tail(record)) if record.tail else bytearray()
+        buf = PartBuffer(await store.read_tail(record)) if record.tail else PartBuffer()
         done = _Committed(record.parts, record.parts_end)
         start = record.parts_end  # the offset of buf[0]
 
@@ -98,14 +98,14 @@ class S3Upload:
                     )
                     # Past the salvage below: the S3 checkpoint and tail must stay as they were.
                     raise _RolledBack(exc) from exc
-                view = memoryview(chunk)
+                view = memoryview(chunk if isinstance(chunk, bytes) else bytes(chunk))  # views need immutable bytes
                 while view:
                     take = min(len(view), size - len(buf))
-                    buf += view[:take]
+                    buf.append(view[:take])
                     view = view[take:]
                     if len(buf) == size:
                         await pipeline.submit(buf)
-                        buf, start = bytearray(), start + size
+                        buf, start = PartBuffer(), start + size
                         size = policy.size_at(part_size, start)
             final = length is not None and start + len(buf) == length
             short_ok = policy.may_cut_short(
@@ -113,7 +113,7 @@ class S3Upload:
             )
             if buf and (final or short_ok):
                 await pipeline.submit(buf)
-                buf, start = bytearray(), start + len(buf)
+                buf, start = PartBuffer(), start + len(buf)
             await pipeline.close()
         except PartFailed as exc:
             await self._salvage(pipeline, done, record)
@@ -140,14 +140,14 @@ class S3Upload:
     def _sender(self, multipart_id: str) -> Sender:
         store = self.store
 
-        async def send(number: int, data: bytearray) -> str:
+        async def send(number: int, data: PartBuffer) -> str:
             async with map_s3_errors("UploadPart"):
                 resp = await store.client.upload_part(
                     Bucket=store.config.bucket,
                     Key=self.key,
                     UploadId=multipart_id,
                     PartNumber=number,
-                    Body=PartReader(data),
+                    Body=PartStream(data),
                 )
             return str(resp["ETag"])
 
@@ -218,7 +218,7 @@ class S3Upload:
         await self._delete(".part")
 
     async def _tail_as_last_part(self, record: UploadRecord) -> UploadRecord:
-        data = bytearray(await self.store.read_tail(record))
+        data = PartBuffer(await self.store.read_tail(record))
         etag = await self._sender(record.multipart_id)(record.parts + 1, data)
         part = PartRecord(record.parts + 1, len(data), etag)
         end = record.info.offset
