@@ -81,7 +81,10 @@ class Settings(BaseSettings):
     s3_region: str = Field("us-east-1", description="S3 region.")
     s3_path_style: bool = Field(False, description="Use path-style addressing (MinIO, moto).")
     s3_part_size: int = Field(
-        16 * 1024 * 1024, ge=5 * 1024 * 1024, description="Preferred multipart part size in bytes (>= 5 MiB)."
+        8 * 1024 * 1024,
+        ge=5 * 1024 * 1024,
+        description="Preferred multipart part size in bytes (>= 5 MiB). Memory per upload is about "
+        "(TUSD_S3_PARTS_IN_FLIGHT + 1) x part size.",
     )
     s3_min_part_size: int = Field(
         5 * 1024 * 1024, ge=1, description="Smallest non-final part S3 accepts; smaller tails are carried forward."

@@ -50,7 +50,7 @@ _GROWTH = 32
 
 @dataclass(frozen=True)
 class PartPolicy:
-    preferred: int = 16 * MiB
+    preferred: int = 8 * MiB  # the server's TUSD_S3_PART_SIZE default
     min_size: int = S3_MIN_PART_SIZE
     max_size: int = S3_MAX_PART_SIZE
     max_parts: int = S3_MAX_PARTS
