@@ -8,8 +8,8 @@ of this, so each store is released in the way that keeps its own bookkeeping tru
   same length. The store's offset is the data file's size, so HEAD is unchanged; the file
   holds no data blocks, so no plaintext byte remains (and it costs no disk space).
 * S3 store: the object is deleted. HEAD reads the upload's record in Redis, which is kept
-  after completion. (A record rebuilt from S3 after losing Redis would not find the object;
-  docs/encryption.md says so.)
+  after completion. A record rebuilt from S3 after losing Redis is still complete: its
+  ``.info`` says ``handed_off``.
 * memory store (tests): nothing to do.
 
 Idempotent: a duplicate or retried job may run it again.

@@ -15,6 +15,7 @@ import aiohttp
 import boto3
 import m3u8
 import pytest
+import redis.asyncio
 
 from pipeline.crypto.keys import KeyConfigError
 from pipeline.crypto.segments import decrypt_segment, segment_iv
@@ -32,6 +33,7 @@ from tests.e2e.encrypted_support import (
 )
 from tusd_py.app import create_app
 from tusd_py.settings import Settings
+from tusd_py.state import keyspace
 from tusd_py.state.memory import MemoryLocker
 
 AWS = {"region_name": "us-east-1", "aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
@@ -142,6 +144,15 @@ async def test_s3_redis_kms_worker_end_to_end(
         assert head.headers["Upload-Offset"] == head.headers["Upload-Length"] == str(len(source))
     async with session.get(f"{base}/files/{upload_id}", headers={"Range": "bytes=100-1099"}) as resp:
         assert resp.status == 206 and await resp.read() == source[100:1100]
+    # Redis loses the upload's record: it is rebuilt from S3 (.info says handed off), still complete
+    flush = redis.asyncio.Redis.from_url(redis_url)
+    try:
+        assert await flush.delete(keyspace.upload_key(upload_id), keyspace.parts_key(upload_id)) >= 1
+    finally:
+        await flush.aclose()
+    async with session.head(f"{base}/files/{upload_id}", headers=TUS) as head:
+        assert head.status == 200, head.status
+        assert head.headers["Upload-Offset"] == head.headers["Upload-Length"] == str(len(source))
     streams = await asyncio.to_thread(decode_hls, body["playback_url"])  # follows the redirects to S3
     assert sorted((w, h) for _, w, h in streams.values()) == [(192, 144), (320, 240)]
     assert all(frames >= 40 for frames, _, _ in streams.values())

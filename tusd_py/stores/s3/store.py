@@ -232,6 +232,12 @@ class S3Store:
                 info.offset, info.expires_at = final, None
                 info.state = info.state if info.state in _DONE else UploadState.COMPLETED
                 return record, []
+            if final is None and info.state is UploadState.HANDED_OFF and info.size is not None:
+                # .info is rewritten at hand-off, after the object's size was checked: every byte
+                # arrived. Processing may since have released the plaintext object (an encrypted
+                # original replaces it), so the upload stays complete rather than "lost".
+                info.offset, info.expires_at = info.size, None
+                return record, []
             if record.multipart_id or info.size != 0:
                 raise UploadNotFound(f"upload {upload_id} has lost its data")
             stored = []
