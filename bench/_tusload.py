@@ -32,6 +32,11 @@ class Workload:
     def total(self) -> int:
         return self.uploads * self.size
 
+    @property
+    def single_patch(self) -> bool:
+        """The memory workload: one upload in one PATCH."""
+        return self.uploads == 1 and self.patch_size >= self.size
+
 
 class Payload:
     """Random bytes, reused: slices of one block, never a whole upload."""
