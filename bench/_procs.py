@@ -95,9 +95,15 @@ class Service:
     url: str
     log_path: Path
     rss: PeakRss = field(init=False)
+    cpu_at_ready: float = 0.0  # CPU seconds spent starting up, not counted in a workload
 
     def __post_init__(self) -> None:
         self.rss = PeakRss(self.proc.pid)
+
+    def cpu_used(self) -> float:
+        """CPU seconds since the service was ready (0 where /proc is missing)."""
+        now = cpu_seconds(self.proc.pid)
+        return now - self.cpu_at_ready if now is not None else 0.0
 
     def log_tail(self, lines: int = 30) -> str:
         try:
@@ -127,14 +133,16 @@ def start(
     while True:
         try:
             urllib.request.urlopen(url + ready_path, timeout=2).close()
-            return service
+            break
         except urllib.error.HTTPError:
-            return service  # it answers: ready
+            break  # it answers: ready
         except OSError:
             if proc.poll() is not None or time.monotonic() > deadline:
                 service.stop()
                 raise RuntimeError(f"{name} did not start:\n{service.log_tail()}") from None
             time.sleep(0.05)
+    service.cpu_at_ready = cpu_seconds(proc.pid) or 0.0
+    return service
 
 
 def start_redis(log_dir: Path) -> tuple[subprocess.Popen[bytes], str]:
