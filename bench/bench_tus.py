@@ -245,13 +245,14 @@ def main() -> None:
     parser.add_argument("--json", type=Path, help="also write every sample to this file")
     parser.add_argument("--only", default="", help="run only the workloads whose name contains this text")
     parser.add_argument("--env", action="append", default=[], metavar="KEY=VALUE", help="extra setting for tusd-py")
+    parser.add_argument("--dir", type=Path, help="where the servers write (default: the system temp directory)")
     args = parser.parse_args()
     SERVER_ENV.update(item.split("=", 1) for item in args.env)
     repeat = args.repeat or (1 if args.quick else 3)
     stores = ["file", "s3"] if args.store == "both" else [args.store]
     payload = Payload()
     results: dict[str, Results] = {}
-    with tempfile.TemporaryDirectory(prefix="tusd-bench-") as tmpdir:
+    with tempfile.TemporaryDirectory(prefix="tusd-bench-", dir=args.dir) as tmpdir:
         tmp = Path(tmpdir)
         if "file" in stores:
             workloads = [w for w in (FILE_QUICK if args.quick else FILE_WORKLOADS) if args.only in w.name]
