@@ -172,9 +172,7 @@ class UploadService:
                 )
             if checksum is not None:
                 if body.declared_length is not None and body.declared_length > self.limits.checksum_max_size:
-                    raise TooLarge(
-                        f"a checksummed PATCH may carry at most {self.limits.checksum_max_size} bytes"
-                    )
+                    raise TooLarge(f"a checksummed PATCH may carry at most {self.limits.checksum_max_size} bytes")
                 remaining = min(remaining, self.limits.checksum_max_size)
             body.limit = remaining
             bound.debug("chunk_write_start", offset=offset, declared=body.declared_length)
