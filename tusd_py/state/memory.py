@@ -8,33 +8,17 @@ dead connection before the server did resume within a second, instead of hitting
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from ..protocol.errors import UploadLocked
+from .release import ReleaseSignal
 
 
-class MemoryLock:
+class MemoryLock(ReleaseSignal):
     def __init__(self) -> None:
-        self._callbacks: list[Callable[[], None]] = []
-        self._requested = False
+        super().__init__()
         self.released = asyncio.Event()
-
-    def on_release_request(self, callback: Callable[[], None]) -> None:
-        self._callbacks.append(callback)
-        if self._requested:
-            callback()
-
-    @property
-    def release_requested(self) -> bool:
-        return self._requested
-
-    def request_release(self) -> None:
-        if self._requested:
-            return
-        self._requested = True
-        for callback in self._callbacks:
-            callback()
 
 
 class MemoryLocker:

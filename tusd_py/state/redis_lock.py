@@ -23,7 +23,7 @@ import asyncio
 import contextlib
 import contextvars
 import secrets
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any
 
@@ -32,6 +32,7 @@ from redis.exceptions import RedisError
 
 from ..protocol.errors import StorageUnavailable, UploadLocked
 from . import keyspace
+from .release import ReleaseSignal
 
 if TYPE_CHECKING:
     from ..core.ports import Lock, Locker
@@ -54,30 +55,13 @@ def _text(value: Any) -> str:
     return value.decode() if isinstance(value, bytes) else str(value)
 
 
-class RedisLock:
+class RedisLock(ReleaseSignal):
     def __init__(self, upload_id: str, token: str, since: float) -> None:
+        super().__init__()
         self.upload_id = upload_id
         self.token = token
         self.since = since  # loop time the SET was sent: the key surely lives until since + ttl
         self.lost = False
-        self._callbacks: list[Callable[[], None]] = []
-        self._requested = False
-
-    def on_release_request(self, callback: Callable[[], None]) -> None:
-        self._callbacks.append(callback)
-        if self._requested:
-            callback()
-
-    @property
-    def release_requested(self) -> bool:
-        return self._requested
-
-    def request_release(self) -> None:
-        if self._requested:
-            return
-        self._requested = True
-        for callback in self._callbacks:
-            callback()
 
     def lose(self) -> None:
         self.lost = True
