@@ -76,31 +76,31 @@ async def test_the_offset_is_the_size_of_the_data_file(store: FileStore) -> None
 
 
 async def test_the_info_file_is_replaced_never_rewritten_in_place(store: FileStore) -> None:
-    upload = await create(store, 10)
+    upload = await create(store, None)
     inode = upload.info_path.stat().st_ino
-    await upload.set_state(UploadState.COMPLETING)
+    await upload.declare_length(10)
     assert upload.info_path.stat().st_ino != inode  # a new file renamed over the old one
-    assert json.loads(upload.info_path.read_text())["state"] == "completing"
+    assert json.loads(upload.info_path.read_text())["size"] == 10
 
 
 async def test_an_update_that_fails_before_the_rename_keeps_the_old_info(
     store: FileStore, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    upload = await create(store, 10, expires_at=1000.0)
+    upload = await create(store, None)
 
     def crash(src: Any, dst: Any) -> None:
         raise OSError("simulated crash between write and rename")
 
     monkeypatch.setattr(filesystem.os, "replace", crash)
     with pytest.raises(OSError, match="simulated"):
-        await upload.set_expiry(2000.0)
+        await upload.declare_length(2000)
     monkeypatch.undo()
-    assert UploadInfo.from_dict(json.loads(upload.info_path.read_text())).expires_at == 1000.0
-    assert (await (await store.get_upload(upload.id)).get_info()).expires_at == 1000.0
+    assert UploadInfo.from_dict(json.loads(upload.info_path.read_text())).size is None
+    assert (await (await store.get_upload(upload.id)).get_info()).size is None
 
 
 async def test_readers_never_see_a_partial_info_file(store: FileStore) -> None:
-    upload = await create(store, 10, metadata="filename " + "QUJD" * 2000)  # a few KiB of JSON
+    upload = await create(store, None, metadata="filename " + "QUJD" * 2000)  # a few KiB of JSON
     done = threading.Event()
     bad: list[str] = []
 
@@ -116,13 +116,72 @@ async def test_readers_never_see_a_partial_info_file(store: FileStore) -> None:
     thread.start()
     try:
         for i in range(300):
-            await upload.set_expiry(float(i))
+            await upload.declare_length(i)
             await asyncio.sleep(0)
     finally:
         done.set()
         thread.join()
     assert bad == []
-    assert (await upload.get_info()).expires_at == 299.0
+    assert (await upload.get_info()).size == 299
+
+
+async def test_state_and_expiry_change_in_place_and_survive_a_restart(store: FileStore) -> None:
+    upload = await create(store, 10, expires_at=1000.0)
+    inode = upload.info_path.stat().st_ino
+    await upload.set_expiry(2000.0)
+    await upload.set_state(UploadState.COMPLETING)
+    await upload.set_expiry(None)
+    assert upload.info_path.stat().st_ino == inode  # no rename per transition
+    again = await FileStore(store.root.parent).get_upload(upload.id)
+    info = await again.get_info()
+    assert (info.state, info.expires_at) == (UploadState.COMPLETING, None)
+    await upload.declare_length(10)  # an info rewrite keeps what the state file says
+    info = await (await FileStore(store.root.parent).get_upload(upload.id)).get_info()
+    assert (info.state, info.expires_at, info.size) == (UploadState.COMPLETING, None, 10)
+    await upload.terminate("terminated")
+    assert sorted(p.name for p in store.root.iterdir()) == [f"{upload.id}.gone"]
+
+
+async def test_a_torn_state_write_falls_back_to_the_previous_transition(store: FileStore) -> None:
+    upload = await create(store, 10, expires_at=1000.0)
+    await upload.set_state(UploadState.COMPLETING)  # sequence 1: slot 1
+    await upload.set_state(UploadState.COMPLETED)  # sequence 2: slot 0
+    state_path = store.root / f"{upload.id}.state"
+    raw = bytearray(state_path.read_bytes())
+    raw[3] ^= 0xFF  # a crash tore the newest slot
+    state_path.write_bytes(bytes(raw))
+    info = await upload.get_info()
+    assert (info.state, info.expires_at) == (UploadState.COMPLETING, 1000.0)
+    await upload.set_state(UploadState.COMPLETED)  # the retried transition writes a good slot
+    assert (await upload.get_info()).state is UploadState.COMPLETED
+    state_path.write_bytes(bytes(64))  # both slots unreadable: the info file's fields stand
+    info = await upload.get_info()
+    assert (info.state, info.expires_at) == (UploadState.RECEIVING, 1000.0)
+
+
+async def test_readers_of_the_state_never_see_a_torn_or_older_one(store: FileStore) -> None:
+    upload = await create(store, 10, expires_at=0.0)
+    done = threading.Event()
+    seen: list[float] = []
+
+    def reader() -> None:
+        while not done.is_set():
+            record = filesystem.read_state(str(store.root / f"{upload.id}.state"))
+            if record is not None and record.expires_at is not None:
+                seen.append(record.expires_at)
+
+    thread = threading.Thread(target=reader)
+    thread.start()
+    try:
+        for i in range(1, 500):
+            await upload.set_expiry(float(i))
+            if i % 20 == 0:
+                await asyncio.sleep(0.001)
+    finally:
+        done.set()
+        thread.join()
+    assert seen and seen == sorted(seen)  # never a value that goes backwards (torn or stale slot)
+    assert (await upload.get_info()).expires_at == 499.0
 
 
 @pytest.mark.parametrize("upload_id", ["../x", "a/b", ".", "..", "", "x.info", "/etc/passwd", "x\x00"])

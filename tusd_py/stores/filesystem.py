@@ -4,6 +4,8 @@ Layout under ``data_dir/uploads``:
     <id>        the bytes received so far; its size *is* the offset, so a crash
                 (even kill -9) can never make the offset claim more than is stored
     <id>.info   UploadInfo as JSON, replaced atomically (write + rename)
+    <id>.state  the state and expiry once they change: two CRC'd slots written in place in
+                turn (filestate.py); where present it overrides those two fields of the info
     <id>.gone   tombstone of a terminated or expired upload (answers 410)
 
 Single-process only: the lock is in memory. Use the S3 store and Redis for several instances.
@@ -24,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 from ..core.ports import Body, TombstoneReason, Upload
 from ..protocol.errors import TusError, UploadGone, UploadNotFound
 from ..protocol.info import UploadInfo, UploadState
+from .filestate import StateRecord, read_state, write_state
 
 _ID = re.compile(r"^[A-Za-z0-9_-]{1,200}$")
 _FLUSH = 1024 * 1024  # write in ~1 MiB batches off the event loop, one batch in flight
@@ -126,26 +129,36 @@ class FileUpload:
         self.data_path = store.root / upload_id
         self.info_path = store.root / f"{upload_id}.info"
         self._data, self._info = str(self.data_path), str(self.info_path)
+        self._state = str(store.root / f"{upload_id}.state")
 
     async def _run(self, fn: Any, *args: Any) -> Any:
         return await asyncio.get_running_loop().run_in_executor(None, fn, *args)
 
-    def _load(self) -> UploadInfo:
+    def _load_with_state(self) -> tuple[UploadInfo, StateRecord | None]:
         try:
             info = UploadInfo.from_dict(json.loads(_read_file(self._info)))
             info.offset = os.stat(self._data).st_size
         except FileNotFoundError:
             raise self.store.missing(self.id) from None
-        return info
+        record = read_state(self._state)
+        if record is not None:
+            info.state, info.expires_at = record.state, record.expires_at
+        return info, record
+
+    def _load(self) -> UploadInfo:
+        return self._load_with_state()[0]
 
     async def get_info(self) -> UploadInfo:
-        return self._load()  # two small syscalls: cheaper inline than a thread hop
+        return self._load()  # a few small syscalls: cheaper inline than a thread hop
 
     async def _update(self, **changes: Any) -> None:
-        info = self._load()
+        info, record = self._load_with_state()
         for key, value in changes.items():
             setattr(info, key, value)
-        _write_json(self._info, info.to_dict())
+        if changes.keys() <= {"state", "expires_at"}:
+            write_state(self._state, record, info.state, info.expires_at)  # in place, no rename
+        else:  # the info carries the current state and expiry too; a state file still agrees
+            _write_json(self._info, info.to_dict())
 
     async def declare_length(self, length: int) -> None:
         await self._update(size=length)
@@ -182,7 +195,7 @@ class FileUpload:
 
     async def terminate(self, reason: TombstoneReason) -> None:
         _write_json(str(self.store.root / f"{self.id}.gone"), {"reason": reason, "at": time.time()})
-        for path in (self.data_path, self.info_path):
+        for path in (self.data_path, self.info_path, Path(self._state)):
             path.unlink(missing_ok=True)
 
     async def read(self, start: int, end: int) -> AsyncIterator[bytes]:
