@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import contextlib
 import re
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
 from urllib.parse import quote
 
 import structlog
@@ -19,6 +20,7 @@ from aiohttp import web
 
 from pipeline.crypto.keys import CryptoError
 
+from ..core.ports import Upload
 from ..keys import ORIGINALS, SERVICE
 from .delivery_ports import IntegrityFailure, PlainObject
 from .middlewares import decorate
@@ -62,7 +64,7 @@ def integrity_guard(request: web.Request) -> Iterator[None]:
 async def serve_plain(
     request: web.Request, plain: PlainObject, *, content_type: str, headers: dict[str, str] | None = None
 ) -> web.StreamResponse:
-    """Stream a decrypted object with Range support (see the module docstring for failures)."""
+    """Stream an object with Range support; for a decrypted one, failures are as the module says."""
     size = plain.size
     byte_range = _range(request, size)
     start, end = byte_range or (0, size)
@@ -92,9 +94,19 @@ async def serve_plain(
     return response
 
 
+@dataclass(frozen=True)
+class _Stored:
+    """A finished upload still in its store, seen as a ``PlainObject``."""
+
+    upload: Upload
+    size: int
+
+    def stream(self, start: int, end: int) -> AsyncIterator[bytes]:
+        return self.upload.read(start, end)
+
+
 async def get(request: web.Request) -> web.StreamResponse:
     upload, info = await request.app[SERVICE].open_download(request.match_info["upload_id"])
-    size = info.size or 0
     meta = info.meta()
     content_type = meta.text("filetype") or meta.text("content_type") or ""
     if not _TOKEN.match(content_type):
@@ -104,22 +116,7 @@ async def get(request: web.Request) -> web.StreamResponse:
     originals = request.app.get(ORIGINALS)
     with integrity_guard(request):
         released = await originals.original(info.id) if originals is not None else None
-    if released is not None:  # processed: the encrypted kept original replaced the upload
-        attachment = {"Content-Disposition": f"{disposition}; filename*=UTF-8''{quote(filename)}"}
-        return await serve_plain(request, released, content_type=content_type, headers=attachment)
-    byte_range = _range(request, size)
-    start, end = byte_range or (0, size)
-    response = web.StreamResponse(status=206 if byte_range else 200)
-    response.content_type = content_type
-    response.content_length = end - start
-    response.headers["Accept-Ranges"] = "bytes"
-    response.headers["Content-Disposition"] = f"{disposition}; filename*=UTF-8''{quote(filename)}"
-    if byte_range:
-        response.headers["Content-Range"] = f"bytes {start}-{end - 1}/{size}"
-    decorate(request, response)
-    await response.prepare(request)
-    if end > start:
-        async for chunk in upload.read(start, end):
-            await response.write(chunk)
-    await response.write_eof()
-    return response
+    # once processed, the encrypted kept original has replaced the upload in its store
+    source = released if released is not None else _Stored(upload, info.size or 0)
+    headers = {"Content-Disposition": f"{disposition}; filename*=UTF-8''{quote(filename)}"}
+    return await serve_plain(request, source, content_type=content_type, headers=headers)
