@@ -13,15 +13,12 @@ local keys above stay in the ring to unwrap, so moving from local keys to KMS is
 
 from __future__ import annotations
 
-import os
 import secrets
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from pathlib import Path
 
 from .keys import (
-    _KEY_FILE_HEADER,
     KeyConfigError,
     KeyEncryptionKey,
     KeyRing,
@@ -31,6 +28,7 @@ from .keys import (
     kek_id_for,
     load_or_create_key_file,
     parse_master_key,
+    write_key_file,
 )
 from .settings import CryptoSettings
 from .signing import MIN_SECRET_SIZE
@@ -120,24 +118,6 @@ def signing_secret(settings: CryptoSettings) -> bytes:
     if active is None:
         raise MissingKeyError("TUSD_URL_SIGNING_SECRET is required with TUSD_KEK_PROVIDER=kms")
     return derive_key(active, purpose="url-signing")
-
-
-def write_key_file(path: Path, key: bytes, *, replace: bool) -> None:
-    """Write ``key`` in the key file format, mode 0600, atomically (fsynced, then renamed or linked)."""
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    try:
-        with os.fdopen(fd, "w") as f:
-            f.write(f"{_KEY_FILE_HEADER}id={kek_id_for(key)}\nkey={key.hex()}\n")
-            f.flush()
-            os.fsync(f.fileno())
-        if replace:
-            os.replace(tmp, path)
-        else:
-            os.link(tmp, path)  # FileExistsError if present: never overwrite a key by accident
-    finally:
-        tmp.unlink(missing_ok=True)
 
 
 def new_local_key(settings: CryptoSettings) -> tuple[str, str]:

@@ -257,6 +257,26 @@ def _read_key_file(path: Path) -> bytes:
     return key
 
 
+def write_key_file(path: Path, key: bytes, *, replace: bool) -> None:
+    """Write ``key`` in the key file format, mode 0600, atomically: written in full and fsynced
+    under a temporary name, then renamed (``replace``) or linked (FileExistsError if present) into
+    place, so no process ever reads a half-written key."""
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        with os.fdopen(fd, "w") as f:
+            f.write(f"{_KEY_FILE_HEADER}id={kek_id_for(key)}\nkey={key.hex()}\n")
+            f.flush()
+            os.fsync(f.fileno())
+        if replace:
+            os.replace(tmp, path)
+        else:
+            os.link(tmp, path)  # FileExistsError if present: never overwrite a key by accident
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
 def load_or_create_key_file(path: str | os.PathLike[str], *, create: bool) -> bytes:
     """The key stored at ``path``. With ``create`` (the embedded default) a missing file is created
     once, mode 0600; a present file is always reused, and an unreadable or corrupt one is an error."""
@@ -269,22 +289,12 @@ def load_or_create_key_file(path: str | os.PathLike[str], *, create: bool) -> by
             "or point TUSD_MASTER_KEY_FILE at the existing key file"
         )
     key = secrets.token_bytes(32)
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    # Written in full under a temporary name, then linked into place: another process never sees
-    # a half-written key, and if two start at once the loser reads the winner's key.
-    tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    # Linked into place, never renamed over: if two processes start at once, the loser reads the
+    # winner's key instead of replacing it.
     try:
-        with os.fdopen(fd, "w") as f:
-            f.write(f"{_KEY_FILE_HEADER}id={kek_id_for(key)}\nkey={key.hex()}\n")
-            f.flush()
-            os.fsync(f.fileno())
-        try:
-            os.link(tmp, path)
-        except FileExistsError:
-            return _read_key_file(path)
-    finally:
-        tmp.unlink(missing_ok=True)
+        write_key_file(path, key, replace=False)
+    except FileExistsError:
+        return _read_key_file(path)
     return key
 
 
