@@ -47,18 +47,9 @@ def start_server(env: dict[str, str], log: Path, *, cwd: Path | None = None) -> 
     try:
         wait_listening(server)
     except BaseException:
-        stop_server(server)
+        server.stop()
         raise
     return server
-
-
-def stop_server(server: Server) -> None:
-    if server.proc.poll() is None:
-        server.proc.terminate()
-        try:
-            server.proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            server.kill()
 
 
 @pytest.fixture(params=["file", "s3"])
@@ -82,7 +73,7 @@ def tus_server(request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pyte
     try:
         yield TusServer("file", server, lambda upload_id: (data_dir / "uploads" / upload_id).read_bytes())
     finally:
-        stop_server(server)
+        server.stop()
 
 
 @pytest.fixture

@@ -23,7 +23,6 @@ from tests.clients.conftest import (
     decode_metadata,
     head,
     start_server,
-    stop_server,
     upload_id,
 )
 from tests.fixtures.moto_server import free_port
@@ -115,4 +114,4 @@ def test_upload_to_the_server_as_make_run_starts_it(node: str, payload: Path, tm
         assert_stored(tus, url, payload.read_bytes())
         assert (cwd / "data" / "uploads" / upload_id(url)).stat().st_size == SIZE
     finally:
-        stop_server(server)
+        server.stop()

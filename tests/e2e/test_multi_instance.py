@@ -46,6 +46,15 @@ class Server:
         self.proc.send_signal(signal.SIGKILL)
         self.proc.wait(timeout=10)
 
+    def stop(self) -> None:
+        """SIGTERM, then SIGKILL if it has not exited within 10 s; nothing if it is gone already."""
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.kill()
+
 
 class Start(Protocol):
     def __call__(self, port: int | None = None) -> Server: ...
@@ -111,12 +120,7 @@ def cluster(redis_url: str, moto_endpoint: str, s3_bucket: str, tmp_path: Path) 
 
     yield Cluster(start, s3_bucket, moto_endpoint, servers)
     for server in servers:
-        if server.proc.poll() is None:
-            server.proc.terminate()
-            try:
-                server.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                server.kill()
+        server.stop()
 
 
 @pytest.fixture
