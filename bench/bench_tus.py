@@ -92,20 +92,25 @@ def _baseline(data_dir: Path, logs: Path) -> Service:
     return start("baseline", argv, env={}, url=f"http://127.0.0.1:{port}", log_dir=logs)
 
 
+def _drive(service: Service, w: Workload, payload: Payload) -> Sample:
+    """Run the workload against a started server, then stop it (its log on stderr if it failed)."""
+    try:
+        seconds, _ = asyncio.run(run_workload(service.url + "/files/", w, payload))
+        return _finish(service, seconds, w.total)
+    except Exception:
+        print(service.log_tail(), file=sys.stderr)
+        raise
+    finally:
+        service.stop()
+
+
 def measure_file(kind: str, w: Workload, payload: Payload, tmp: Path) -> Sample:
     os.sync()  # start from clean page cache: the previous run's dirty pages would throttle this one's writes
     data_dir = Path(tempfile.mkdtemp(prefix=f"{kind}-", dir=tmp))
     service = (
         _baseline(data_dir, tmp) if kind == "baseline" else _ours("ours-file", {"TUSD_STORE": "file"}, data_dir, tmp)
     )
-    try:
-        seconds, _ = asyncio.run(run_workload(service.url + "/files/", w, payload))
-        sample = _finish(service, seconds, w.total)
-    except Exception:
-        print(service.log_tail(), file=sys.stderr)
-        raise
-    finally:
-        service.stop()
+    sample = _drive(service, w, payload)
     stored = _bytes_on_disk(data_dir)
     shutil.rmtree(data_dir, ignore_errors=True)
     if stored != w.total:
@@ -131,13 +136,8 @@ def measure_s3(kind: str, w: Workload, payload: Payload, tmp: Path, s3: dict[str
         data_dir = Path(tempfile.mkdtemp(prefix="ours-s3-", dir=tmp))
         service = _ours("ours-s3", env, data_dir, tmp)
         try:
-            seconds, _ = asyncio.run(run_workload(service.url + "/files/", w, payload))
-            sample = _finish(service, seconds, w.total)
-        except Exception:
-            print(service.log_tail(), file=sys.stderr)
-            raise
+            sample = _drive(service, w, payload)
         finally:
-            service.stop()
             shutil.rmtree(data_dir, ignore_errors=True)
     stored = asyncio.run(_s3.stored_bytes(endpoint, bucket))
     asyncio.run(_s3.empty_bucket(endpoint, bucket))
