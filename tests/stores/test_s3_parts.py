@@ -16,9 +16,11 @@ from tusd_py.stores.s3.parts import (
     S3_MAX_PART_SIZE,
     S3_MIN_PART_SIZE,
     MiB,
+    PartBuffer,
     PartFailed,
     PartPipeline,
     PartPolicy,
+    PartStream,
 )
 
 AWS = PartPolicy()
@@ -197,3 +199,33 @@ async def test_the_process_wide_semaphore_bounds_parts_across_pipelines() -> Non
     await asyncio.gather(*(run(p) for p in pipelines))
     assert s3.peak == 2
     assert sum(len(batch) for batch in committed) == 15
+
+
+def _part(chunks: list[bytes]) -> PartBuffer:
+    part = PartBuffer()
+    for chunk in [*chunks, b""]:  # an empty chunk adds no view
+        part.append(memoryview(chunk))
+    return part
+
+
+async def test_part_stream_reads_seeks_and_iterates_across_chunk_boundaries() -> None:
+    rng = random.Random(7)
+    chunks = [rng.randbytes(rng.randint(1, 300)) for _ in range(40)]
+    data = b"".join(chunks)
+    part = _part(chunks)
+    assert (len(part), bytes(part), len(part.views)) == (len(data), data, 40)
+    stream = PartStream(part)
+    for _ in range(200):  # botocore reads in pieces, seeks back for the payload hash and retries
+        start = rng.randint(0, len(data))
+        assert stream.seek(start) == start and len(stream) == len(data) - start
+        size = rng.randint(0, 700)
+        assert stream.read(size) == data[start : start + size]
+        assert stream.tell() == min(len(data), start + size)
+    assert stream.seek(-10, 2) == len(data) - 10 and stream.read() == data[-10:] and stream.read(5) == b""
+    assert stream.seek(10**9) == len(data) and stream.seek(-(10**9), 1) == 0  # clamped, never past the ends
+    stream.seek(123)
+    assert b"".join([bytes(v) async for v in stream]) == data[123:]  # what aiohttp sends, from the position
+    assert len(stream) == 0 and stream.read() == b""
+    stream.seek(0)  # a retry of the same part sends every byte again
+    assert b"".join([bytes(v) async for v in stream]) == data
+    assert PartStream(bytearray(b"abc")).read() == b"abc"
