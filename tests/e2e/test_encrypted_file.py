@@ -133,6 +133,10 @@ async def test_forged_altered_and_expired_signatures_get_403(
         "other path": url.with_path(f"/media/{upload_id}/hls/240p/index.m3u8"),
         "unsigned key": URL(f"{base}/media/{upload_id}/key"),
         "forged key": URL(f"{base}/media/{upload_id}/key").with_query(exp=url.query["exp"], sig=url.query["sig"]),
+        "exp not a number": url.update_query(exp="soon"),
+        "no exp": url.with_query(sig=url.query["sig"]),
+        "sig not base64": url.update_query(sig="%%%not*base64"),
+        "empty sig": url.update_query(sig=""),
     }
     signer = app[SIGNER]
     past = int(time.time()) - 5
@@ -206,6 +210,9 @@ async def test_random_ranges_are_exactly_the_plaintext(
         assert await _get(session, url, headers={"Range": "bytes=-1000"}) == (206, source[-1000:])
         assert await _get(session, url, headers={"Range": f"bytes={size - 10}-"}) == (206, source[-10:])
         assert (await _get(session, url, headers={"Range": f"bytes={size}-"}))[0] == 416
+        assert (await _get(session, url, headers={"Range": "bytes=9-3"}))[0] == 416
+        for ignored in ("bytes=0-1,5-9", "items=0-9", "bytes=-", "bytes=x-y"):  # RFC 9110: send it whole
+            assert await _get(session, url, headers={"Range": ignored}) == (200, source), ignored
 
 
 async def _keys_cli(data_dir: Path, *args: str) -> tuple[int, str]:
