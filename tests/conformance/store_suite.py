@@ -345,6 +345,28 @@ class StoreConformance:
         with pytest.raises(UploadNotFound):
             await store.get_upload(uid)
 
+    async def test_release_keeps_a_finished_upload_complete(self, store: Store) -> None:
+        data = pattern(self.SIZE, seed=12)
+        upload = await self.finished(store, data)
+        uid = (await upload.get_info()).id
+        await upload.set_state(UploadState.HANDED_OFF)  # processing releases only what it was handed
+        await upload.release()
+        await upload.release()  # a retried job releases again: idempotent
+        for handle in (upload, await store.get_upload(uid)):
+            info = await handle.get_info()
+            assert (info.offset, info.size, info.state) == (len(data), len(data), UploadState.HANDED_OFF)
+        again = await self.reopen(store)
+        if again is not None:
+            assert (await (await again.get_upload(uid)).get_info()).offset == len(data)
+
+    async def test_an_unfinished_upload_cannot_be_released(self, store: Store) -> None:
+        data = pattern(self.SIZE, seed=13)
+        upload = await self.create(store, len(data) + 1)
+        await self.append(upload, data)
+        with pytest.raises(TusError, match="not complete"):
+            await upload.release()
+        await self.assert_offset(store, (await upload.get_info()).id, len(data))  # nothing lost
+
     async def test_terminate_a_finished_upload(self, store: Store) -> None:
         upload = await self.finished(store, pattern(self.SIZE, seed=8))
         uid = (await upload.get_info()).id

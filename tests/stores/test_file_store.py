@@ -266,3 +266,14 @@ async def test_terminate_and_purge_leave_nothing_behind(store: FileStore) -> Non
     assert sorted(p.name for p in store.root.iterdir()) == [f"{upload.id}.gone"]
     await store.purge_tombstones(older_than=float("inf"))
     assert list(store.root.iterdir()) == []
+
+
+async def test_release_leaves_a_hole_of_the_same_size(store: FileStore) -> None:
+    data = b"plaintext " * 50_000
+    upload = await create(store, len(data))
+    await upload.write_chunk(0, FakeBody(split(data, 64 * KiB)))
+    await upload.release()
+    stat = upload.data_path.stat()
+    assert stat.st_size == len(data) and stat.st_blocks == 0  # no data blocks: no plaintext on disk
+    assert b"plaintext" not in upload.data_path.read_bytes()
+    assert sorted(p.name for p in store.root.iterdir()) == [upload.id, f"{upload.id}.info"]  # no temp left

@@ -16,6 +16,7 @@ from botocore.exceptions import ClientError
 from tests.conformance.store_suite import MiB, StoreConformance
 from tests.fixtures.moto_server import MOTO_MIN_PART_SIZE
 from tusd_py.core.ports import Store
+from tusd_py.protocol.errors import TusError
 from tusd_py.state.records import RedisUploadRecords
 from tusd_py.stores.s3 import S3Config, S3Store
 from tusd_py.stores.s3.client import open_client
@@ -81,3 +82,30 @@ class TestS3Store(StoreConformance):
                 return None
             raise
         return head
+
+
+async def test_release_deletes_the_object_and_keeps_the_record(
+    moto_endpoint: str, s3_bucket: str, redis_url: str
+) -> None:
+    from tests.conformance.fakes import FakeBody, pattern, split
+    from tests.conformance.store_suite import new_info
+    from tusd_py.protocol.info import UploadState
+
+    data = pattern(2 * MOTO_MIN_PART_SIZE + 99, seed=1)
+    rclient = redis.asyncio.Redis.from_url(redis_url)
+    async with open_client(endpoint_url=moto_endpoint, path_style=True) as client:
+        config = S3Config(bucket=s3_bucket, policy=POLICY, retry_delays=(0.01,), expiry_seconds=60.0)
+        store = S3Store(config, RedisUploadRecords(rclient), client)
+        upload = await store.create_upload(new_info(len(data)))
+        await upload.write_chunk(0, FakeBody(split(data, 64 * 1024)))
+        with pytest.raises(TusError, match="not complete"):
+            await upload.release()  # assembled but not yet finished: the object may not exist
+        await upload.finish()
+        await upload.set_state(UploadState.HANDED_OFF)
+        await upload.release()
+        listed = await client.list_objects_v2(Bucket=s3_bucket)
+        assert [o["Key"] for o in listed.get("Contents", [])] == [f"{upload.id}.info"]
+        await rclient.flushall()  # rebuilt from .info alone: still complete
+        info = await (await store.get_upload(upload.id)).get_info()
+        assert (info.offset, info.state) == (len(data), UploadState.HANDED_OFF)
+    await rclient.aclose()

@@ -62,6 +62,10 @@ class Upload(Protocol):
     async def terminate(self, reason: TombstoneReason) -> None:
         """Free every resource and leave a tombstone so later requests get 410."""
 
+    async def release(self) -> None:
+        """Drop the stored bytes of a complete upload but keep the upload: HEAD still answers
+        complete. Processing calls it once an encrypted copy replaces the plaintext. Idempotent."""
+
     def read(self, start: int, end: int) -> AsyncIterator[bytes]:
         """Bytes ``start`` to ``end`` (exclusive) of a complete upload."""
 

@@ -73,6 +73,19 @@ def _write_json(path: str, data: dict[str, Any]) -> None:
     os.replace(tmp, path)
 
 
+def _sparse_replace(path: str, size: int) -> None:
+    """Replace the data file with a hole of the same size: the offset (its size) stays, the file
+    holds no data blocks, and no reader ever sees a half-replaced file (rename)."""
+    tmp = f"{path}.{os.urandom(4).hex()}.released"
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+    try:
+        os.ftruncate(fd, size)
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    os.replace(tmp, path)
+
+
 class _Appender:
     """Appends a request body to one fd from a worker thread: a batch being filled, at most one
     write in flight, so reading the next batch overlaps writing the last. Bytes land strictly in
@@ -192,6 +205,12 @@ class FileUpload:
         info = self._load()  # its offset is the data file's size
         if info.size is not None and info.offset != info.size:
             raise TusError(f"stored size {info.offset} does not match Upload-Length {info.size}")
+
+    async def release(self) -> None:
+        info = self._load()
+        if info.size is None or info.offset != info.size:
+            raise TusError(f"upload {self.id} is not complete: its bytes cannot be released")
+        await self._run(_sparse_replace, self._data, info.size)
 
     async def terminate(self, reason: TombstoneReason) -> None:
         _write_json(str(self.store.root / f"{self.id}.gone"), {"reason": reason, "at": time.time()})

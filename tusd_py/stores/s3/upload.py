@@ -245,6 +245,13 @@ class S3Upload:
                 Bucket=self.store.config.bucket, Delete={"Objects": objects, "Quiet": True}
             )
 
+    async def release(self) -> None:
+        info = await self.get_info()
+        if info.size is None or info.offset != info.size or info.state not in _DONE:
+            raise TusError(f"upload {self.id} is not complete: its object cannot be released")
+        # The record (Redis) and .info stay; a record rebuilt from a handed-off .info needs no object.
+        await self._delete("")
+
     async def terminate(self, reason: TombstoneReason) -> None:
         record = await self.store.load(self.id)
         await self._abort_multipart(record)
