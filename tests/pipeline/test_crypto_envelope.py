@@ -62,7 +62,10 @@ def test_round_trip_and_sizes(length: int, known: bool) -> None:
     assert Header.unpack(blob).plaintext_length == (length if known else None)
     assert decrypt_bytes(blob, KEY, "obj") == data
     assert stream_decrypt(blob, rng) == data
-    assert data == b"" or data not in blob
+    # A run of 16+ random bytes turning up in ciphertext by chance is ~2^-128; a
+    # shorter one (1 byte in a 60-byte blob) often does, so it would prove nothing.
+    if length >= 16:
+        assert data not in blob
 
 
 def test_last_frame_is_always_short() -> None:
