@@ -7,6 +7,7 @@ and records, so both paths run the same job code.
 from __future__ import annotations
 
 import multiprocessing
+import os
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
@@ -27,10 +28,25 @@ from .settings import PipelineSettings
 log = structlog.get_logger("pipeline.context")
 
 
-def make_pool(workers: int) -> ProcessPoolExecutor:
+def lower_priority(priority: str) -> None:
+    """Pool initializer: transcoding is background work and must not slow the uploads of the
+    same machine (the embedded server, or a worker beside one). ``idle`` only uses CPU nothing
+    else wants (SCHED_IDLE); ``low`` is nice 10."""
+    if priority == "idle" and hasattr(os, "SCHED_IDLE"):
+        os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
+    elif priority in ("idle", "low"):
+        os.nice(19 if priority == "idle" else 10)
+
+
+def make_pool(workers: int, priority: str = "normal") -> ProcessPoolExecutor:
     # spawn, not fork: the parent runs an event loop and threads (aiobotocore, to_thread) whose
     # locks a forked child could inherit held.
-    return ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"))
+    return ProcessPoolExecutor(
+        max_workers=workers,
+        mp_context=multiprocessing.get_context("spawn"),
+        initializer=lower_priority,
+        initargs=(priority,),
+    )
 
 
 @dataclass
@@ -65,7 +81,7 @@ class Deps:
     def reset_pool(self) -> None:
         """A pool whose child died (OOM, kill) is broken for good: replace it."""
         self.pool.shutdown(wait=False, cancel_futures=True)
-        self.pool = make_pool(self.settings.process_workers)
+        self.pool = make_pool(self.settings.process_workers, self.settings.process_priority)
         log.warning("process_pool_replaced")
 
 
@@ -97,7 +113,7 @@ async def startup(ctx: dict[str, Any]) -> None:
     crypto = CryptoSettings.for_server(settings)
     # KMS: one client for the worker's life; local keys: Deps reads them (and rereads per job)
     keys = await stack.enter_async_context(open_ring(crypto)) if crypto.kek_provider == "kms" else None
-    pool = make_pool(settings.process_workers)
+    pool = make_pool(settings.process_workers, settings.process_priority)
     ctx["settings"] = settings
     ctx["stack"] = stack
     records = RedisMediaRecords(redis)

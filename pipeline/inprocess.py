@@ -29,7 +29,8 @@ log = structlog.get_logger("pipeline.inprocess")
 class EmbeddedPipeline:
     def __init__(self, settings: PipelineSettings, store: Store, records: MediaRecords, queue: Any) -> None:
         self.queue = queue  # tusd_py.completion.InProcessQueue
-        self.deps = Deps(settings, store, build_assets(settings, store), records, make_pool(settings.process_workers))
+        pool = make_pool(settings.process_workers, settings.process_priority)
+        self.deps = Deps(settings, store, build_assets(settings, store), records, pool)
         self.tries: dict[str, int] = {}
         self.retries: set[asyncio.Task[None]] = set()
 

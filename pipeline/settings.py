@@ -51,6 +51,11 @@ class PipelineSettings(BaseSettings):
     process_workers: int = Field(
         default=1, ge=1, description="Processes in the transcode pool (libx264 already uses every core per job)."
     )
+    process_priority: Literal["normal", "low", "idle"] = Field(
+        default="low",
+        description="CPU priority of the transcode pool: 'low' = nice 10, 'idle' = only spare CPU "
+        "(SCHED_IDLE), 'normal' = as the server. Uploads on the same machine stay fast.",
+    )
     max_jobs: int = Field(default=2, ge=1, description="Jobs one worker runs at once (I/O overlaps the pool).")
     job_timeout: float = Field(default=3600.0, gt=0, description="Seconds one try of a processing job may take.")
     max_tries: int = Field(default=5, ge=1, description="Tries of a job before it is marked failed.")

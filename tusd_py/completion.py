@@ -39,7 +39,7 @@ class InProcessQueue:
             return
         self.enqueued.add(info.id)
         await self.queue.put(info.id)
-        log.info("job_enqueued", upload_id=info.id, queue="in-process")
+        log.debug("job_enqueued", upload_id=info.id, queue="in-process")  # upload_handed_off says it at info
 
     async def run(self) -> None:
         while True:

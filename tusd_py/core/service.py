@@ -178,7 +178,11 @@ class UploadService:
             bound.debug("chunk_write_start", offset=offset, declared=body.declared_length)
             written = await self._write(upload, offset, body, checksum)
             info = await upload.get_info()
-            bound.info("chunk_write_complete", offset=info.offset, written=written, error=body.error)
+            # One line per PATCH at debug; an interrupted one is worth an info line (the 4xx/5xx
+            # it answers is logged as request_failed with no offset).
+            (bound.info if body.error or body.stopped else bound.debug)(
+                "chunk_write_complete", offset=info.offset, written=written, error=body.error, stopped=body.stopped
+            )
             if not info.is_complete:
                 await upload.set_expiry(self._expiry(time.time()))
                 info.expires_at = self._expiry(time.time())

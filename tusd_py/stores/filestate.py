@@ -66,7 +66,7 @@ def read_state(path: str) -> StateRecord | None:
     return max(records, key=lambda r: r.sequence, default=None)
 
 
-def write_state(path: str, previous: StateRecord | None, state: UploadState, expires_at: float | None) -> None:
+def write_state(path: str, previous: StateRecord | None, state: UploadState, expires_at: float | None) -> StateRecord:
     """Write the record after ``previous`` into the slot ``previous`` does not occupy."""
     sequence = (previous.sequence if previous else 0) + 1
     body = _BODY.pack(sequence, _CODES.index(state), expires_at is not None, expires_at or 0.0)
@@ -76,3 +76,4 @@ def write_state(path: str, previous: StateRecord | None, state: UploadState, exp
         os.pwrite(fd, record.ljust(_SLOT, b"\0"), (sequence % 2) * _SLOT)
     finally:
         os.close(fd)
+    return StateRecord(sequence, state, expires_at)

@@ -14,6 +14,7 @@ Single-process only: the lock is in memory. Use the S3 store and Redis for sever
 from __future__ import annotations
 
 import asyncio
+import copy
 import json
 import os
 import re
@@ -143,6 +144,10 @@ class FileUpload:
         self.info_path = store.root / f"{upload_id}.info"
         self._data, self._info = str(self.data_path), str(self.info_path)
         self._state = str(store.root / f"{upload_id}.state")
+        # What this object last read or wrote. Only a lock holder writes info or state, so the
+        # updates of one locked request start from it instead of rereading both files each time;
+        # get_info() always rereads (the sweeper reads once outside the lock, then again inside).
+        self._known: tuple[UploadInfo, StateRecord | None] | None = None
 
     async def _run(self, fn: Any, *args: Any) -> Any:
         return await asyncio.get_running_loop().run_in_executor(None, fn, *args)
@@ -156,22 +161,25 @@ class FileUpload:
         record = read_state(self._state)
         if record is not None:
             info.state, info.expires_at = record.state, record.expires_at
+        self._known = (info, record)
         return info, record
 
     def _load(self) -> UploadInfo:
-        return self._load_with_state()[0]
+        return copy.copy(self._load_with_state()[0])  # callers may change theirs; ours stays as stored
 
     async def get_info(self) -> UploadInfo:
         return self._load()  # a few small syscalls: cheaper inline than a thread hop
 
     async def _update(self, **changes: Any) -> None:
-        info, record = self._load_with_state()
+        info, record = self._known if self._known is not None else self._load_with_state()
         for key, value in changes.items():
             setattr(info, key, value)
         if changes.keys() <= {"state", "expires_at"}:
-            write_state(self._state, record, info.state, info.expires_at)  # in place, no rename
+            # in place, no rename; the next write goes to the other slot
+            record = write_state(self._state, record, info.state, info.expires_at)
         else:  # the info carries the current state and expiry too; a state file still agrees
             _write_json(self._info, info.to_dict())
+        self._known = (info, record)
 
     async def declare_length(self, length: int) -> None:
         await self._update(size=length)
@@ -202,9 +210,13 @@ class FileUpload:
             os.close(fd)
 
     async def finish(self) -> None:
-        info = self._load()  # its offset is the data file's size
-        if info.size is not None and info.offset != info.size:
-            raise TusError(f"stored size {info.offset} does not match Upload-Length {info.size}")
+        info = self._known[0] if self._known is not None else self._load()
+        try:
+            stored = os.stat(self._data).st_size
+        except FileNotFoundError:
+            raise self.store.missing(self.id) from None
+        if info.size is not None and stored != info.size:
+            raise TusError(f"stored size {stored} does not match Upload-Length {info.size}")
 
     async def release(self) -> None:
         info = self._load()
@@ -251,6 +263,7 @@ class FileStore:
         info.storage = {"type": "file", "path": str(upload.data_path)}
         os.close(os.open(upload._data, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644))
         _write_json(upload._info, info.to_dict())
+        upload._known = (copy.copy(info), None)
         return upload
 
     async def get_upload(self, upload_id: str) -> FileUpload:
