@@ -34,7 +34,7 @@ from tests.e2e.encrypted_support import (
     wait_ready,
 )
 from tusd_py.app import create_app
-from tusd_py.keys import SIGNER
+from tusd_py.keys import MEDIA, SIGNER
 from tusd_py.settings import Settings
 
 FRAME = 4096  # small envelope frames: the kept original spans many of them
@@ -80,8 +80,17 @@ async def _get(session: aiohttp.ClientSession, url: str, **kwargs: Any) -> tuple
 async def test_nothing_readable_is_stored_and_pyav_plays_the_signed_hls(
     served: tuple[str, Any, Path], session: aiohttp.ClientSession, tmp_path: Path
 ) -> None:
-    base, _, data_dir = served
+    base, app, data_dir = served
     marker, source, body = await _ready_asset(session, base, tmp_path)
+    # "ready" is announced first, then the plaintext upload is released (release.py: never the
+    # other way round, a crash in between would lose the source); wait for that second step
+    for _ in range(300):
+        record = await app[MEDIA].get(body["id"])
+        if record is not None and record.source_released:
+            break
+        await asyncio.sleep(0.1)
+    else:
+        raise AssertionError("the source was never released")
     # every segment, through the signed URLs, decrypted with the key the key endpoint hands out
     status, master_text = await _get(session, body["playback_url"])
     assert status == 200
