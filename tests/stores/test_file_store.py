@@ -1,5 +1,5 @@
 """FileStore runs the store-conformance suite, plus what only a filesystem store promises:
-the offset *is* the data file's size, the info file is replaced atomically, ids cannot
+the offset *is* the data file's size, one file per upload with its info an atomic SQLite row, ids cannot
 escape the data directory, and a crash or cancellation mid-write keeps every received byte."""
 
 from __future__ import annotations
@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import sys
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,8 +18,8 @@ import pytest
 from tests.conformance.fakes import FakeBody, pattern, split
 from tests.conformance.store_suite import KiB, StoreConformance, new_info, read_all
 from tusd_py.core.ports import Store
-from tusd_py.protocol.errors import UploadNotFound
-from tusd_py.protocol.info import UploadInfo, UploadState
+from tusd_py.protocol.errors import UploadGone, UploadNotFound
+from tusd_py.protocol.info import UploadState
 from tusd_py.stores import filesystem
 from tusd_py.stores.filesystem import FileStore, FileUpload
 
@@ -75,42 +76,56 @@ async def test_the_offset_is_the_size_of_the_data_file(store: FileStore) -> None
     assert upload.data_path.read_bytes() == b"a" * 450 + b"b" * 550
 
 
-async def test_the_info_file_is_replaced_never_rewritten_in_place(store: FileStore) -> None:
-    upload = await create(store, None)
-    inode = upload.info_path.stat().st_ino
+async def test_an_upload_from_creation_to_hand_off_creates_one_file(store: FileStore) -> None:
+    upload = await create(store, None, expires_at=1000.0)
     await upload.declare_length(10)
-    assert upload.info_path.stat().st_ino != inode  # a new file renamed over the old one
-    assert json.loads(upload.info_path.read_text())["size"] == 10
+    await upload.write_chunk(0, FakeBody([b"0123456789"]))
+    for state in (UploadState.COMPLETING, UploadState.COMPLETED, UploadState.HANDED_OFF):
+        await upload.set_state(state)
+    await upload.set_expiry(None)
+    assert [p.name for p in store.root.iterdir()] == [upload.id]  # the data file; the info is a row
+    again = await FileStore(store.root.parent).get_upload(upload.id)  # a restarted process
+    info = await again.get_info()
+    assert (info.size, info.offset, info.state, info.expires_at) == (10, 10, UploadState.HANDED_OFF, None)
 
 
-async def test_an_update_that_fails_before_the_rename_keeps_the_old_info(
-    store: FileStore, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    upload = await create(store, None)
-
-    def crash(src: Any, dst: Any) -> None:
-        raise OSError("simulated crash between write and rename")
-
-    monkeypatch.setattr(filesystem.os, "replace", crash)
-    with pytest.raises(OSError, match="simulated"):
-        await upload.declare_length(2000)
-    monkeypatch.undo()
-    assert UploadInfo.from_dict(json.loads(upload.info_path.read_text())).size is None
-    assert (await (await store.get_upload(upload.id)).get_info()).size is None
+_KILLED_WRITER = """
+import asyncio, os, signal, sys
+from tusd_py.stores.filesystem import FileStore
+from tusd_py.protocol.info import UploadState
+async def main():
+    store = FileStore(sys.argv[1])
+    upload = await store.get_upload(sys.argv[2])
+    await upload.set_state(UploadState.COMPLETING)
+    await upload.set_expiry(None)
+    os.kill(os.getpid(), signal.SIGKILL)  # no close, no flush, no exit handlers
+asyncio.run(main())
+"""
 
 
-async def test_readers_never_see_a_partial_info_file(store: FileStore) -> None:
+async def test_every_update_survives_a_kill_9_of_the_writer(store: FileStore) -> None:
+    upload = await create(store, 10, expires_at=1000.0)
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-c", _KILLED_WRITER, str(store.root.parent), upload.id, cwd=Path(__file__).parents[2]
+    )
+    assert await proc.wait() == -9
+    info = await (await FileStore(store.root.parent).get_upload(upload.id)).get_info()
+    assert (info.state, info.expires_at) == (UploadState.COMPLETING, None)
+
+
+async def test_readers_never_see_a_partial_or_older_info(store: FileStore) -> None:
     upload = await create(store, None, metadata="filename " + "QUJD" * 2000)  # a few KiB of JSON
+    reader_store = FileStore(store.root.parent)  # its own connection, as another process has
     done = threading.Event()
-    bad: list[str] = []
+    seen: list[int] = []
 
     def reader() -> None:
         while not done.is_set():
-            text = upload.info_path.read_text()
-            try:
-                json.loads(text)
-            except ValueError:
-                bad.append(text[:80])
+            row = reader_store.db.one("SELECT info FROM uploads WHERE id = ?", (upload.id,))
+            assert row is not None
+            size = json.loads(str(row[0]))["size"]
+            if size is not None:
+                seen.append(size)
 
     thread = threading.Thread(target=reader)
     thread.start()
@@ -121,67 +136,37 @@ async def test_readers_never_see_a_partial_info_file(store: FileStore) -> None:
     finally:
         done.set()
         thread.join()
-    assert bad == []
+    assert seen and seen == sorted(seen)  # never a value that goes backwards
     assert (await upload.get_info()).size == 299
 
 
-async def test_state_and_expiry_change_in_place_and_survive_a_restart(store: FileStore) -> None:
-    upload = await create(store, 10, expires_at=1000.0)
-    inode = upload.info_path.stat().st_ino
-    await upload.set_expiry(2000.0)
-    await upload.set_state(UploadState.COMPLETING)
-    await upload.set_expiry(None)
-    assert upload.info_path.stat().st_ino == inode  # no rename per transition
-    again = await FileStore(store.root.parent).get_upload(upload.id)
-    info = await again.get_info()
-    assert (info.state, info.expires_at) == (UploadState.COMPLETING, None)
-    await upload.declare_length(10)  # an info rewrite keeps what the state file says
-    info = await (await FileStore(store.root.parent).get_upload(upload.id)).get_info()
-    assert (info.state, info.expires_at, info.size) == (UploadState.COMPLETING, None, 10)
-    await upload.terminate("terminated")
-    assert sorted(p.name for p in store.root.iterdir()) == [f"{upload.id}.gone"]
+async def test_an_update_after_termination_does_not_bring_the_upload_back(store: FileStore) -> None:
+    upload = await create(store, 10)
+    stale = await store.get_upload(upload.id)
+    await stale.get_info()
+    await upload.terminate("expired")
+    with pytest.raises(UploadGone):
+        await stale.set_state(UploadState.COMPLETING)
+    with pytest.raises(UploadGone):
+        await store.get_upload(upload.id)
 
 
-async def test_a_torn_state_write_falls_back_to_the_previous_transition(store: FileStore) -> None:
-    upload = await create(store, 10, expires_at=1000.0)
-    await upload.set_state(UploadState.COMPLETING)  # sequence 1: slot 1
-    await upload.set_state(UploadState.COMPLETED)  # sequence 2: slot 0
-    state_path = store.root / f"{upload.id}.state"
-    raw = bytearray(state_path.read_bytes())
-    raw[3] ^= 0xFF  # a crash tore the newest slot
-    state_path.write_bytes(bytes(raw))
-    info = await upload.get_info()
-    assert (info.state, info.expires_at) == (UploadState.COMPLETING, 1000.0)
-    await upload.set_state(UploadState.COMPLETED)  # the retried transition writes a good slot
-    assert (await upload.get_info()).state is UploadState.COMPLETED
-    state_path.write_bytes(bytes(64))  # both slots unreadable: the info file's fields stand
-    info = await upload.get_info()
-    assert (info.state, info.expires_at) == (UploadState.RECEIVING, 1000.0)
-
-
-async def test_readers_of_the_state_never_see_a_torn_or_older_one(store: FileStore) -> None:
-    upload = await create(store, 10, expires_at=0.0)
-    done = threading.Event()
-    seen: list[float] = []
-
-    def reader() -> None:
-        while not done.is_set():
-            record = filesystem.read_state(str(store.root / f"{upload.id}.state"))
-            if record is not None and record.expires_at is not None:
-                seen.append(record.expires_at)
-
-    thread = threading.Thread(target=reader)
-    thread.start()
-    try:
-        for i in range(1, 500):
-            await upload.set_expiry(float(i))
-            if i % 20 == 0:
-                await asyncio.sleep(0.001)
-    finally:
-        done.set()
-        thread.join()
-    assert seen and seen == sorted(seen)  # never a value that goes backwards (torn or stale slot)
-    assert (await upload.get_info()).expires_at == 499.0
+async def test_info_files_of_earlier_versions_are_imported_once(tmp_path: Path) -> None:
+    root = tmp_path / "data" / "uploads"
+    root.mkdir(parents=True)
+    old = new_info(10, storage={"type": "file", "path": str(root / "old")})
+    old.id = "old"
+    (root / "old").write_bytes(b"12345")
+    (root / "old.info").write_text(json.dumps(old.to_dict()))
+    (root / "gone.gone").write_text(json.dumps({"reason": "terminated", "at": 123.0}))
+    store = FileStore(tmp_path / "data")
+    assert [i async for i in store.list_upload_ids()] == ["old"]
+    info = await (await store.get_upload("old")).get_info()
+    assert (info.size, info.offset) == (10, 5)
+    with pytest.raises(UploadGone):
+        await store.get_upload("gone")
+    assert [p.name for p in root.iterdir()] == ["old"]  # imported, then removed
+    assert await store.purge_tombstones(older_than=124.0) == 1
 
 
 @pytest.mark.parametrize("upload_id", ["../x", "a/b", ".", "..", "", "x.info", "/etc/passwd", "x\x00"])
@@ -263,9 +248,12 @@ async def test_terminate_and_purge_leave_nothing_behind(store: FileStore) -> Non
     upload = await create(store, 100)
     await upload.write_chunk(0, FakeBody([b"z" * 40]))
     await upload.terminate("terminated")
-    assert sorted(p.name for p in store.root.iterdir()) == [f"{upload.id}.gone"]
-    await store.purge_tombstones(older_than=float("inf"))
     assert list(store.root.iterdir()) == []
+    with pytest.raises(UploadGone):  # the tombstone answers 410 until purged
+        await store.get_upload(upload.id)
+    assert await store.purge_tombstones(older_than=float("inf")) == 1
+    with pytest.raises(UploadNotFound):
+        await store.get_upload(upload.id)
 
 
 async def test_release_leaves_a_hole_of_the_same_size(store: FileStore) -> None:
@@ -276,4 +264,4 @@ async def test_release_leaves_a_hole_of_the_same_size(store: FileStore) -> None:
     stat = upload.data_path.stat()
     assert stat.st_size == len(data) and stat.st_blocks == 0  # no data blocks: no plaintext on disk
     assert b"plaintext" not in upload.data_path.read_bytes()
-    assert sorted(p.name for p in store.root.iterdir()) == [upload.id, f"{upload.id}.info"]  # no temp left
+    assert sorted(p.name for p in store.root.iterdir()) == [upload.id]  # no temp left

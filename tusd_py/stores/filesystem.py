@@ -1,12 +1,14 @@
-"""FileStore: the embedded default. One data file per upload, plus a JSON info file.
+"""FileStore: the embedded default. One data file per upload; the infos in SQLite.
 
-Layout under ``data_dir/uploads``:
-    <id>        the bytes received so far; its size *is* the offset, so a crash
-                (even kill -9) can never make the offset claim more than is stored
-    <id>.info   UploadInfo as JSON, replaced atomically (write + rename)
-    <id>.state  the state and expiry once they change: two CRC'd slots written in place in
-                turn (filestate.py); where present it overrides those two fields of the info
-    <id>.gone   tombstone of a terminated or expired upload (answers 410)
+Under ``data_dir``:
+    uploads/<id>    the bytes received so far; its size *is* the offset, so a crash (even
+                    kill -9) can never make the offset claim more than is stored
+    tusd.sqlite3    table ``uploads``: UploadInfo as JSON per id, each change one atomic
+                    UPDATE; table ``tombstones``: terminated or expired ids (answer 410)
+
+One new inode per upload (its data file): on ext4 an inode costs more than the bytes, and an
+info file replaced per transition cost a new one each time (localdb.py). Infos from
+``uploads/<id>.info`` files of earlier versions are imported once at start.
 
 Single-process only: the lock is in memory. Use the S3 store and Redis for several instances.
 """
@@ -25,10 +27,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..core.ports import Body, TombstoneReason, Upload
+from ..localdb import LocalDB
 from ..protocol.errors import TusError, UploadGone, UploadNotFound
 from ..protocol.info import UploadInfo, UploadState
-from .filestate import StateRecord, read_state, write_state
 
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS uploads (id TEXT PRIMARY KEY, info TEXT NOT NULL) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS tombstones (id TEXT PRIMARY KEY, reason TEXT NOT NULL, at REAL NOT NULL) WITHOUT ROWID;
+"""
 _ID = re.compile(r"^[A-Za-z0-9_-]{1,200}$")
 _FLUSH = 1024 * 1024  # write in ~1 MiB batches off the event loop, one batch in flight
 _READ = 1024 * 1024
@@ -46,32 +52,6 @@ def _write_all(fd: int, buffers: list[bytes]) -> None:
             first += 1
         if written:
             views[first] = views[first][written:]
-
-
-def _read_file(path: str) -> bytes:
-    # os-level calls: the info file is read several times per request, pathlib and a
-    # TextIOWrapper cost more than the read itself
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        parts = []
-        while part := os.read(fd, 65536):
-            parts.append(part)
-        return b"".join(parts)
-    finally:
-        os.close(fd)
-
-
-def _write_json(path: str, data: dict[str, Any]) -> None:
-    """Write a new file and rename it over the old one: readers never see a partial info."""
-    tmp = path + ".tmp"
-    view = memoryview(json.dumps(data).encode())
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
-    try:
-        while view:
-            view = view[os.write(fd, view) :]
-    finally:
-        os.close(fd)
-    os.replace(tmp, path)
 
 
 def _sparse_replace(path: str, size: int) -> None:
@@ -141,45 +121,40 @@ class FileUpload:
         self.store = store
         self.id = upload_id
         self.data_path = store.root / upload_id
-        self.info_path = store.root / f"{upload_id}.info"
-        self._data, self._info = str(self.data_path), str(self.info_path)
-        self._state = str(store.root / f"{upload_id}.state")
-        # What this object last read or wrote. Only a lock holder writes info or state, so the
-        # updates of one locked request start from it instead of rereading both files each time;
+        self._data = str(self.data_path)
+        # What this object last read or wrote. Only a lock holder writes the info, so the
+        # updates of one locked request start from it instead of rereading it each time;
         # get_info() always rereads (the sweeper reads once outside the lock, then again inside).
-        self._known: tuple[UploadInfo, StateRecord | None] | None = None
+        self._known: UploadInfo | None = None
 
     async def _run(self, fn: Any, *args: Any) -> Any:
         return await asyncio.get_running_loop().run_in_executor(None, fn, *args)
 
-    def _load_with_state(self) -> tuple[UploadInfo, StateRecord | None]:
+    def _read(self) -> UploadInfo:
+        row = self.store.db.one("SELECT info FROM uploads WHERE id = ?", (self.id,))
+        if row is None:
+            raise self.store.missing(self.id)
+        info = UploadInfo.from_dict(json.loads(str(row[0])))
         try:
-            info = UploadInfo.from_dict(json.loads(_read_file(self._info)))
             info.offset = os.stat(self._data).st_size
         except FileNotFoundError:
             raise self.store.missing(self.id) from None
-        record = read_state(self._state)
-        if record is not None:
-            info.state, info.expires_at = record.state, record.expires_at
-        self._known = (info, record)
-        return info, record
+        self._known = info
+        return info
 
     def _load(self) -> UploadInfo:
-        return copy.copy(self._load_with_state()[0])  # callers may change theirs; ours stays as stored
+        return copy.copy(self._read())  # callers may change theirs; ours stays as stored
 
     async def get_info(self) -> UploadInfo:
-        return self._load()  # a few small syscalls: cheaper inline than a thread hop
+        return self._load()  # one indexed SELECT and a stat: cheaper inline than a thread hop
 
     async def _update(self, **changes: Any) -> None:
-        info, record = self._known if self._known is not None else self._load_with_state()
+        info = self._known if self._known is not None else self._read()
         for key, value in changes.items():
             setattr(info, key, value)
-        if changes.keys() <= {"state", "expires_at"}:
-            # in place, no rename; the next write goes to the other slot
-            record = write_state(self._state, record, info.state, info.expires_at)
-        else:  # the info carries the current state and expiry too; a state file still agrees
-            _write_json(self._info, info.to_dict())
-        self._known = (info, record)
+        if not self.store.db.run("UPDATE uploads SET info = ? WHERE id = ?", (json.dumps(info.to_dict()), self.id)):
+            raise self.store.missing(self.id)  # terminated meanwhile
+        self._known = info
 
     async def declare_length(self, length: int) -> None:
         await self._update(size=length)
@@ -210,7 +185,7 @@ class FileUpload:
             os.close(fd)
 
     async def finish(self) -> None:
-        info = self._known[0] if self._known is not None else self._load()
+        info = self._known if self._known is not None else self._read()
         try:
             stored = os.stat(self._data).st_size
         except FileNotFoundError:
@@ -225,9 +200,10 @@ class FileUpload:
         await self._run(_sparse_replace, self._data, info.size)
 
     async def terminate(self, reason: TombstoneReason) -> None:
-        _write_json(str(self.store.root / f"{self.id}.gone"), {"reason": reason, "at": time.time()})
-        for path in (self.data_path, self.info_path, Path(self._state)):
-            path.unlink(missing_ok=True)
+        with self.store.db.transaction() as db:
+            db.execute("DELETE FROM uploads WHERE id = ?", (self.id,))
+            db.execute("INSERT OR REPLACE INTO tombstones VALUES (?, ?, ?)", (self.id, reason, time.time()))
+        self.data_path.unlink(missing_ok=True)
 
     async def read(self, start: int, end: int) -> AsyncIterator[bytes]:
         try:
@@ -252,9 +228,14 @@ class FileStore:
         self.root = Path(data_dir) / "uploads"
         self.root.mkdir(parents=True, exist_ok=True)
         self.max_upload_size = max_upload_size
+        self.db = LocalDB(data_dir, _SCHEMA)
+        import_info_files(self.root, self.db)
+
+    async def close(self) -> None:
+        self.db.close()
 
     def missing(self, upload_id: str) -> TusError:
-        if (self.root / f"{upload_id}.gone").exists():
+        if self.db.one("SELECT 1 FROM tombstones WHERE id = ?", (upload_id,)):
             return UploadGone("the upload was terminated or has expired")
         return UploadNotFound(f"upload {upload_id} does not exist")
 
@@ -262,14 +243,15 @@ class FileStore:
         upload = FileUpload(self, info.id)
         info.storage = {"type": "file", "path": str(upload.data_path)}
         os.close(os.open(upload._data, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644))
-        _write_json(upload._info, info.to_dict())
-        upload._known = (copy.copy(info), None)
+        # after the data file: a crash in between leaves an orphan file, never an info without bytes
+        self.db.run("INSERT INTO uploads VALUES (?, ?)", (info.id, json.dumps(info.to_dict())))
+        upload._known = copy.copy(info)
         return upload
 
     async def get_upload(self, upload_id: str) -> FileUpload:
         if not _ID.match(upload_id):
             raise UploadNotFound(f"upload {upload_id} does not exist")
-        if not (self.root / f"{upload_id}.info").exists():
+        if self.db.one("SELECT 1 FROM uploads WHERE id = ?", (upload_id,)) is None:
             raise self.missing(upload_id)
         return FileUpload(self, upload_id)
 
@@ -286,16 +268,31 @@ class FileStore:
         await asyncio.get_running_loop().run_in_executor(None, copy)
 
     async def list_upload_ids(self) -> AsyncIterator[str]:
-        for path in self.root.glob("*.info"):
-            yield path.name.removesuffix(".info")
+        for (upload_id,) in self.db.all("SELECT id FROM uploads"):
+            yield str(upload_id)
 
     async def purge_tombstones(self, older_than: float) -> int:
-        purged = 0
-        for path in self.root.glob("*.gone"):
-            if path.stat().st_mtime < older_than:
-                path.unlink(missing_ok=True)
-                purged += 1
-        return purged
+        return self.db.run("DELETE FROM tombstones WHERE at < ?", (older_than,))
+
+
+def import_info_files(root: Path, db: LocalDB) -> int:
+    """Move the ``<id>.info`` / ``<id>.gone`` files of earlier versions into the database, each
+    in one transaction that ends by deleting the file (a crash halfway imports it again)."""
+    imported = 0
+    for path in sorted(root.glob("*.info")) + sorted(root.glob("*.gone")):
+        upload_id, kind = path.stem, path.suffix
+        if not _ID.match(upload_id):
+            continue
+        doc = json.loads(path.read_bytes())
+        with db.transaction() as conn:
+            if kind == ".info":
+                conn.execute("INSERT OR IGNORE INTO uploads VALUES (?, ?)", (upload_id, json.dumps(doc)))
+            else:
+                row = (upload_id, doc.get("reason", "terminated"), float(doc.get("at", time.time())))
+                conn.execute("INSERT OR IGNORE INTO tombstones VALUES (?, ?, ?)", row)
+            path.unlink()
+        imported += 1
+    return imported
 
 
 if TYPE_CHECKING:
