@@ -3,9 +3,11 @@
 Every write is a compare-and-set on ``MediaRecord.version`` and notifies watchers of the
 upload, so ``GET /media/{id}/events`` pushes changes without polling.
 
-``FileMediaRecords`` (embedded default): ``data_dir/media/<id>/record.json``, replaced
-atomically under an ``flock`` on ``data_dir/media/<id>/.record.lock`` (safe across processes
-on one host; a killed writer releases it); watchers are notified in-process.
+``FileMediaRecords`` (embedded default): rows of ``media_records`` in ``data_dir/tusd.sqlite3``
+(tusd_py/localdb.py), each compare-and-set one ``BEGIN IMMEDIATE`` transaction (safe across
+processes on one host, e.g. ``tusd-py keys rotate`` beside the server; a killed writer's
+transaction rolls back). No file per record: a failed upload costs no inode at all. Watchers
+are notified in-process. ``media/<id>/record.json`` files of earlier versions are imported.
 
 ``RedisMediaRecords``, Redis keys:
 
@@ -19,13 +21,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import fcntl
 import os
 from collections import defaultdict
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
+
+from tusd_py.localdb import LocalDB
 
 from .contract import MEDIA_PREFIX, MediaRecord
 
@@ -79,48 +82,54 @@ class Broadcaster:
                 del self.queues[upload_id]
 
 
+_SCHEMA = """CREATE TABLE IF NOT EXISTS media_records
+    (id TEXT PRIMARY KEY, version INTEGER NOT NULL, doc TEXT NOT NULL) WITHOUT ROWID;"""
+
+
 class FileMediaRecords:
     def __init__(self, data_dir: str | os.PathLike[str]) -> None:
-        self.root = Path(data_dir) / MEDIA_PREFIX
+        self.data_dir = Path(data_dir)
         self.broadcaster = Broadcaster()
+        self._db: LocalDB | None = None
 
-    def _path(self, upload_id: str) -> Path:
+    @property
+    def db(self) -> LocalDB:
+        """Opened at first use: a read-only caller (a vault in tests) needs no database."""
+        if self._db is None:
+            self._db = LocalDB(self.data_dir, _SCHEMA)
+            import_record_files(self.data_dir / MEDIA_PREFIX, self._db)
+        return self._db
+
+    @staticmethod
+    def _check(upload_id: str) -> None:
         if not upload_id or "/" in upload_id or upload_id.startswith("."):
             raise ValueError(f"bad upload id {upload_id!r}")
-        return self.root / upload_id / "record.json"
-
-    def _read(self, upload_id: str) -> MediaRecord | None:
-        try:
-            return MediaRecord.from_json(self._path(upload_id).read_bytes())
-        except FileNotFoundError:
-            return None
 
     def _swap(self, record: MediaRecord, expected: int | None) -> MediaRecord | None:
-        path = self._path(record.upload_id)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with open(path.with_name(".record.lock"), "a") as lock:
-            fcntl.flock(lock, fcntl.LOCK_EX)  # released on close, and by the kernel if we are killed
-            current = self._read(record.upload_id)
-            version = current.version if current else 0
+        self._check(record.upload_id)
+        with self.db.transaction() as conn:
+            row = conn.execute("SELECT version FROM media_records WHERE id = ?", (record.upload_id,)).fetchone()
+            version = int(row[0]) if row else 0
             if expected is not None and version != expected:
                 return None
             stored = record.model_copy(update={"version": version + 1})
-            tmp = path.with_name(f".record.{os.getpid()}.tmp")
-            tmp.write_text(stored.to_json())
-            os.replace(tmp, path)
-            return stored
+            values = (record.upload_id, version + 1, stored.to_json())
+            conn.execute("INSERT OR REPLACE INTO media_records VALUES (?, ?, ?)", values)
+        return stored
 
     async def get(self, upload_id: str) -> MediaRecord | None:
-        return self._read(upload_id)  # one small read: cheaper inline than a thread hop
+        self._check(upload_id)
+        row = self.db.one("SELECT doc FROM media_records WHERE id = ?", (upload_id,))
+        return MediaRecord.from_json(str(row[0])) if row else None
 
     async def compare_and_set(self, record: MediaRecord, expected_version: int) -> MediaRecord | None:
-        stored = await asyncio.to_thread(self._swap, record, expected_version)
+        stored = self._swap(record, expected_version)  # one short transaction: inline, no thread hop
         if stored is not None:
             self.broadcaster.publish(stored)
         return stored
 
     async def put(self, record: MediaRecord) -> MediaRecord:
-        stored = await asyncio.to_thread(self._swap, record, None)
+        stored = self._swap(record, None)
         assert stored is not None
         self.broadcaster.publish(stored)
         return stored
@@ -129,8 +138,23 @@ class FileMediaRecords:
         return self.broadcaster.watch(upload_id)
 
     async def list_ids(self) -> AsyncIterator[str]:
-        for path in sorted(self.root.glob("*/record.json")):
-            yield path.parent.name
+        for (upload_id,) in self.db.all("SELECT id FROM media_records ORDER BY id"):
+            yield str(upload_id)
+
+
+def import_record_files(root: Path, db: LocalDB) -> int:
+    """``media/<id>/record.json`` of earlier versions into the database, then removed (with its
+    ``.record.lock``); a crash halfway imports the rest at the next start."""
+    imported = 0
+    for path in sorted(root.glob("*/record.json")):
+        record = MediaRecord.from_json(path.read_bytes())
+        with db.transaction() as conn:
+            row = (path.parent.name, record.version, record.to_json())
+            conn.execute("INSERT OR IGNORE INTO media_records VALUES (?, ?, ?)", row)
+        path.unlink()
+        path.with_name(".record.lock").unlink(missing_ok=True)
+        imported += 1
+    return imported
 
 
 # KEYS: record hash, events channel. ARGV: expected version (-1 = any), record JSON without version.

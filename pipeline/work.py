@@ -59,9 +59,9 @@ def process_media(src: str, out_dir: str, ladder: dict[str, Any], progress_file:
 
     report = _Reporter(Path(progress_file))
     settings = LadderSettings(**ladder)
-    Path(out_dir).mkdir(parents=True, exist_ok=True)
     try:
         probed = probe(src)
+        Path(out_dir).mkdir(parents=True, exist_ok=True)  # after the probe: not-media costs no directory
         renditions = plan_ladder(probed, settings)
         # the transcode core counts in percent; the progress file holds a fraction
         hls = transcode_hls(src, out_dir, probed, renditions, settings, lambda percent: report(percent / 100.0))

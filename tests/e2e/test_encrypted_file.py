@@ -21,6 +21,7 @@ from yarl import URL
 
 from pipeline.crypto.envelope import HEADER_SIZE, TAG_SIZE
 from pipeline.crypto.segments import decrypt_segment, segment_iv
+from pipeline.records import FileMediaRecords
 from tests.e2e.encrypted_support import (
     HLS_OPTIONS,
     TUS,
@@ -237,18 +238,22 @@ async def _keys_cli(data_dir: Path, *args: str) -> tuple[int, str]:
 async def test_rotation_then_retiring_the_old_kek_keeps_every_asset_playable(
     served: tuple[str, Any, Path], session: aiohttp.ClientSession, tmp_path: Path
 ) -> None:
-    base, _, data_dir = served
+    base, app, data_dir = served
     _, source, body = await _ready_asset(session, base, tmp_path)
-    record_path = data_dir / "media" / body["id"] / "record.json"
-    before = record_path.read_bytes()
+    records = app[MEDIA]  # the database the CLI (another process) changes too
+    assert isinstance(records, FileMediaRecords)
+    before = await records.get(body["id"])
+    assert before is not None
     code, listing = await _keys_cli(data_dir, "list")
     old_kid = listing.split("\t", 1)[0]
     assert code == 0 and "active\t1 assets" in listing
     assert (await _keys_cli(data_dir, "retire", old_kid))[0] == 1  # the active KEK is never retired
     code, out = await _keys_cli(data_dir, "rotate")
     assert code == 0 and "rewrapped 1 data keys" in out, out
-    assert old_kid not in record_path.read_text() and (data_dir / "keys" / "previous" / f"{old_kid}.key").exists()
-    record_path.write_bytes(before)  # an asset still wrapped under the old KEK: retiring must refuse
+    rotated = await records.get(body["id"])
+    assert rotated is not None and old_kid not in rotated.to_json()
+    assert (data_dir / "keys" / "previous" / f"{old_kid}.key").exists()
+    await records.put(before)  # an asset still wrapped under the old KEK: retiring must refuse
     code, out = await _keys_cli(data_dir, "retire", old_kid)
     assert code == 1 and "still wraps 1" in out, out
     assert (await _keys_cli(data_dir, "rotate", "--rewrap"))[0] == 0

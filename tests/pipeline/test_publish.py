@@ -126,7 +126,8 @@ async def test_leftovers_of_killed_attempts_are_removed_after_the_switch(
     await publisher.publish(claimed, out, outcome)
     assert not (tmp_path / "data" / "media" / "up1" / "dead").exists()
     assert all(key.startswith("media/up1/a3/") for key in await assets.list("media/up1/a"))
-    assert (tmp_path / "data" / "media" / "up1" / "record.json").is_file()  # the record is not an attempt
+    record = await records.get("up1")  # the switch stands: the cleanup removed attempts only
+    assert record is not None and record.state is MediaState.READY and record.attempt == "a3"
 
 
 async def test_file_asset_store_refuses_keys_outside_media(tmp_path: Path) -> None:

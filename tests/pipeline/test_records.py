@@ -84,9 +84,27 @@ async def test_watchers_see_every_later_write_in_order(records: MediaRecords) ->
     ]
 
 
-async def test_file_records_live_beside_the_outputs(tmp_path: Path) -> None:
+async def test_file_records_are_rows_not_files_and_survive_a_restart(tmp_path: Path) -> None:
     records = FileMediaRecords(tmp_path)
     await records.put(MediaRecord(upload_id="abc"))
-    assert (tmp_path / "media" / "abc" / "record.json").is_file()
+    assert (tmp_path / "tusd.sqlite3").is_file() and not (tmp_path / "media").exists()  # no file per record
+    again = FileMediaRecords(tmp_path)  # another process would open it the same way
+    stored = await again.get("abc")
+    assert stored is not None and stored.version == 1
+    assert [i async for i in again.list_ids()] == ["abc"]
     with pytest.raises(ValueError):
         await records.get("../etc")
+
+
+async def test_record_files_of_earlier_versions_are_imported(tmp_path: Path) -> None:
+    old = tmp_path / "media" / "old"
+    old.mkdir(parents=True)
+    (old / "record.json").write_text(MediaRecord(upload_id="old", state=MediaState.READY, version=7).to_json())
+    (old / ".record.lock").touch()
+    records = FileMediaRecords(tmp_path)
+    stored = await records.get("old")
+    assert stored is not None and (stored.state, stored.version) == (MediaState.READY, 7)
+    assert list(old.iterdir()) == []
+    # the next write is a compare-and-set against the imported version
+    assert await records.compare_and_set(stored.evolve(progress=50.0), 6) is None
+    assert await records.compare_and_set(stored.evolve(progress=50.0), 7) is not None
