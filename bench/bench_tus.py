@@ -104,6 +104,19 @@ def _drive(service: Service, w: Workload, payload: Payload) -> Sample:
         service.stop()
 
 
+def _retire(directory: Path) -> None:
+    """Free a finished run's disk space but keep its inodes until the end of the benchmark.
+
+    Deleting hundreds of files right before the next measured run slows that run's file
+    creation: ext4 without a journal skips recently freed inodes when it allocates (up to
+    ~35 s), which cost the next server up to ~1 ms per new file, whichever server it is.
+    Truncating frees the blocks and frees no inode; the temporary directory goes at the end.
+    """
+    for path in directory.rglob("*"):
+        if path.is_file():
+            os.truncate(path, 0)
+
+
 def measure_file(kind: str, w: Workload, payload: Payload, tmp: Path) -> Sample:
     os.sync()  # start from clean page cache: the previous run's dirty pages would throttle this one's writes
     data_dir = Path(tempfile.mkdtemp(prefix=f"{kind}-", dir=tmp))
@@ -112,7 +125,7 @@ def measure_file(kind: str, w: Workload, payload: Payload, tmp: Path) -> Sample:
     )
     sample = _drive(service, w, payload)
     stored = _bytes_on_disk(data_dir)
-    shutil.rmtree(data_dir, ignore_errors=True)
+    _retire(data_dir)
     if stored != w.total:
         raise RuntimeError(f"{kind}: {stored} bytes on disk after {w.name}, expected {w.total}")
     return sample

@@ -9,6 +9,7 @@ import json
 import os
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -192,6 +193,7 @@ class Blocked:
             real(fd, data)
 
         monkeypatch.setattr(filesystem, "_write_all", write)
+        monkeypatch.setattr(filesystem, "INLINE_WRITES", False)  # a slow disk from the first byte
 
 
 @pytest.fixture
@@ -241,6 +243,27 @@ async def test_a_cancel_during_a_disk_write_neither_loses_nor_doubles_bytes(stor
     assert (await upload.get_info()).offset == len(on_disk)
     rest = FakeBody(split(data[len(on_disk) :], 64 * KiB))
     assert await upload.write_chunk(len(on_disk), rest) == len(data) - len(on_disk)
+    assert upload.data_path.read_bytes() == data
+
+
+async def test_writes_go_inline_until_one_is_slow_then_to_a_thread(
+    store: FileStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    data = pattern(4 * 1024 * KiB + 3)
+    upload = await create(store, len(data))
+    real, writers = filesystem._write_all, []
+
+    def write(fd: int, buffers: list[bytes]) -> None:
+        writers.append(threading.current_thread())
+        if len(writers) == 3:
+            time.sleep(0.02)  # the kernel throttles dirty pages
+        real(fd, buffers)
+
+    monkeypatch.setattr(filesystem, "_write_all", write)
+    assert await upload.write_chunk(0, FakeBody(split(data, 64 * KiB))) == len(data)
+    main = threading.current_thread()
+    assert writers[:3] == [main] * 3  # 64 KiB batches, written as they arrive
+    assert len(writers) > 3 and main not in writers[3:]  # after the slow one: the writer thread
     assert upload.data_path.read_bytes() == data
 
 
