@@ -5,8 +5,10 @@ escape the data directory, and a crash or cancellation mid-write keeps every rec
 from __future__ import annotations
 
 import asyncio
+import errno
 import json
 import os
+import sqlite3
 import sys
 import threading
 import time
@@ -19,9 +21,9 @@ import pytest
 from tests.conformance.fakes import FakeBody, pattern, split
 from tests.conformance.store_suite import KiB, StoreConformance, new_info, read_all
 from tusd_py.core.ports import Store
-from tusd_py.protocol.errors import UploadGone, UploadNotFound
+from tusd_py.protocol.errors import InsufficientStorage, StorageUnavailable, UploadGone, UploadNotFound
 from tusd_py.protocol.info import UploadState
-from tusd_py.stores import filesystem
+from tusd_py.stores import appender
 from tusd_py.stores.filesystem import FileStore, FileUpload
 
 
@@ -185,15 +187,15 @@ class Blocked:
     def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
         self.entered = threading.Event()
         self.release = threading.Event()
-        real = filesystem._write_all
+        real = appender._write_all
 
         def write(fd: int, data: bytes) -> None:
             self.entered.set()
             self.release.wait(10)
             real(fd, data)
 
-        monkeypatch.setattr(filesystem, "_write_all", write)
-        monkeypatch.setattr(filesystem, "INLINE_WRITES", False)  # a slow disk from the first byte
+        monkeypatch.setattr(appender, "_write_all", write)
+        monkeypatch.setattr(appender, "INLINE_WRITES", False)  # a slow disk from the first byte
 
 
 @pytest.fixture
@@ -251,7 +253,7 @@ async def test_writes_go_inline_until_one_is_slow_then_to_a_thread(
 ) -> None:
     data = pattern(4 * 1024 * KiB + 3)
     upload = await create(store, len(data))
-    real, writers = filesystem._write_all, []
+    real, writers = appender._write_all, []
 
     def write(fd: int, buffers: list[bytes]) -> None:
         writers.append(threading.current_thread())
@@ -259,12 +261,47 @@ async def test_writes_go_inline_until_one_is_slow_then_to_a_thread(
             time.sleep(0.02)  # the kernel throttles dirty pages
         real(fd, buffers)
 
-    monkeypatch.setattr(filesystem, "_write_all", write)
+    monkeypatch.setattr(appender, "_write_all", write)
     assert await upload.write_chunk(0, FakeBody(split(data, 64 * KiB))) == len(data)
     main = threading.current_thread()
     assert writers[:3] == [main] * 3  # 64 KiB batches, written as they arrive
     assert len(writers) > 3 and main not in writers[3:]  # after the slow one: the writer thread
     assert upload.data_path.read_bytes() == data
+
+
+@pytest.mark.parametrize("inline", [True, False])
+async def test_a_full_disk_is_507_and_keeps_what_landed(
+    store: FileStore, monkeypatch: pytest.MonkeyPatch, inline: bool
+) -> None:
+    data = pattern(3 * 1024 * KiB)
+    upload = await create(store, len(data))
+    real, calls = appender._write_all, []
+
+    def write(fd: int, buffers: list[bytes]) -> None:
+        calls.append(len(buffers))
+        if len(calls) == 2:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        real(fd, buffers)
+
+    monkeypatch.setattr(appender, "_write_all", write)
+    monkeypatch.setattr(appender, "INLINE_WRITES", inline)
+    with pytest.raises(InsufficientStorage) as caught:
+        await upload.write_chunk(0, FakeBody(split(data, 64 * KiB)))
+    assert caught.value.status == 507 and "disk is full" in caught.value.message
+    landed = upload.data_path.read_bytes()
+    assert landed == data[: len(landed)] and len(landed) == (64 * KiB if inline else 1024 * KiB)
+    assert (await upload.get_info()).offset == len(landed)  # the client resumes from there
+
+
+async def test_a_database_error_is_503_not_a_crash(store: FileStore, monkeypatch: pytest.MonkeyPatch) -> None:
+    upload = await create(store, 10)
+
+    def locked(*args: Any) -> int:
+        raise sqlite3.OperationalError("database is locked")
+
+    monkeypatch.setattr(store.db, "run", locked)
+    with pytest.raises(StorageUnavailable, match="database is locked"):
+        await upload.set_state(UploadState.COMPLETING)
 
 
 async def test_terminate_and_purge_leave_nothing_behind(store: FileStore) -> None:

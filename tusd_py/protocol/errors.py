@@ -28,7 +28,8 @@ Hierarchy::
     ├── ChecksumMismatch          460 ERR_CHECKSUM_MISMATCH
     ├── ReadInterrupted           500 ERR_READ_INTERRUPTED (body reset or timed out; bytes kept; clients retry 5xx)
     ├── IncompleteUpload          400 ERR_INCOMPLETE_UPLOAD (GET before the upload finished)
-    └── StorageUnavailable        503 ERR_STORAGE_UNAVAILABLE (transient backend trouble; clients retry 5xx)
+    ├── StorageUnavailable        503 ERR_STORAGE_UNAVAILABLE (transient backend trouble; clients retry 5xx)
+    └── InsufficientStorage       507 ERR_INSUFFICIENT_STORAGE (the disk is full; bytes kept; clients retry 5xx)
 """
 
 from __future__ import annotations
@@ -163,3 +164,9 @@ class ReadInterrupted(TusError):
 class StorageUnavailable(TusError):
     status = 503
     code = "ERR_STORAGE_UNAVAILABLE"
+
+
+class InsufficientStorage(TusError):
+    status = 507
+    code = "ERR_INSUFFICIENT_STORAGE"
+    reason = "Insufficient Storage"

@@ -30,36 +30,15 @@ from ..core.ports import Body, TombstoneReason, Upload
 from ..localdb import LocalDB
 from ..protocol.errors import TusError, UploadGone, UploadNotFound
 from ..protocol.info import UploadInfo, UploadState
+from .appender import Appender
+from .diskerrors import disk_errors
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS uploads (id TEXT PRIMARY KEY, info TEXT NOT NULL) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS tombstones (id TEXT PRIMARY KEY, reason TEXT NOT NULL, at REAL NOT NULL) WITHOUT ROWID;
 """
 _ID = re.compile(r"^[A-Za-z0-9_-]{1,200}$")
-# Writes start inline, each batch as soon as it holds 64 KiB: the bytes were just received and
-# are still in the CPU cache, so the copy into the page cache is cheap (a 1 MiB batch written by
-# a thread copied cold memory and cost several times the CPU). One write slower than _SLOW_WRITE
-# means the kernel is throttling dirty pages: the rest of the request goes to a writer thread in
-# 1 MiB batches, one in flight, and the event loop never waits on the disk again.
-INLINE_WRITES = True
-_INLINE_FLUSH = 64 * 1024
-_THREAD_FLUSH = 1024 * 1024
-_SLOW_WRITE = 0.005  # seconds
 _READ = 1024 * 1024
-_IOV_MAX = 512  # buffers per writev (Linux allows 1024)
-
-
-def _write_all(fd: int, buffers: list[bytes]) -> None:
-    """Append every buffer with writev: no join, no copy. A short write resumes where it stopped."""
-    views = [memoryview(b) for b in buffers if b]
-    first = 0
-    while first < len(views):
-        written = os.writev(fd, views[first : first + _IOV_MAX])
-        while first < len(views) and written >= len(views[first]):
-            written -= len(views[first])
-            first += 1
-        if written:
-            views[first] = views[first][written:]
 
 
 def _sparse_replace(path: str, size: int) -> None:
@@ -73,64 +52,6 @@ def _sparse_replace(path: str, size: int) -> None:
     finally:
         os.close(fd)
     os.replace(tmp, path)
-
-
-class _Appender:
-    """Appends a request body to one fd: a batch being filled, written inline while the disk
-    keeps up, else from a worker thread with at most one write in flight (reading the next batch
-    overlaps writing the last). Bytes land strictly in order, and nothing is appended after a
-    failed write: the file never has a hole."""
-
-    def __init__(self, fd: int) -> None:
-        self.fd = fd
-        self.batch: list[bytes] = []
-        self.size = 0
-        self.inline = INLINE_WRITES
-        self.flush_at = _INLINE_FLUSH if self.inline else _THREAD_FLUSH
-        self._flight: asyncio.Future[None] | None = None
-
-    def add(self, chunk: bytes) -> None:
-        self.batch.append(chunk)
-        self.size += len(chunk)
-
-    async def flush(self) -> None:
-        """Hand the batch to a writer thread once the write before it has landed (raises its error)."""
-        if self._flight is not None:
-            await asyncio.shield(self._flight)  # on cancellation abandon() waits for it
-        buffers, self.batch, self.size = self.batch, [], 0  # handed over: never written twice
-        if buffers and self.inline:
-            started = time.perf_counter()
-            _write_all(self.fd, buffers)
-            if time.perf_counter() - started > _SLOW_WRITE:
-                self.inline, self.flush_at = False, _THREAD_FLUSH
-            return
-        if buffers:
-            self._flight = asyncio.get_running_loop().run_in_executor(None, _write_all, self.fd, buffers)
-
-    async def close(self) -> None:
-        """The rest of the body, and every write landed."""
-        await self.flush()
-        if self._flight is not None:
-            await asyncio.shield(self._flight)
-
-    async def abandon(self, *, rollback_to: int | None) -> None:
-        """After an error or a cancellation: wait for the write in flight (its bytes must land
-        before anything else is appended and before the fd is closed), then keep the rest of the
-        batch, or truncate the file. A cancellation that arrives meanwhile is re-raised at the end."""
-        cancelled, flight = False, self._flight
-        while flight is not None and not flight.done():
-            try:
-                await asyncio.wait([flight])
-            except asyncio.CancelledError:
-                cancelled = True
-        landed = flight is None or (not flight.cancelled() and flight.exception() is None)
-        if rollback_to is not None:
-            os.ftruncate(self.fd, rollback_to)
-        elif landed and self.batch:
-            _write_all(self.fd, self.batch)  # every byte received is kept, even when cancelled
-        self.batch, self.size = [], 0
-        if cancelled:
-            raise asyncio.CancelledError
 
 
 class FileUpload:
@@ -148,7 +69,8 @@ class FileUpload:
         return await asyncio.get_running_loop().run_in_executor(None, fn, *args)
 
     def _read(self) -> UploadInfo:
-        row = self.store.db.one("SELECT info FROM uploads WHERE id = ?", (self.id,))
+        with disk_errors("reading the upload's info"):
+            row = self.store.db.one("SELECT info FROM uploads WHERE id = ?", (self.id,))
         if row is None:
             raise self.store.missing(self.id)
         info = UploadInfo.from_dict(json.loads(str(row[0])))
@@ -169,7 +91,11 @@ class FileUpload:
         info = self._known if self._known is not None else self._read()
         for key, value in changes.items():
             setattr(info, key, value)
-        if not self.store.db.run("UPDATE uploads SET info = ? WHERE id = ?", (json.dumps(info.to_dict()), self.id)):
+        with disk_errors("saving the upload's info"):
+            changed = self.store.db.run(
+                "UPDATE uploads SET info = ? WHERE id = ?", (json.dumps(info.to_dict()), self.id)
+            )
+        if not changed:
             raise self.store.missing(self.id)  # terminated meanwhile
         self._known = info
 
@@ -183,23 +109,24 @@ class FileUpload:
         await self._update(state=state)
 
     async def write_chunk(self, offset: int, body: Body) -> int:
-        fd = os.open(self._data, os.O_WRONLY | os.O_APPEND)
-        try:
-            if os.fstat(fd).st_size != offset:
-                raise TusError(f"file store offset drifted for {self.id}")  # the lock makes this impossible
-            out = _Appender(fd)
+        with disk_errors("writing the body"):  # ENOSPC: 507, and what landed stays (abandon)
+            fd = os.open(self._data, os.O_WRONLY | os.O_APPEND)
             try:
-                async for chunk in body:
-                    out.add(chunk)
-                    if out.size >= out.flush_at:
-                        await out.flush()
-                await out.close()
-            except BaseException as exc:  # a protocol violation in the body undoes the whole request
-                await out.abandon(rollback_to=offset if isinstance(exc, TusError) else None)
-                raise
-            return os.fstat(fd).st_size - offset  # what the disk holds, whatever the body claimed
-        finally:
-            os.close(fd)
+                if os.fstat(fd).st_size != offset:
+                    raise TusError(f"file store offset drifted for {self.id}")  # the lock makes this impossible
+                out = Appender(fd)
+                try:
+                    async for chunk in body:
+                        out.add(chunk)
+                        if out.size >= out.flush_at:
+                            await out.flush()
+                    await out.close()
+                except BaseException as exc:  # a protocol violation in the body undoes the whole request
+                    await out.abandon(rollback_to=offset if isinstance(exc, TusError) else None)
+                    raise
+                return os.fstat(fd).st_size - offset  # what the disk holds, whatever the body claimed
+            finally:
+                os.close(fd)
 
     async def finish(self) -> None:
         info = self._known if self._known is not None else self._read()
@@ -214,13 +141,15 @@ class FileUpload:
         info = self._load()
         if info.size is None or info.offset != info.size:
             raise TusError(f"upload {self.id} is not complete: its bytes cannot be released")
-        await self._run(_sparse_replace, self._data, info.size)
+        with disk_errors("releasing the upload's bytes"):
+            await self._run(_sparse_replace, self._data, info.size)
 
     async def terminate(self, reason: TombstoneReason) -> None:
-        with self.store.db.transaction() as db:
-            db.execute("DELETE FROM uploads WHERE id = ?", (self.id,))
-            db.execute("INSERT OR REPLACE INTO tombstones VALUES (?, ?, ?)", (self.id, reason, time.time()))
-        self.data_path.unlink(missing_ok=True)
+        with disk_errors("terminating the upload"):
+            with self.store.db.transaction() as db:
+                db.execute("DELETE FROM uploads WHERE id = ?", (self.id,))
+                db.execute("INSERT OR REPLACE INTO tombstones VALUES (?, ?, ?)", (self.id, reason, time.time()))
+            self.data_path.unlink(missing_ok=True)
 
     async def read(self, start: int, end: int) -> AsyncIterator[bytes]:
         try:
@@ -259,9 +188,10 @@ class FileStore:
     async def create_upload(self, info: UploadInfo) -> FileUpload:
         upload = FileUpload(self, info.id)
         info.storage = {"type": "file", "path": str(upload.data_path)}
-        os.close(os.open(upload._data, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644))
-        # after the data file: a crash in between leaves an orphan file, never an info without bytes
-        self.db.run("INSERT INTO uploads VALUES (?, ?)", (info.id, json.dumps(info.to_dict())))
+        with disk_errors("creating the upload"):
+            os.close(os.open(upload._data, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644))
+            # after the data file: a crash in between leaves an orphan file, never an info without bytes
+            self.db.run("INSERT INTO uploads VALUES (?, ?)", (info.id, json.dumps(info.to_dict())))
         upload._known = copy.copy(info)
         return upload
 
@@ -282,7 +212,8 @@ class FileStore:
                     with open(path, "rb") as src:
                         shutil.copyfileobj(src, out, _READ)
 
-        await asyncio.get_running_loop().run_in_executor(None, copy)
+        with disk_errors("concatenating the partial uploads"):
+            await asyncio.get_running_loop().run_in_executor(None, copy)
 
     async def list_upload_ids(self) -> AsyncIterator[str]:
         for (upload_id,) in self.db.all("SELECT id FROM uploads"):
