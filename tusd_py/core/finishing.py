@@ -22,7 +22,7 @@ class Finisher:
     async def ensure_finished(self, upload: Upload, info: UploadInfo) -> UploadInfo:
         if not info.is_complete:
             return info
-        bound = log.bind(upload_id=info.id)
+        finished = handed_off = False
         if info.state in (UploadState.RECEIVING, UploadState.COMPLETING):
             if info.state is UploadState.RECEIVING:
                 await upload.set_state(UploadState.COMPLETING)
@@ -30,11 +30,18 @@ class Finisher:
             await upload.set_expiry(None)  # finished files do not expire
             await upload.set_state(UploadState.COMPLETED)
             info.state, info.expires_at = UploadState.COMPLETED, None
-            bound.info("upload_finished", size=info.size, partial=info.is_partial)
+            finished = True
         if info.state is UploadState.COMPLETED and not info.is_partial:
             # Partials are never processed: only the final upload of a concatenation is a file.
             await self.sink.upload_finished(info)
             await upload.set_state(UploadState.HANDED_OFF)
             info.state = UploadState.HANDED_OFF
-            bound.info("upload_handed_off")
+            handed_off = True
+        # one line for what happened here; the usual case, both steps at once, is one line
+        if finished:
+            log.info(
+                "upload_finished", upload_id=info.id, size=info.size, partial=info.is_partial, handed_off=handed_off
+            )
+        elif handed_off:
+            log.info("upload_handed_off", upload_id=info.id)
         return info

@@ -64,16 +64,20 @@ class FileUpload:
         # updates of one locked request start from it instead of rereading it each time;
         # get_info() always rereads (the sweeper reads once outside the lock, then again inside).
         self._known: UploadInfo | None = None
+        self._fetched: str | None = None  # the row get_upload() read, for the first get_info()
 
     async def _run(self, fn: Any, *args: Any) -> Any:
         return await asyncio.get_running_loop().run_in_executor(None, fn, *args)
 
     def _read(self) -> UploadInfo:
-        with disk_errors("reading the upload's info"):
-            row = self.store.db.one("SELECT info FROM uploads WHERE id = ?", (self.id,))
-        if row is None:
-            raise self.store.missing(self.id)
-        info = UploadInfo.from_dict(json.loads(str(row[0])))
+        doc, self._fetched = self._fetched, None
+        if doc is None:
+            with disk_errors("reading the upload's info"):
+                row = self.store.db.one("SELECT info FROM uploads WHERE id = ?", (self.id,))
+            if row is None:
+                raise self.store.missing(self.id)
+            doc = str(row[0])
+        info = UploadInfo.from_dict(json.loads(doc))
         try:
             info.offset = os.stat(self._data).st_size
         except FileNotFoundError:
@@ -198,9 +202,13 @@ class FileStore:
     async def get_upload(self, upload_id: str) -> FileUpload:
         if not _ID.match(upload_id):
             raise UploadNotFound(f"upload {upload_id} does not exist")
-        if self.db.one("SELECT 1 FROM uploads WHERE id = ?", (upload_id,)) is None:
+        with disk_errors("reading the upload's info"):
+            row = self.db.one("SELECT info FROM uploads WHERE id = ?", (upload_id,))
+        if row is None:
             raise self.missing(upload_id)
-        return FileUpload(self, upload_id)
+        upload = FileUpload(self, upload_id)
+        upload._fetched = str(row[0])  # one SELECT for get_upload() + get_info(), not two
+        return upload
 
     async def concat(self, final: Upload, partials: list[Upload]) -> None:
         assert isinstance(final, FileUpload) and all(isinstance(p, FileUpload) for p in partials)
