@@ -147,11 +147,14 @@ def import_record_files(root: Path, db: LocalDB) -> int:
     ``.record.lock``); a crash halfway imports the rest at the next start."""
     imported = 0
     for path in sorted(root.glob("*/record.json")):
-        record = MediaRecord.from_json(path.read_bytes())
+        try:
+            record = MediaRecord.from_json(path.read_bytes())
+        except FileNotFoundError:  # another process (the server or a worker) took it
+            continue
         with db.transaction() as conn:
             row = (path.parent.name, record.version, record.to_json())
             conn.execute("INSERT OR IGNORE INTO media_records VALUES (?, ?, ?)", row)
-        path.unlink()
+        path.unlink(missing_ok=True)
         path.with_name(".record.lock").unlink(missing_ok=True)
         imported += 1
     return imported

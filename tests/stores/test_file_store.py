@@ -172,6 +172,15 @@ async def test_info_files_of_earlier_versions_are_imported_once(tmp_path: Path) 
     assert await store.purge_tombstones(older_than=124.0) == 1
 
 
+async def test_an_unreadable_legacy_info_is_left_in_place(tmp_path: Path) -> None:
+    root = tmp_path / "data" / "uploads"
+    root.mkdir(parents=True)
+    (root / "torn.info").write_text('{"id": "torn", "si')
+    store = FileStore(tmp_path / "data")  # starts anyway
+    assert [i async for i in store.list_upload_ids()] == []
+    assert (root / "torn.info").read_text() == '{"id": "torn", "si'  # never deleted: an operator decides
+
+
 @pytest.mark.parametrize("upload_id", ["../x", "a/b", ".", "..", "", "x.info", "/etc/passwd", "x\x00"])
 async def test_ids_that_could_leave_the_data_directory_are_not_found(store: FileStore, upload_id: str) -> None:
     outside = store.root.parent  # ../x from the uploads directory: plant a valid upload there

@@ -26,6 +26,8 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import structlog
+
 from ..core.ports import Body, TombstoneReason, Upload
 from ..localdb import LocalDB
 from ..protocol.errors import TusError, UploadGone, UploadNotFound
@@ -33,6 +35,7 @@ from ..protocol.info import UploadInfo, UploadState
 from .appender import Appender
 from .diskerrors import disk_errors
 
+log = structlog.get_logger("tusd_py.stores.file")
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS uploads (id TEXT PRIMARY KEY, info TEXT NOT NULL) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS tombstones (id TEXT PRIMARY KEY, reason TEXT NOT NULL, at REAL NOT NULL) WITHOUT ROWID;
@@ -239,14 +242,20 @@ def import_info_files(root: Path, db: LocalDB) -> int:
         upload_id, kind = path.stem, path.suffix
         if not _ID.match(upload_id):
             continue
-        doc = json.loads(path.read_bytes())
+        try:
+            doc = json.loads(path.read_bytes())
+        except FileNotFoundError:  # another process (a worker on the same directory) took it
+            continue
+        except ValueError:  # unreadable: left where it is for an operator, never deleted
+            log.warning("legacy_info_unreadable", path=str(path))
+            continue
         with db.transaction() as conn:
             if kind == ".info":
                 conn.execute("INSERT OR IGNORE INTO uploads VALUES (?, ?)", (upload_id, json.dumps(doc)))
             else:
                 row = (upload_id, doc.get("reason", "terminated"), float(doc.get("at", time.time())))
                 conn.execute("INSERT OR IGNORE INTO tombstones VALUES (?, ?, ?)", row)
-            path.unlink()
+            path.unlink(missing_ok=True)
         imported += 1
     return imported
 
