@@ -11,9 +11,9 @@ import os
 import sqlite3
 import sys
 import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -262,15 +262,17 @@ async def test_writes_go_inline_until_one_is_slow_then_to_a_thread(
 ) -> None:
     data = pattern(4 * 1024 * KiB + 3)
     upload = await create(store, len(data))
-    real, writers = appender._write_all, []
+    real, writers, clock = appender._write_all, [], [0.0]
 
     def write(fd: int, buffers: list[bytes]) -> None:
         writers.append(threading.current_thread())
         if len(writers) == 3:
-            time.sleep(0.02)  # the kernel throttles dirty pages
+            clock[0] += 0.02  # the kernel throttles dirty pages: this write takes 20 ms
         real(fd, buffers)
 
     monkeypatch.setattr(appender, "_write_all", write)
+    # the appender's clock is ours: only the third write is slow, however busy the machine is
+    monkeypatch.setattr(appender, "time", SimpleNamespace(perf_counter=lambda: clock[0]))
     assert await upload.write_chunk(0, FakeBody(split(data, 64 * KiB))) == len(data)
     main = threading.current_thread()
     assert writers[:3] == [main] * 3  # 64 KiB batches, written as they arrive
