@@ -121,12 +121,17 @@ async def test_readers_never_see_a_partial_or_older_info(store: FileStore) -> No
     reader_store = FileStore(store.root.parent)  # its own connection, as another process has
     done = threading.Event()
     seen: list[int] = []
+    errors: list[BaseException] = []
 
     def reader() -> None:
         while not done.is_set():
-            row = reader_store.db.one("SELECT info FROM uploads WHERE id = ?", (upload.id,))
-            assert row is not None
-            size = json.loads(str(row[0]))["size"]
+            try:
+                row = reader_store.db.one("SELECT info FROM uploads WHERE id = ?", (upload.id,))
+                assert row is not None
+                size = json.loads(str(row[0]))["size"]  # a torn row would not parse
+            except BaseException as exc:  # an assert in a thread would not fail the test
+                errors.append(exc)
+                return
             if size is not None:
                 seen.append(size)
 
@@ -139,6 +144,7 @@ async def test_readers_never_see_a_partial_or_older_info(store: FileStore) -> No
     finally:
         done.set()
         thread.join()
+    assert errors == []
     assert seen and seen == sorted(seen)  # never a value that goes backwards
     assert (await upload.get_info()).size == 299
 
