@@ -28,10 +28,13 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
+import structlog
+
 from tusd_py.localdb import LocalDB
 
 from .contract import MEDIA_PREFIX, MediaRecord
 
+log = structlog.get_logger("pipeline.records")
 RECORD_PREFIX = "media:record:"
 EVENTS_PREFIX = "media:events:"
 
@@ -150,6 +153,9 @@ def import_record_files(root: Path, db: LocalDB) -> int:
         try:
             record = MediaRecord.from_json(path.read_bytes())
         except FileNotFoundError:  # another process (the server or a worker) took it
+            continue
+        except ValueError:  # unreadable: left where it is for an operator, never deleted
+            log.warning("legacy_record_unreadable", path=str(path))
             continue
         with db.transaction() as conn:
             row = (path.parent.name, record.version, record.to_json())

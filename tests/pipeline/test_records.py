@@ -108,3 +108,12 @@ async def test_record_files_of_earlier_versions_are_imported(tmp_path: Path) -> 
     # the next write is a compare-and-set against the imported version
     assert await records.compare_and_set(stored.evolve(progress=50.0), 6) is None
     assert await records.compare_and_set(stored.evolve(progress=50.0), 7) is not None
+
+
+async def test_an_unreadable_legacy_record_is_left_in_place(tmp_path: Path) -> None:
+    torn = tmp_path / "media" / "torn" / "record.json"
+    torn.parent.mkdir(parents=True)
+    torn.write_text('{"upload_id": "to')
+    records = FileMediaRecords(tmp_path)
+    assert await records.get("torn") is None  # opens anyway
+    assert torn.read_text() == '{"upload_id": "to'  # never deleted: an operator decides

@@ -319,6 +319,11 @@ async def test_a_database_error_is_503_not_a_crash(store: FileStore, monkeypatch
     monkeypatch.setattr(store.db, "run", locked)
     with pytest.raises(StorageUnavailable, match="database is locked"):
         await upload.set_state(UploadState.COMPLETING)
+    monkeypatch.undo()
+    # the failed change is not remembered: the next update does not write it after all
+    await upload.set_expiry(5.0)
+    info = await (await FileStore(store.root.parent).get_upload(upload.id)).get_info()
+    assert (info.state, info.expires_at) == (UploadState.RECEIVING, 5.0)
 
 
 async def test_terminate_and_purge_leave_nothing_behind(store: FileStore) -> None:

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import errno
 from typing import Any
 
 import pytest
 
 from tusd_py.app import QUEUE
+from tusd_py.stores import appender
 
 from .helpers import OCTET, TusCase, chunks, content_of, create, offset_of
 
@@ -188,3 +190,21 @@ async def test_deferred_upload_completes_with_an_empty_patch_that_declares_it(cl
     )
     assert client.app[QUEUE].enqueued == {_id(path)}
     assert await content_of(client, path) == b"0123456789"
+
+
+async def test_a_full_disk_is_507_and_the_client_resumes_once_there_is_space(
+    client: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    data = bytes(range(256)) * 800
+    path = await create(client, len(data))
+
+    def full(fd: int, buffers: list[bytes]) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(appender, "_write_all", full)
+    result = await _patch(path, 0, data, 507).run(client)
+    assert b"ERR_INSUFFICIENT_STORAGE" in result.body and b"disk is full" in result.body
+    assert await offset_of(client, path) == 0  # nothing landed, and HEAD says so
+    monkeypatch.undo()
+    await _patch(path, 0, data, 204, expect_headers={"Upload-Offset": str(len(data))}).run(client)
+    assert await content_of(client, path) == data

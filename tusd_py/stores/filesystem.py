@@ -81,12 +81,16 @@ class FileUpload:
                 raise self.store.missing(self.id)
             doc = str(row[0])
         info = UploadInfo.from_dict(json.loads(doc))
-        try:
-            info.offset = os.stat(self._data).st_size
-        except FileNotFoundError:
-            raise self.store.missing(self.id) from None
+        info.offset = self._stored_size()
         self._known = info
         return info
+
+    def _stored_size(self) -> int:
+        """The offset: what the data file holds."""
+        try:
+            return os.stat(self._data).st_size
+        except FileNotFoundError:
+            raise self.store.missing(self.id) from None
 
     def _load(self) -> UploadInfo:
         return copy.copy(self._read())  # callers may change theirs; ours stays as stored
@@ -95,7 +99,8 @@ class FileUpload:
         return self._load()  # one indexed SELECT and a stat: cheaper inline than a thread hop
 
     async def _update(self, **changes: Any) -> None:
-        info = self._known if self._known is not None else self._read()
+        # a copy: if the write fails, what we know stays what is stored
+        info = copy.copy(self._known if self._known is not None else self._read())
         for key, value in changes.items():
             setattr(info, key, value)
         with disk_errors("saving the upload's info"):
@@ -137,10 +142,7 @@ class FileUpload:
 
     async def finish(self) -> None:
         info = self._known if self._known is not None else self._read()
-        try:
-            stored = os.stat(self._data).st_size
-        except FileNotFoundError:
-            raise self.store.missing(self.id) from None
+        stored = self._stored_size()
         if info.size is not None and stored != info.size:
             raise TusError(f"stored size {stored} does not match Upload-Length {info.size}")
 
@@ -188,7 +190,9 @@ class FileStore:
         self.db.close()
 
     def missing(self, upload_id: str) -> TusError:
-        if self.db.one("SELECT 1 FROM tombstones WHERE id = ?", (upload_id,)):
+        with disk_errors("reading the tombstones"):
+            gone = self.db.one("SELECT 1 FROM tombstones WHERE id = ?", (upload_id,))
+        if gone:
             return UploadGone("the upload was terminated or has expired")
         return UploadNotFound(f"upload {upload_id} does not exist")
 
@@ -227,11 +231,14 @@ class FileStore:
             await asyncio.get_running_loop().run_in_executor(None, copy)
 
     async def list_upload_ids(self) -> AsyncIterator[str]:
-        for (upload_id,) in self.db.all("SELECT id FROM uploads"):
+        with disk_errors("listing the uploads"):
+            rows = self.db.all("SELECT id FROM uploads")
+        for (upload_id,) in rows:
             yield str(upload_id)
 
     async def purge_tombstones(self, older_than: float) -> int:
-        return self.db.run("DELETE FROM tombstones WHERE at < ?", (older_than,))
+        with disk_errors("purging the tombstones"):
+            return self.db.run("DELETE FROM tombstones WHERE at < ?", (older_than,))
 
 
 def import_info_files(root: Path, db: LocalDB) -> int:
