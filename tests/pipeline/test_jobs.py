@@ -275,3 +275,17 @@ def test_the_progress_file_holds_a_fraction_that_moves_through_the_transcode(
     assert written == sorted(written)
     assert any(0.1 < value < 0.9 for value in written), written  # real steps, not 0 then done
     assert jobs._read_progress(tmp_path / "work" / "progress") == 99.0  # 100 is kept for "published"
+
+
+@pytest.mark.parametrize(
+    ("priority", "niceness", "policy"),
+    [("normal", 0, os.SCHED_OTHER), ("low", 10, os.SCHED_OTHER), ("idle", 0, os.SCHED_IDLE)],
+)
+def test_the_pool_runs_at_the_configured_cpu_priority(priority: str, niceness: int, policy: int) -> None:
+    base = os.nice(0)
+    pool = make_pool(1, priority)
+    try:
+        assert pool.submit(os.nice, 0).result(timeout=60) == min(base + niceness, 19)  # 19 is the floor
+        assert pool.submit(os.sched_getscheduler, 0).result(timeout=60) == policy
+    finally:
+        pool.shutdown()
