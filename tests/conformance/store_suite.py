@@ -271,8 +271,7 @@ class StoreConformance:
         await upload.set_state(UploadState.COMPLETING)
         assert (await fresh()).state is UploadState.COMPLETING
         await upload.finish()
-        await upload.set_expiry(None)
-        await upload.set_state(UploadState.COMPLETED)
+        await upload.set_state(UploadState.COMPLETED)  # ends the expiry too: finished files do not expire
         info = await fresh()
         assert (info.state, info.expires_at, info.offset) == (UploadState.COMPLETED, None, 5)
         await upload.set_state(UploadState.HANDED_OFF)

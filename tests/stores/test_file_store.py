@@ -20,9 +20,13 @@ import pytest
 
 from tests.conformance.fakes import FakeBody, pattern, split
 from tests.conformance.store_suite import KiB, StoreConformance, new_info, read_all
+from tusd_py.completion import InProcessQueue
 from tusd_py.core.ports import Store
+from tusd_py.core.service import Limits, UploadService
 from tusd_py.protocol.errors import InsufficientStorage, StorageUnavailable, UploadGone, UploadNotFound
+from tusd_py.protocol.headers import parse_metadata
 from tusd_py.protocol.info import UploadState
+from tusd_py.state.memory import MemoryLocker
 from tusd_py.stores import appender
 from tusd_py.stores.filesystem import FileStore, FileUpload
 
@@ -90,6 +94,29 @@ async def test_an_upload_from_creation_to_hand_off_creates_one_file(store: FileS
     again = await FileStore(store.root.parent).get_upload(upload.id)  # a restarted process
     info = await again.get_info()
     assert (info.size, info.offset, info.state, info.expires_at) == (10, 10, UploadState.HANDED_OFF, None)
+
+
+async def test_a_small_upload_writes_its_info_once_per_step(store: FileStore, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Created, completed (which ends the expiry), handed off: three writes of the info row. Each
+    is a WAL commit with its lock calls, and a one-PATCH upload used to cost five."""
+    statements: list[str] = []
+    run = store.db.run
+
+    def counted(sql: str, args: tuple[object, ...] = ()) -> int:
+        statements.append(sql.split()[0])
+        return run(sql, args)
+
+    monkeypatch.setattr(store.db, "run", counted)
+    sink = InProcessQueue()
+    service = UploadService(store, MemoryLocker(), sink, Limits(expiry_seconds=3600))
+    _, created = await service.create(length=10, metadata=parse_metadata(None))
+    assert created.expires_at is not None
+    info = await service.append(created.id, 0, FakeBody([b"01234", b"56789"]))
+    assert statements == ["INSERT", "UPDATE", "UPDATE"]
+    assert (info.offset, info.state, info.expires_at) == (10, UploadState.HANDED_OFF, None)
+    stored = await (await FileStore(store.root.parent).get_upload(created.id)).get_info()
+    assert (stored.offset, stored.state, stored.expires_at) == (10, UploadState.HANDED_OFF, None)
+    assert sink.enqueued == {created.id}
 
 
 _KILLED_WRITER = """

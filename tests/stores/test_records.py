@@ -83,14 +83,20 @@ async def test_updates_of_a_missing_record_do_nothing(records: UploadRecords) ->
 async def test_updates(records: UploadRecords) -> None:
     await records.put(record(info=UploadInfo(id="u1", size=None, created_at=1.0)), [P1, P2, P3])
     assert await records.set_size("u1", 25)
-    assert await records.set_expiry("u1", None)
+    assert await records.set_expiry("u1", 5000.5)
     assert await records.set_state("u1", UploadState.COMPLETING)
     got = await records.get("u1")
-    assert got is not None and got.info.size == 25 and got.info.expires_at is None
+    assert got is not None and got.info.size == 25 and got.info.expires_at == 5000.5
     assert got.info.state is UploadState.COMPLETING
     assert await records.parts("u1") == [P1, P2, P3]
     assert await records.set_state("u1", UploadState.COMPLETED)
     assert await records.parts("u1") == []  # the object is assembled: the parts list is not needed
+    got = await records.get("u1")
+    assert got is not None and got.info.expires_at is None  # finished files do not expire
+    assert (got.info.state, got.info.size) == (UploadState.COMPLETED, 25)
+    assert await records.set_expiry("u1", None)
+    got = await records.get("u1")
+    assert got is not None and got.info.expires_at is None
 
 
 async def _ids(records: UploadRecords) -> set[str]:

@@ -47,14 +47,17 @@ class Upload(Protocol):
         """Fresh info; ``offset`` is the number of bytes durably stored."""
 
     async def write_chunk(self, offset: int, body: Body) -> int:
-        """Append ``body`` at ``offset`` (== the current offset); return the bytes stored."""
+        """Append ``body`` at ``offset`` (== the current offset); return the bytes stored, so
+        that ``offset`` plus the result is what ``get_info()`` reports next."""
 
     async def declare_length(self, length: int) -> None:
         """Fix the size of a deferred-length upload."""
 
     async def set_expiry(self, expires_at: float | None) -> None: ...
 
-    async def set_state(self, state: UploadState) -> None: ...
+    async def set_state(self, state: UploadState) -> None:
+        """A finished state (COMPLETED, HANDED_OFF) also ends the expiry: ``expires_at`` becomes
+        None in the same write, as finished files do not expire."""
 
     async def finish(self) -> None:
         """Assemble the final object once every byte is stored. Idempotent."""

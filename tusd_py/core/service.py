@@ -177,7 +177,7 @@ class UploadService:
             body.limit = remaining
             bound.debug("chunk_write_start", offset=offset, declared=body.declared_length)
             written = await self._write(upload, offset, body, checksum)
-            info = await upload.get_info()
+            info.offset = offset + written  # what the store holds now (write_chunk's contract)
             # One line per PATCH at debug; an interrupted one is worth an info line (the 4xx/5xx
             # it answers is logged as request_failed with no offset).
             (bound.info if body.error or body.stopped else bound.debug)(

@@ -63,7 +63,7 @@ class UploadRecords(Protocol):
     async def set_size(self, upload_id: str, size: int) -> bool: ...
 
     async def set_state(self, upload_id: str, state: UploadState) -> bool:
-        """Completed states drop the parts list (the object is assembled)."""
+        """Completed states drop the parts list (the object is assembled) and end the expiry."""
 
     async def set_expiry(self, upload_id: str, expires_at: float | None) -> bool: ...
 
@@ -92,7 +92,7 @@ return 1
 _UPDATE = """
 if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
 if ARGV[1] == '1' then redis.call('DEL', KEYS[2]) end
-redis.call('HSET', KEYS[1], ARGV[2], ARGV[3])
+redis.call('HSET', KEYS[1], unpack(ARGV, 2))
 return 1
 """
 
@@ -165,15 +165,18 @@ class RedisUploadRecords:
         args = [keep, offset, tail, keep + len(add), expect, *map(_part_json, add)]
         return bool(await self._commit(keys=keys, args=args))
 
-    async def _set(self, upload_id: str, field: str, value: str, *, drop_parts: bool = False) -> bool:
+    async def _set(self, upload_id: str, *fields: str, drop_parts: bool = False) -> bool:
+        """HSET field, value, ... on an existing record, in one step."""
         keys = [keyspace.upload_key(upload_id), keyspace.parts_key(upload_id)]
-        return bool(await self._update(keys=keys, args=["1" if drop_parts else "0", field, value]))
+        return bool(await self._update(keys=keys, args=["1" if drop_parts else "0", *fields]))
 
     async def set_size(self, upload_id: str, size: int) -> bool:
         return await self._set(upload_id, "size", str(size))
 
     async def set_state(self, upload_id: str, state: UploadState) -> bool:
-        return await self._set(upload_id, "state", str(state), drop_parts=state in _DONE)
+        if state in _DONE:  # finished files do not expire: one write for both
+            return await self._set(upload_id, "state", str(state), "expires_at", "", drop_parts=True)
+        return await self._set(upload_id, "state", str(state))
 
     async def set_expiry(self, upload_id: str, expires_at: float | None) -> bool:
         return await self._set(upload_id, "expires_at", "" if expires_at is None else repr(expires_at))
@@ -254,6 +257,7 @@ class MemoryUploadRecords:
             return False
         entry[0].info.state = state
         if state in _DONE:
+            entry[0].info.expires_at = None  # finished files do not expire
             entry[1].clear()
         return True
 

@@ -118,7 +118,10 @@ class FileUpload:
         await self._update(expires_at=expires_at)
 
     async def set_state(self, state: UploadState) -> None:
-        await self._update(state=state)
+        if state in (UploadState.COMPLETED, UploadState.HANDED_OFF):
+            await self._update(state=state, expires_at=None)  # finished files do not expire
+        else:
+            await self._update(state=state)
 
     async def write_chunk(self, offset: int, body: Body) -> int:
         with disk_errors("writing the body"):  # ENOSPC: 507, and what landed stays (abandon)

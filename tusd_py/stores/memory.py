@@ -46,7 +46,10 @@ class MemoryUpload:
         self._entry()[0].expires_at = expires_at
 
     async def set_state(self, state: UploadState) -> None:
-        self._entry()[0].state = state
+        info = self._entry()[0]
+        info.state = state
+        if state in (UploadState.COMPLETED, UploadState.HANDED_OFF):
+            info.expires_at = None  # finished files do not expire
 
     async def finish(self) -> None:
         info, data = self._entry()

@@ -180,7 +180,7 @@ class S3Upload:
     async def set_state(self, state: UploadState) -> None:
         record = await self.store.load(self.id)
         if state in _DONE:  # S3 remembers it too, so a rebuild never hands an upload off twice
-            record.info.state = state
+            record.info.state, record.info.expires_at = state, None
             await self.store.put_info(record)
         await self._update(self.store.records.set_state, state)
         if state is UploadState.HANDED_OFF or (state is UploadState.COMPLETED and record.info.is_partial):
