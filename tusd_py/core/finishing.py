@@ -1,10 +1,9 @@
 """Completion as an explicit, idempotent state machine (tusd's hazard (b), tus-user-issues E18/E19).
 
-receiving (every byte stored) -> completed -> handed_off. Each state is persisted after
-its step succeeded, so a crash or an S3 error in the middle is retried by the next HEAD,
-PATCH or sweeper run, and the hand-off to processing happens once per upload. A retry
-may run ``finish()`` again: every store's is idempotent. (Earlier versions also wrote a
-"completing" state before ``finish()``; records still in it are finished like receiving ones.)
+receiving -> completing -> completed -> handed_off. Every transition is persisted before
+the next step starts, so a crash or an S3 error in the middle is retried by the next HEAD,
+PATCH or sweeper run (``finish()`` is idempotent in every store), and the hand-off to
+processing happens once per upload. "completed" also ends the expiry, in the same write.
 """
 
 from __future__ import annotations
@@ -26,6 +25,8 @@ class Finisher:
             return info
         finished = handed_off = False
         if info.state in (UploadState.RECEIVING, UploadState.COMPLETING):
+            if info.state is UploadState.RECEIVING:
+                await upload.set_state(UploadState.COMPLETING)
             await upload.finish()  # assembles and verifies the object; idempotent
             await upload.set_state(UploadState.COMPLETED)  # ends the expiry in the same write
             info.state, info.expires_at = UploadState.COMPLETED, None
