@@ -1,9 +1,10 @@
 """``process_upload(ctx, upload_id)``: one finished upload -> HLS ladder + poster, published once.
 
-Read top to bottom: reread the upload, claim the record (skip if ready), fetch the source,
-probe + transcode + thumbnails in the process pool (progress flows back through a file the
-child rewrites), publish (encrypted) under the attempt's prefix, switch the record to ready,
-then remove the plaintext upload from the store (``release.py``).
+Read top to bottom: reread the upload, claim the record (skip if ready), fetch the source
+(a file-store upload is read in place), probe it in the process pool, then transcode +
+thumbnails there (progress flows back through a file the child rewrites), publish (encrypted)
+under the attempt's prefix, switch the record to ready, then remove the plaintext upload from
+the store (``release.py``). The scratch directory is made only when it is needed.
 
 Errors: bad media -> ``failed`` with the reason, at once. Transient storage/Redis errors ->
 ``TransientError`` (arq: ``Retry`` with backoff; the last try marks the record ``failed``).
@@ -12,8 +13,10 @@ Errors: bad media -> ``failed`` with the reason, at once. Transient storage/Redi
 from __future__ import annotations
 
 import asyncio
+import shutil
 import tempfile
 import uuid
+from collections.abc import Callable
 from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 from typing import Any
@@ -26,7 +29,7 @@ from .contract import MediaRecord, MediaState
 from .crypto.keys import KeyProviderError
 from .records import update
 from .release import release_if_ready
-from .work import process_media
+from .work import probe_media, process_media
 
 log = structlog.get_logger("pipeline.jobs")
 POLL = 0.2  # seconds between progress reads while the child works
@@ -96,15 +99,18 @@ async def run(
                 await release_if_ready(deps.store, deps.records, info, done)
             return await deps.records.get(upload_id)
         bound.info("job_started", attempt=attempt)
-        with tempfile.TemporaryDirectory(prefix=f"tusd-media-{upload_id}-", dir=deps.settings.work_dir or None) as tmp:
-            work = Path(tmp)
-            src = await source.fetch(deps.store, info, work)
-            outcome = await _in_pool(deps, claimed, src, work)
+        scratch = _Scratch(deps.settings.work_dir or None, f"tusd-media-{upload_id}-")
+        try:
+            src = source.in_place(info) or await source.fetch(deps.store, info, scratch.path)
+            verdict = await _pool_call(deps, probe_media, str(src))
+            outcome = verdict if "error" in verdict else await _in_pool(deps, claimed, src, scratch.path, verdict)
             if "error" in outcome:
                 bound.warning("job_failed", reason=outcome["error"])
                 return await mark_failed(deps, upload_id, outcome["error"])
             deps.refresh_keys()
-            record = await deps.publisher.publish(claimed, work / "out", outcome, src)
+            record = await deps.publisher.publish(claimed, scratch.path / "out", outcome, src)
+        finally:
+            scratch.remove()
         await release_if_ready(deps.store, deps.records, info, record)
         bound.info("job_done", attempt=record.attempt, prefix=record.output_prefix)
         return await deps.records.get(upload_id) or record
@@ -117,7 +123,36 @@ async def run(
         raise error from exc
 
 
-async def _in_pool(deps: Deps, claimed: MediaRecord, src: Path, work: Path) -> dict[str, Any]:
+class _Scratch:
+    """The job's scratch directory, made on first use: a file that is no media, read in place,
+    costs no directory (on ext4 each inode made and freed also slows the next file creation)."""
+
+    def __init__(self, parent: str | None, prefix: str) -> None:
+        self.parent, self.prefix = parent, prefix
+        self._path: Path | None = None
+
+    @property
+    def path(self) -> Path:
+        if self._path is None:
+            self._path = Path(tempfile.mkdtemp(prefix=self.prefix, dir=self.parent))
+        return self._path
+
+    def remove(self) -> None:
+        if self._path is not None:
+            shutil.rmtree(self._path, ignore_errors=True)
+
+
+async def _pool_call(deps: Deps, fn: Callable[..., dict[str, Any]], *args: Any) -> dict[str, Any]:
+    try:
+        return await asyncio.get_running_loop().run_in_executor(deps.pool, fn, *args)
+    except BrokenProcessPool:
+        deps.reset_pool()
+        raise
+
+
+async def _in_pool(
+    deps: Deps, claimed: MediaRecord, src: Path, work: Path, verdict: dict[str, Any]
+) -> dict[str, Any]:
     """Run ``work.process_media`` in the pool, publishing its progress as it comes."""
     progress_file = work / "progress"
     ladder = {
@@ -128,7 +163,7 @@ async def _in_pool(deps: Deps, claimed: MediaRecord, src: Path, work: Path) -> d
         "audio_bitrate": deps.settings.audio_bitrate,
         "thumbnail_count": deps.settings.thumbnail_count,
     }
-    args = (str(src), str(work / "out"), ladder, str(progress_file))
+    args = (str(src), str(work / "out"), ladder, str(progress_file), verdict["probe"])
     try:
         future = asyncio.get_running_loop().run_in_executor(deps.pool, process_media, *args)
     except BrokenProcessPool:

@@ -47,11 +47,17 @@ def _open(path: Path) -> BinaryIO:
     return open(path, "wb")
 
 
-async def fetch(store: Store, info: UploadInfo, dest_dir: Path) -> Path:
-    """A local path holding the upload's bytes."""
+def in_place(info: UploadInfo) -> Path | None:
+    """The file store's data file, when it holds the whole upload: read where it lies."""
     local = info.storage.get("path", "") if info.storage.get("type") == "file" else ""
-    if local and _size(local) == info.size:
-        return Path(local)
+    return Path(local) if local and _size(local) == info.size else None
+
+
+async def fetch(store: Store, info: UploadInfo, dest_dir: Path) -> Path:
+    """A local path holding the upload's bytes (in ``dest_dir`` unless it can be read in place)."""
+    local = in_place(info)
+    if local is not None:
+        return local
     suffix = Path(info.meta().text("filename") or "").suffix
     dest = dest_dir / ("source" + (suffix if _SUFFIX.match(suffix) else ""))
     upload = await store.get_upload(info.id)

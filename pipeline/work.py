@@ -11,7 +11,10 @@ from __future__ import annotations
 import dataclasses
 import os
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from pipeline.transcode import ProbeResult
 
 
 class Cancelled(Exception):
@@ -47,21 +50,28 @@ class _Reporter:
             os.replace(tmp, self.path)
 
 
-def process_media(src: str, out_dir: str, ladder: dict[str, Any], progress_file: str) -> dict[str, Any]:
-    from pipeline.transcode import (
-        LadderSettings,
-        NotMediaError,
-        make_thumbnails,
-        plan_ladder,
-        probe,
-        transcode_hls,
-    )
+def probe_media(src: str) -> dict[str, Any]:
+    """The first call of a job: ``{"probe": ProbeResult}``, or ``{"error": reason}`` for a file
+    that is no media. The job makes its scratch directory only after a probe says media."""
+    from pipeline.transcode import NotMediaError, probe
+
+    try:
+        return {"probe": probe(src)}
+    except NotMediaError as exc:
+        return {"error": str(getattr(exc, "reason", "") or exc)}
+
+
+def process_media(
+    src: str, out_dir: str, ladder: dict[str, Any], progress_file: str, probed: ProbeResult | None = None
+) -> dict[str, Any]:
+    """The second call: the ladder and thumbnails of ``src`` (probed first unless ``probed`` is given)."""
+    from pipeline.transcode import LadderSettings, NotMediaError, make_thumbnails, plan_ladder, probe, transcode_hls
 
     report = _Reporter(Path(progress_file))
     settings = LadderSettings(**ladder)
     try:
-        probed = probe(src)
-        Path(out_dir).mkdir(parents=True, exist_ok=True)  # after the probe: not-media costs no directory
+        probed = probed if probed is not None else probe(src)
+        Path(out_dir).mkdir(parents=True, exist_ok=True)
         renditions = plan_ladder(probed, settings)
         # the transcode core counts in percent; the progress file holds a fraction
         hls = transcode_hls(src, out_dir, probed, renditions, settings, lambda percent: report(percent / 100.0))

@@ -11,6 +11,7 @@ import math
 import os
 import signal
 import sys
+import tempfile
 import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -225,6 +226,34 @@ async def test_bad_media_fails_at_once_and_the_pool_keeps_working(deps: Deps, tm
     good_id = await add_upload(deps.store, make_clip(tmp_path / "good.mp4"))
     good = await jobs.run(deps, good_id, job_try=1)
     assert good is not None and good.state is MediaState.READY
+
+
+async def test_scratch_space_is_made_only_for_media_and_removed_after(
+    tmp_path: Path, pool: ProcessPoolExecutor, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A file-store upload is read in place and probed first: one that is no media costs no
+    directory (each made and freed inode also slows the next file creation on ext4)."""
+    made: list[str] = []
+    real_mkdtemp = tempfile.mkdtemp
+
+    def mkdtemp(*args: Any, **kwargs: Any) -> str:
+        made.append(real_mkdtemp(*args, **kwargs))
+        return made[-1]
+
+    monkeypatch.setattr(tempfile, "mkdtemp", mkdtemp)
+    data, scratch = tmp_path / "data", tmp_path / "scratch"
+    scratch.mkdir()
+    settings = pipeline_settings(data, work_dir=str(scratch))
+    deps = Deps(settings, FileStore(data), FileAssetStore(data), FileMediaRecords(data), pool)
+    notes = tmp_path / "notes.txt"
+    notes.write_text("these are my holiday notes, not a video\n" * 50)
+    failed = await jobs.run(deps, await add_upload(deps.store, notes, "notes.txt"), job_try=1)
+    assert failed is not None and failed.state is MediaState.FAILED and failed.reason.startswith("not a media file")
+    assert made == []
+    ready = await jobs.run(deps, await add_upload(deps.store, make_clip(tmp_path / "clip.mp4")), job_try=1)
+    assert ready is not None and ready.state is MediaState.READY
+    assert made and {Path(m).relative_to(scratch).parts[0] for m in made} == {Path(made[0]).name}  # one job dir
+    assert list(scratch.iterdir()) == []  # removed after publishing
 
 
 async def test_a_vanished_upload_fails_without_retry(deps: Deps) -> None:
