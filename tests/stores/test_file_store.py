@@ -119,6 +119,46 @@ async def test_a_small_upload_writes_its_info_once_per_state(store: FileStore, m
     assert sink.enqueued == {created.id}
 
 
+async def test_the_infos_this_store_wrote_are_read_back_without_a_query(
+    store: FileStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    upload = await create(store, 10, expires_at=1000.0)
+    await upload.write_chunk(0, FakeBody([b"01234"]))
+    await upload.set_expiry(2000.0)
+    queries: list[str] = []
+    one = store.db.one
+    monkeypatch.setattr(store.db, "one", lambda sql, args=(): queries.append(sql) or one(sql, args))
+    info = await (await store.get_upload(upload.id)).get_info()
+    assert (info.offset, info.size, info.expires_at) == (5, 10, 2000.0)
+    assert queries == []
+    elsewhere = await FileStore(store.root.parent).get_upload(upload.id)  # another process: the database
+    assert (await elsewhere.get_info()).expires_at == 2000.0
+
+
+async def test_written_infos_are_bounded_and_dropped_on_termination(store: FileStore) -> None:
+    store.written.limit = 2
+    uploads = [await create(store, 10, metadata=f"n {i}") for i in range(3)]
+    assert uploads[0].id not in store.written and uploads[2].id in store.written
+    assert (await (await store.get_upload(uploads[0].id)).get_info()).metadata == "n 0"  # read from the database
+    await uploads[2].terminate("terminated")
+    assert uploads[2].id not in store.written
+    with pytest.raises(UploadGone):
+        await store.get_upload(uploads[2].id)
+
+
+async def test_a_failed_write_is_not_remembered(store: FileStore, monkeypatch: pytest.MonkeyPatch) -> None:
+    upload = await create(store, 10)
+
+    def broken(sql: str, args: tuple[object, ...] = ()) -> int:
+        raise sqlite3.OperationalError("disk I/O error")
+
+    monkeypatch.setattr(store.db, "run", broken)
+    with pytest.raises(StorageUnavailable):
+        await upload.set_state(UploadState.COMPLETING)
+    monkeypatch.undo()
+    assert (await (await store.get_upload(upload.id)).get_info()).state is UploadState.RECEIVING
+
+
 _KILLED_WRITER = """
 import asyncio, os, signal, sys
 from tusd_py.stores.filesystem import FileStore

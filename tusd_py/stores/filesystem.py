@@ -34,6 +34,7 @@ from ..protocol.errors import TusError, UploadGone, UploadNotFound
 from ..protocol.info import UploadInfo, UploadState
 from .appender import Appender
 from .diskerrors import disk_errors
+from .written import WrittenInfos
 
 log = structlog.get_logger("tusd_py.stores.file")
 _SCHEMA = """
@@ -65,7 +66,7 @@ class FileUpload:
         self._data = str(self.data_path)
         # What this object last read or wrote. Only a lock holder writes the info, so the
         # updates of one locked request start from it instead of rereading it each time;
-        # get_info() always rereads (the sweeper reads once outside the lock, then again inside).
+        # get_info() always reads again: the store's latest write (WrittenInfos) or the database.
         self._known: UploadInfo | None = None
         self._fetched: str | None = None  # the row get_upload() read, for the first get_info()
 
@@ -74,13 +75,15 @@ class FileUpload:
 
     def _read(self) -> UploadInfo:
         doc, self._fetched = self._fetched, None
-        if doc is None:
-            with disk_errors("reading the upload's info"):
-                row = self.store.db.one("SELECT info FROM uploads WHERE id = ?", (self.id,))
-            if row is None:
-                raise self.store.missing(self.id)
-            doc = str(row[0])
-        info = UploadInfo.from_dict(json.loads(doc))
+        info = self.store.written.get(self.id) if doc is None else None
+        if info is None:
+            if doc is None:
+                with disk_errors("reading the upload's info"):
+                    row = self.store.db.one("SELECT info FROM uploads WHERE id = ?", (self.id,))
+                if row is None:
+                    raise self.store.missing(self.id)
+                doc = str(row[0])
+            info = UploadInfo.from_dict(json.loads(doc))
         info.offset = self._stored_size()
         self._known = info
         return info
@@ -110,6 +113,7 @@ class FileUpload:
         if not changed:
             raise self.store.missing(self.id)  # terminated meanwhile
         self._known = info
+        self.store.written.put(info)
 
     async def declare_length(self, length: int) -> None:
         await self._update(size=length)
@@ -158,6 +162,7 @@ class FileUpload:
 
     async def terminate(self, reason: TombstoneReason) -> None:
         with disk_errors("terminating the upload"):
+            self.store.written.drop(self.id)
             with self.store.db.transaction() as db:
                 db.execute("DELETE FROM uploads WHERE id = ?", (self.id,))
                 db.execute("INSERT OR REPLACE INTO tombstones VALUES (?, ?, ?)", (self.id, reason, time.time()))
@@ -187,6 +192,7 @@ class FileStore:
         self.root.mkdir(parents=True, exist_ok=True)
         self.max_upload_size = max_upload_size
         self.db = LocalDB(data_dir, _SCHEMA)
+        self.written = WrittenInfos()
         import_info_files(self.root, self.db)
 
     async def close(self) -> None:
@@ -207,11 +213,14 @@ class FileStore:
             # after the data file: a crash in between leaves an orphan file, never an info without bytes
             self.db.run("INSERT INTO uploads VALUES (?, ?)", (info.id, json.dumps(info.to_dict())))
         upload._known = copy.copy(info)
+        self.written.put(info)
         return upload
 
     async def get_upload(self, upload_id: str) -> FileUpload:
         if not _ID.match(upload_id):
             raise UploadNotFound(f"upload {upload_id} does not exist")
+        if upload_id in self.written:
+            return FileUpload(self, upload_id)
         with disk_errors("reading the upload's info"):
             row = self.db.one("SELECT info FROM uploads WHERE id = ?", (upload_id,))
         if row is None:

@@ -1,0 +1,37 @@
+"""The infos a file store wrote last, kept in memory (filesystem.py reads them back)."""
+
+from __future__ import annotations
+
+import copy
+
+from ..protocol.info import UploadInfo
+
+
+class WrittenInfos:
+    """The infos this store wrote last, as stored (offset aside: the data file's size is that).
+
+    Every PATCH and HEAD reads its upload's info, and the row it would read is the one this
+    process wrote a moment ago: the file store's writer is one process (its lock is in memory),
+    so that row is still current. A reader in another process (a worker on the same directory)
+    reads the database. Bounded: the oldest are dropped, and read again if they come back.
+    """
+
+    def __init__(self, limit: int = 4096) -> None:
+        self.limit = limit
+        self._infos: dict[str, UploadInfo] = {}
+
+    def __contains__(self, upload_id: str) -> bool:
+        return upload_id in self._infos
+
+    def get(self, upload_id: str) -> UploadInfo | None:
+        info = self._infos.get(upload_id)
+        return copy.copy(info) if info is not None else None
+
+    def put(self, info: UploadInfo) -> None:
+        self._infos.pop(info.id, None)  # re-inserted at the end: the newest are kept
+        self._infos[info.id] = copy.copy(info)
+        if len(self._infos) > self.limit:
+            del self._infos[next(iter(self._infos))]
+
+    def drop(self, upload_id: str) -> None:
+        self._infos.pop(upload_id, None)
