@@ -52,7 +52,7 @@ class EmbeddedPipeline:
 
     async def _requeue(self, upload_id: str, delay: float) -> None:
         await asyncio.sleep(delay)
-        await self.queue.queue.put(upload_id)
+        await self.queue.put(upload_id)
 
     async def rescan(self) -> int:
         """Enqueue every handed-off upload whose record is missing or not final."""

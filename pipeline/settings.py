@@ -56,6 +56,13 @@ class PipelineSettings(BaseSettings):
         description="CPU priority of the transcode pool: 'low' = nice 10, 'idle' = only spare CPU "
         "(SCHED_IDLE), 'normal' = as the server. Uploads on the same machine stay fast.",
     )
+    process_defer_max: float = Field(
+        default=2.0,
+        ge=0,
+        description="Embedded default: a finished upload's processing starts once no upload has been "
+        "received for 0.1 s, at most this many seconds after the upload finished, so processing never "
+        "slows a burst of uploads (0 = start at once).",
+    )
     max_jobs: int = Field(default=2, ge=1, description="Jobs one worker runs at once (I/O overlaps the pool).")
     job_timeout: float = Field(default=3600.0, gt=0, description="Seconds one try of a processing job may take.")
     max_tries: int = Field(default=5, ge=1, description="Tries of a job before it is marked failed.")

@@ -13,7 +13,8 @@ from .completion import InProcessQueue
 from .core.ports import CompletionSink, Locker, Store
 from .core.service import Limits, UploadService
 from .core.sweeper import Sweeper
-from .keys import MEDIA, ORIGINALS, SERVICE, SETTINGS, SIGNER, STORE, VAULT
+from .ingest import IngestActivity
+from .keys import INGEST, MEDIA, ORIGINALS, SERVICE, SETTINGS, SIGNER, STORE, VAULT
 from .settings import Settings
 from .state.memory import MemoryLocker
 from .web.delivery import setup_delivery_routes
@@ -132,6 +133,7 @@ def create_app(
     app[STORE] = store
     app[SERVICE] = service
     app[QUEUE] = queue
+    app[INGEST] = IngestActivity()
     app[SWEEPER] = Sweeper(service, tombstone_ttl=settings.tombstone_ttl)
     app[MEDIA] = media = build_media_records(settings, redis)
     from pipeline.crypto.keyring import signing_secret
@@ -201,6 +203,7 @@ def _embedded_pipeline(
         if pipeline.deps.keys is None and vault.keys is not None:
             pipeline.deps.use_keys(vault.keys)  # KMS: the ring the server opened
         queue.handler = pipeline.handle
+        queue.ingest, queue.defer_max = app[INGEST], pipeline.deps.settings.process_defer_max
         await pipeline.rescan()  # handed off before a restart but never processed
         yield
         await pipeline.close()

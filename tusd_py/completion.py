@@ -15,6 +15,7 @@ from typing import Any
 
 import structlog
 
+from .ingest import IngestActivity
 from .protocol.info import UploadInfo
 from .state import keyspace
 
@@ -30,20 +31,29 @@ async def log_only(upload_id: str) -> None:
 class InProcessQueue:
     def __init__(self, handler: ProcessHandler = log_only) -> None:
         self.handler = handler
-        self.queue: asyncio.Queue[str] = asyncio.Queue()
+        self.queue: asyncio.Queue[tuple[str, float]] = asyncio.Queue()  # (upload id, loop time queued)
         self.enqueued: set[str] = set()
         self.processed: list[str] = []
+        # Jobs wait for a pause in uploads, at most defer_max seconds after they were queued
+        # (ingest.py); the embedded pipeline sets both.
+        self.ingest: IngestActivity | None = None
+        self.defer_max = 0.0
 
     async def upload_finished(self, info: UploadInfo) -> None:
         if info.id in self.enqueued:
             return
         self.enqueued.add(info.id)
-        await self.queue.put(info.id)
+        await self.put(info.id)
         log.debug("job_enqueued", upload_id=info.id, queue="in-process")  # upload_handed_off says it at info
+
+    async def put(self, upload_id: str) -> None:
+        await self.queue.put((upload_id, asyncio.get_running_loop().time()))
 
     async def run(self) -> None:
         while True:
-            upload_id = await self.queue.get()
+            upload_id, queued_at = await self.queue.get()
+            if self.ingest is not None and self.defer_max > 0:
+                await self.ingest.pause(deadline=queued_at + self.defer_max)
             try:
                 await self.handler(upload_id)
                 self.processed.append(upload_id)

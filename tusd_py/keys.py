@@ -8,11 +8,13 @@ from aiohttp import web
 
 from .core.ports import Store
 from .core.service import UploadService
+from .ingest import IngestActivity
 from .settings import Settings
 
 SETTINGS = web.AppKey("tusd_py.settings", Settings)
 SERVICE = web.AppKey("tusd_py.service", UploadService)
 STORE = web.AppKey("tusd_py.store", Store)
+INGEST = web.AppKey("tusd_py.ingest", IngestActivity)  # upload bodies in flight (ingest.py)
 
 if TYPE_CHECKING:
     from .web.delivery_ports import MediaVault, OriginalSource, Signer

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from ..keys import SERVICE, SETTINGS
+from ..keys import INGEST, SERVICE, SETTINGS
 from ..protocol.constants import (
     H_METHOD_OVERRIDE,
     H_TUS_RESUMABLE,
@@ -70,6 +70,9 @@ def _dispatch(table: dict[str, Handler]) -> Handler:
         if handler is None:
             raise MethodNotAllowed(f"{method} is not allowed here", headers={"Allow": ", ".join(table)})
         _check_version(request, method)
+        if method in ("PATCH", "POST"):  # may carry an upload's bytes: processing waits (ingest.py)
+            with request.app[INGEST].receiving():
+                return await handler(request)
         return await handler(request)
 
     return dispatch
