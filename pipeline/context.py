@@ -6,8 +6,11 @@ and records, so both paths run the same job code.
 
 from __future__ import annotations
 
+import ctypes
 import multiprocessing
 import os
+import signal
+import sys
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
@@ -38,14 +41,34 @@ def lower_priority(priority: str) -> None:
         os.nice(19 if priority == "idle" else 10)
 
 
+_PR_SET_PDEATHSIG = 1
+
+
+def die_with_parent(parent: int) -> None:
+    """A pool child outlived a parent killed with SIGKILL (``kill -9``, the OOM killer): it
+    waited on a pipe nobody would write, holding its memory, for good. On Linux the kernel
+    sends it SIGKILL when the parent goes; if the parent is already gone, it goes at once."""
+    if sys.platform.startswith("linux"):
+        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+    if os.getppid() != parent:
+        os._exit(0)
+
+
+def init_worker(priority: str, parent: int) -> None:
+    """Pool initializer."""
+    die_with_parent(parent)
+    lower_priority(priority)
+
+
 def make_pool(workers: int, priority: str = "normal") -> ProcessPoolExecutor:
     # spawn, not fork: the parent runs an event loop and threads (aiobotocore, to_thread) whose
-    # locks a forked child could inherit held.
+    # locks a forked child could inherit held. Children are spawned by the thread that submits
+    # (the event loop's), whose end is the process's end: the right trigger for die_with_parent.
     return ProcessPoolExecutor(
         max_workers=workers,
         mp_context=multiprocessing.get_context("spawn"),
-        initializer=lower_priority,
-        initargs=(priority,),
+        initializer=init_worker,
+        initargs=(priority, os.getpid()),
     )
 
 

@@ -318,3 +318,39 @@ def test_the_pool_runs_at_the_configured_cpu_priority(priority: str, niceness: i
         assert pool.submit(os.sched_getscheduler, 0).result(timeout=60) == policy
     finally:
         pool.shutdown()
+
+
+_KILLED_PARENT = """
+import os, signal, sys
+from pipeline.context import make_pool
+pool = make_pool(1)
+print(pool.submit(os.getpid).result(timeout=60), flush=True)
+os.kill(os.getpid(), signal.SIGKILL)  # kill -9: no shutdown, no exit handlers
+"""
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            return fh.read().rsplit(")", 1)[1].split()[0] != "Z"  # a zombie is dead, only not reaped
+    except FileNotFoundError:
+        return False
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="PR_SET_PDEATHSIG is Linux")
+def test_pool_children_go_when_the_server_is_killed(tmp_path: Path) -> None:
+    """A child of a server killed with kill -9 used to wait forever on its pipe, holding memory."""
+    import subprocess
+
+    out = tmp_path / "out.txt"
+    with open(out, "w") as fh:  # a file, not a pipe: a surviving child would hold a pipe open
+        done = subprocess.run([sys.executable, "-c", _KILLED_PARENT], stdout=fh, stderr=fh, timeout=120)
+    assert done.returncode == -signal.SIGKILL, out.read_text()
+    child = int(out.read_text().split()[0])
+    deadline = time.monotonic() + 30
+    while _alive(child) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    survived = _alive(child)
+    if survived:  # not left behind for the tests that follow
+        os.kill(child, signal.SIGKILL)
+    assert not survived
