@@ -53,6 +53,15 @@ def cpu_seconds(pid: int) -> float | None:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def queue_seconds(pid: int) -> float | None:
+    """Seconds the process's main thread was runnable but waiting for a CPU (Linux schedstat):
+    high when something else on the machine (or in the process) competes for the cores."""
+    try:
+        return int(Path(f"/proc/{pid}/schedstat").read_text().split()[1]) / 1e9
+    except (OSError, IndexError, ValueError):
+        return None
+
+
 class PeakRss:
     """Peak resident memory of a process: ``VmHWM`` on Linux (exact), else psutil sampling."""
 
@@ -96,6 +105,7 @@ class Service:
     log_path: Path
     rss: PeakRss = field(init=False)
     cpu_at_ready: float = 0.0  # CPU seconds spent starting up, not counted in a workload
+    queued_at_ready: float = 0.0  # seconds waited for a CPU while starting up, likewise
 
     def __post_init__(self) -> None:
         self.rss = PeakRss(self.proc.pid)
@@ -104,6 +114,11 @@ class Service:
         """CPU seconds since the service was ready (0 where /proc is missing)."""
         now = cpu_seconds(self.proc.pid)
         return now - self.cpu_at_ready if now is not None else 0.0
+
+    def queue_used(self) -> float:
+        """Seconds the main thread waited for a CPU since the service was ready (0 without /proc)."""
+        now = queue_seconds(self.proc.pid)
+        return now - self.queued_at_ready if now is not None else 0.0
 
     def log_tail(self, lines: int = 30) -> str:
         try:
@@ -142,6 +157,7 @@ def start(
                 raise RuntimeError(f"{name} did not start:\n{service.log_tail()}") from None
             time.sleep(0.05)
     service.cpu_at_ready = cpu_seconds(proc.pid) or 0.0
+    service.queued_at_ready = queue_seconds(proc.pid) or 0.0
     return service
 
 

@@ -10,7 +10,8 @@ S3 store: ``tusd-py serve`` (TUSD_STORE=s3, private redis-server) against moto's
 moto's raw multipart ceiling (aiobotocore uploading 8 MiB parts straight to moto) on 8 x 64 MiB
 at concurrency 4, and our peak RSS during one 512 MiB PATCH.
 
-Every server is a fresh subprocess per measurement, so its peak RSS (VmHWM) belongs to that
+Every server is a fresh subprocess per measurement, so its peak RSS (VmHWM), its CPU time and
+the time its main thread waited for a CPU (schedstat: contention on the cores) belong to that
 workload alone; moto and Redis run in their own processes. Each figure is the median of
 ``--repeat`` runs; a ratio is taken within one run, then the median of the ratios is shown.
 MB/s counts 10^6 bytes. Targets (issues 2 and 3) are marked ok/MISS; they never fail the run.
@@ -61,12 +62,14 @@ class Sample:
     mbps: float
     rss: int  # bytes, peak resident memory of the server process (0 when not measured)
     cpu: float  # seconds of server CPU during the workload (0 when not measured)
+    waited: float = 0.0  # seconds the server's main thread waited for a CPU (0 when not measured)
 
 
 def _finish(service: Service | None, seconds: float, total: int) -> Sample:
     rss = service.rss.read() if service else 0
     cpu = service.cpu_used() if service else 0.0
-    return Sample(seconds, total / seconds / 1e6, rss, cpu)
+    waited = service.queue_used() if service else 0.0
+    return Sample(seconds, total / seconds / 1e6, rss, cpu, waited)
 
 
 def _bytes_on_disk(directory: Path) -> int:
@@ -197,7 +200,7 @@ def run_s3(workloads: list[Workload], repeat: int, payload: Payload, tmp: Path) 
 
 
 def _progress(store: str, r: int, w: Workload, kind: str, s: Sample) -> None:
-    rss = f", peak RSS {s.rss / MiB:.1f} MiB, CPU {s.cpu:.1f} s" if s.rss else ""
+    rss = f", peak RSS {s.rss / MiB:.1f} MiB, CPU {s.cpu:.2f} s, waited for a CPU {s.waited:.2f} s" if s.rss else ""
     print(f"  [{store} run {r + 1}] {w.name:<32} {kind:<8} {s.mbps:8.1f} MB/s{rss}", file=sys.stderr, flush=True)
 
 
@@ -232,6 +235,11 @@ def report_file(results: Results, repeat: int) -> None:
             f"{_med(ours, 'cpu'):>8.2f} s{_med(base, 'cpu'):>8.2f} s{rss_mark}"
         )
     print(f"targets: ratio >= {FILE_RATIO} on every workload; peak RSS < {FILE_RSS // MiB} MiB on the 512 MiB PATCH")
+    waits = ", ".join(
+        f"{name}: {_med(kinds['ours'], 'waited'):.2f} s / {_med(kinds['baseline'], 'waited'):.2f} s"
+        for name, kinds in results.items()
+    )
+    print(f"servers' main thread waiting for a CPU, ours / baseline (contention): {waits}")
 
 
 def report_s3(results: Results, repeat: int) -> None:
