@@ -34,3 +34,7 @@ def test_a_copy_equals_the_original_and_changes_apart_from_it() -> None:
     assert twin == info and twin is not info and type(twin) is UploadInfo
     twin.state, twin.expires_at, twin.offset = UploadState.COMPLETED, None, 10
     assert (info.state, info.expires_at, info.offset) == (UploadState.COMPLETING, 99.0, 4)
+
+
+def test_only_completed_and_handed_off_are_finished() -> None:
+    assert [s for s in UploadState if s.finished] == [UploadState.COMPLETED, UploadState.HANDED_OFF]

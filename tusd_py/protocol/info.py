@@ -21,6 +21,11 @@ class UploadState(enum.StrEnum):
     COMPLETED = "completed"
     HANDED_OFF = "handed_off"
 
+    @property
+    def finished(self) -> bool:
+        """The object is assembled and verified: its parts are no longer needed, and it does not expire."""
+        return self in (UploadState.COMPLETED, UploadState.HANDED_OFF)
+
 
 @dataclass
 class UploadInfo:

@@ -21,8 +21,6 @@ from typing import TYPE_CHECKING, Any, Protocol
 from ..protocol.info import UploadInfo, UploadState
 from . import keyspace
 
-_DONE = (UploadState.COMPLETED, UploadState.HANDED_OFF)
-
 
 @dataclass(frozen=True)
 class PartRecord:
@@ -142,7 +140,7 @@ class RedisUploadRecords:
             tx.hset(keyspace.upload_key(uid), mapping=_encode(record))
             if parts:
                 tx.rpush(keyspace.parts_key(uid), *map(_part_json, parts))
-            if record.info.state not in _DONE or (
+            if not record.info.state.finished or (
                 record.info.state is UploadState.COMPLETED and not record.info.is_partial
             ):
                 tx.zadd(keyspace.LIVE_UPLOADS, {uid: record.info.created_at})
@@ -174,7 +172,7 @@ class RedisUploadRecords:
         return await self._set(upload_id, "size", str(size))
 
     async def set_state(self, upload_id: str, state: UploadState) -> bool:
-        if state in _DONE:  # finished files do not expire: one write for both
+        if state.finished:  # finished files do not expire: one write for both
             return await self._set(upload_id, "state", str(state), "expires_at", "", drop_parts=True)
         return await self._set(upload_id, "state", str(state))
 
@@ -225,7 +223,7 @@ class MemoryUploadRecords:
     async def put(self, record: UploadRecord, parts: list[PartRecord]) -> None:
         self.records[record.info.id] = (copy.deepcopy(record), list(parts))
         state = record.info.state
-        if state not in _DONE or (state is UploadState.COMPLETED and not record.info.is_partial):
+        if not state.finished or (state is UploadState.COMPLETED and not record.info.is_partial):
             self.live[record.info.id] = record.info.created_at
 
     async def get(self, upload_id: str) -> UploadRecord | None:
@@ -256,7 +254,7 @@ class MemoryUploadRecords:
         if (entry := self.records.get(upload_id)) is None:
             return False
         entry[0].info.state = state
-        if state in _DONE:
+        if state.finished:
             entry[0].info.expires_at = None  # finished files do not expire
             entry[1].clear()
         return True

@@ -122,7 +122,7 @@ class FileUpload:
         await self._update(expires_at=expires_at)
 
     async def set_state(self, state: UploadState) -> None:
-        if state in (UploadState.COMPLETED, UploadState.HANDED_OFF):
+        if state.finished:
             await self._update(state=state, expires_at=None)  # finished files do not expire
         else:
             await self._update(state=state)

@@ -48,7 +48,7 @@ class MemoryUpload:
     async def set_state(self, state: UploadState) -> None:
         info = self._entry()[0]
         info.state = state
-        if state in (UploadState.COMPLETED, UploadState.HANDED_OFF):
+        if state.finished:
             info.expires_at = None  # finished files do not expire
 
     async def finish(self) -> None:

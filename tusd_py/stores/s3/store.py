@@ -33,7 +33,6 @@ from .upload import S3Upload
 log = structlog.get_logger("tusd_py.s3store")
 
 _ID = re.compile(r"^[A-Za-z0-9_-]{1,200}$")
-_DONE = (UploadState.COMPLETED, UploadState.HANDED_OFF)
 TAIL_START = "tus-start"  # tail object metadata: the offset of its first byte
 TAIL_PARTS = "tus-parts"  # ... and how many parts were committed when it was written
 
@@ -230,7 +229,7 @@ class S3Store:
             final = await self.object_size(self.key(upload_id))
             if final is not None and final == info.size:
                 info.offset, info.expires_at = final, None
-                info.state = info.state if info.state in _DONE else UploadState.COMPLETED
+                info.state = info.state if info.state.finished else UploadState.COMPLETED
                 return record, []
             if final is None and info.state is UploadState.HANDED_OFF and info.size is not None:
                 # .info is rewritten at hand-off, after the object's size was checked: every byte

@@ -24,7 +24,6 @@ from .parts import PartBuffer, PartFailed, PartPipeline, PartStream, Sender
 if TYPE_CHECKING:
     from .store import S3Store
 
-_DONE = (UploadState.COMPLETED, UploadState.HANDED_OFF)
 _READ = 1024 * 1024
 T = TypeVar("T")
 
@@ -179,7 +178,7 @@ class S3Upload:
 
     async def set_state(self, state: UploadState) -> None:
         record = await self.store.load(self.id)
-        if state in _DONE:  # S3 remembers it too, so a rebuild never hands an upload off twice
+        if state.finished:  # S3 remembers it too, so a rebuild never hands an upload off twice
             record.info.state, record.info.expires_at = state, None
             await self.store.put_info(record)
         await self._update(self.store.records.set_state, state)
@@ -193,7 +192,7 @@ class S3Upload:
         info = record.info
         if info.size is None or info.offset != info.size:
             raise TusError(f"upload {self.id} cannot be assembled before every byte is stored")
-        if info.state not in _DONE:
+        if not info.state.finished:
             if record.tail:  # a deferred upload whose length was declared after its last bytes
                 record = await self._tail_as_last_part(record)
             if info.size == 0:
@@ -247,7 +246,7 @@ class S3Upload:
 
     async def release(self) -> None:
         info = await self.get_info()
-        if info.size is None or info.offset != info.size or info.state not in _DONE:
+        if info.size is None or info.offset != info.size or not info.state.finished:
             raise TusError(f"upload {self.id} is not complete: its object cannot be released")
         # The record (Redis) and .info stay; a record rebuilt from a handed-off .info needs no object.
         await self._delete("")
