@@ -16,7 +16,6 @@ Single-process only: the lock is in memory. Use the S3 store and Redis for sever
 from __future__ import annotations
 
 import asyncio
-import copy
 import json
 import os
 import re
@@ -64,16 +63,14 @@ class FileUpload:
         self.id = upload_id
         self.data_path = store.root / upload_id
         self._data = str(self.data_path)
-        # What this object last read or wrote. Only a lock holder writes the info, so the
-        # updates of one locked request start from it instead of rereading it each time;
-        # get_info() always reads again: the store's latest write (WrittenInfos) or the database.
-        self._known: UploadInfo | None = None
         self._fetched: str | None = None  # the row get_upload() read, for the first get_info()
 
     async def _run(self, fn: Any, *args: Any) -> Any:
         return await asyncio.get_running_loop().run_in_executor(None, fn, *args)
 
     def _read(self) -> UploadInfo:
+        """A fresh copy of the info: this store's last write of it (only this process writes
+        infos), else the row get_upload() read, else one SELECT; the offset from the data file."""
         doc, self._fetched = self._fetched, None
         info = self.store.written.get(self.id) if doc is None else None
         if info is None:
@@ -85,7 +82,6 @@ class FileUpload:
                 doc = str(row[0])
             info = UploadInfo.from_dict(json.loads(doc))
         info.offset = self._stored_size()
-        self._known = info
         return info
 
     def _stored_size(self) -> int:
@@ -95,15 +91,11 @@ class FileUpload:
         except FileNotFoundError:
             raise self.store.missing(self.id) from None
 
-    def _load(self) -> UploadInfo:
-        return copy.copy(self._read())  # callers may change theirs; ours stays as stored
-
     async def get_info(self) -> UploadInfo:
-        return self._load()  # one indexed SELECT and a stat: cheaper inline than a thread hop
+        return self._read()  # a stat, at most one indexed SELECT: cheaper inline than a thread hop
 
     async def _update(self, **changes: Any) -> None:
-        # a copy: if the write fails, what we know stays what is stored
-        info = copy.copy(self._known if self._known is not None else self._read())
+        info = self._read()  # a copy: if the write fails, the remembered info stays what is stored
         for key, value in changes.items():
             setattr(info, key, value)
         with disk_errors("saving the upload's info"):
@@ -112,7 +104,6 @@ class FileUpload:
             )
         if not changed:
             raise self.store.missing(self.id)  # terminated meanwhile
-        self._known = info
         self.store.written.put(info)
 
     async def declare_length(self, length: int) -> None:
@@ -148,13 +139,12 @@ class FileUpload:
                 os.close(fd)
 
     async def finish(self) -> None:
-        info = self._known if self._known is not None else self._read()
-        stored = self._stored_size()
-        if info.size is not None and stored != info.size:
-            raise TusError(f"stored size {stored} does not match Upload-Length {info.size}")
+        info = self._read()  # its offset is the data file's size
+        if info.size is not None and info.offset != info.size:
+            raise TusError(f"stored size {info.offset} does not match Upload-Length {info.size}")
 
     async def release(self) -> None:
-        info = self._load()
+        info = self._read()
         if info.size is None or info.offset != info.size:
             raise TusError(f"upload {self.id} is not complete: its bytes cannot be released")
         with disk_errors("releasing the upload's bytes"):
@@ -212,7 +202,6 @@ class FileStore:
             os.close(os.open(upload._data, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644))
             # after the data file: a crash in between leaves an orphan file, never an info without bytes
             self.db.run("INSERT INTO uploads VALUES (?, ?)", (info.id, json.dumps(info.to_dict())))
-        upload._known = copy.copy(info)
         self.written.put(info)
         return upload
 
