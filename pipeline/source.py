@@ -54,10 +54,7 @@ def in_place(info: UploadInfo) -> Path | None:
 
 
 async def fetch(store: Store, info: UploadInfo, dest_dir: Path) -> Path:
-    """A local path holding the upload's bytes (in ``dest_dir`` unless it can be read in place)."""
-    local = in_place(info)
-    if local is not None:
-        return local
+    """A copy of the upload's bytes in ``dest_dir`` (for an upload ``in_place`` cannot give)."""
     suffix = Path(info.meta().text("filename") or "").suffix
     dest = dest_dir / ("source" + (suffix if _SUFFIX.match(suffix) else ""))
     upload = await store.get_upload(info.id)

@@ -58,7 +58,7 @@ def probe_media(src: str) -> dict[str, Any]:
     try:
         return {"probe": probe(src)}
     except NotMediaError as exc:
-        return {"error": str(getattr(exc, "reason", "") or exc)}
+        return {"error": exc.reason}
 
 
 def process_media(
@@ -77,6 +77,6 @@ def process_media(
         hls = transcode_hls(src, out_dir, probed, renditions, settings, lambda percent: report(percent / 100.0))
         thumbs = make_thumbnails(src, out_dir, probed, count=settings.thumbnail_count)
     except NotMediaError as exc:
-        return {"error": str(getattr(exc, "reason", "") or exc)}
+        return {"error": exc.reason}
     report(1.0)
     return {"probe": _plain(probed.to_dict()), "hls": _plain(hls), "thumbs": _plain(thumbs)}
