@@ -9,6 +9,7 @@ the headers it names.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 from collections.abc import AsyncIterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -136,3 +137,17 @@ async def upload_ids(client: Any) -> list[str]:
     from tusd_py.keys import STORE
 
     return [upload_id async for upload_id in client.app[STORE].list_upload_ids()]
+
+
+async def vanish(port: int, path: str, declared: int, body: bytes, extra: str = "") -> None:
+    """Send a PATCH's headers and part of its body, then close the connection."""
+    _reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    writer.write(
+        f"PATCH {path} HTTP/1.1\r\nHost: x\r\nTus-Resumable: 1.0.0\r\nUpload-Offset: 0\r\n"
+        f"Content-Type: {OCTET}\r\nContent-Length: {declared}\r\n{extra}\r\n".encode()
+    )
+    writer.write(body)
+    await writer.drain()
+    await asyncio.sleep(0.1)
+    writer.close()
+    await writer.wait_closed()

@@ -22,7 +22,7 @@ from aiohttp import streams
 from tusd_py.keys import SERVICE
 from tusd_py.web.body import AiohttpBody
 
-from .helpers import OCTET, TUS, b64, content_of, create, head, offset_of, patch
+from .helpers import OCTET, TUS, b64, content_of, create, head, offset_of, patch, vanish
 
 RETRYABLE = {409, 423}  # the only 4xx tus-js-client retries instead of restarting
 
@@ -140,27 +140,13 @@ async def test_concurrent_patches_never_interleave(make_client: Any, store: str)
     assert data[offset:] == b"c" * (size - offset)
 
 
-async def _vanish(port: int, path: str, declared: int, body: bytes, extra: str = "") -> None:
-    """Send a PATCH's headers and part of its body, then close the connection."""
-    _reader, writer = await asyncio.open_connection("127.0.0.1", port)
-    writer.write(
-        f"PATCH {path} HTTP/1.1\r\nHost: x\r\nTus-Resumable: 1.0.0\r\nUpload-Offset: 0\r\n"
-        f"Content-Type: {OCTET}\r\nContent-Length: {declared}\r\n{extra}\r\n".encode()
-    )
-    writer.write(body)
-    await writer.drain()
-    await asyncio.sleep(0.1)
-    writer.close()
-    await writer.wait_closed()
-
-
 @pytest.mark.parametrize("store", ["file", "memory"])
 async def test_a_vanished_client_keeps_exactly_what_arrived(make_client: Any, store: str) -> None:
     client = await make_client(store=store)
     data = bytes(range(256)) * 8
     path = await create(client, len(data))
     upload_id = path.rsplit("/", 1)[1]
-    await _vanish(client.port, path, len(data), data[:1000])
+    await vanish(client.port, path, len(data), data[:1000])
     await _until_unlocked(client, upload_id, 1000)
     assert await offset_of(client, path) == 1000
     assert (await patch(client, path, 1000, data[1000:])).status == 204
@@ -169,7 +155,7 @@ async def test_a_vanished_client_keeps_exactly_what_arrived(make_client: Any, st
 
 async def test_head_while_the_server_notices_never_says_more_than_arrived(client: Any) -> None:
     path = await create(client, 4000)
-    await _vanish(client.port, path, 4000, b"x" * 1500)
+    await vanish(client.port, path, 4000, b"x" * 1500)
     seen = []
     for _ in range(20):  # HEAD right away: it may cut the body short, never extend it
         seen.append(await offset_of(client, path))
@@ -184,7 +170,7 @@ async def test_a_vanished_checksummed_body_keeps_nothing(client: Any) -> None:
     data = b"z" * 2000
     path = await create(client, len(data))
     checksum = "Upload-Checksum: sha1 " + b64(hashlib.sha1(data).digest()) + "\r\n"
-    await _vanish(client.port, path, len(data), data[:1200], extra=checksum)
+    await vanish(client.port, path, len(data), data[:1200], extra=checksum)
     await _until_unlocked(client, path.rsplit("/", 1)[1])
     assert await offset_of(client, path) == 0  # an unverifiable chunk is dropped whole (K8)
 
