@@ -13,6 +13,7 @@ from .completion import InProcessQueue
 from .core.ports import CompletionSink, Locker, Store
 from .core.service import Limits, UploadService
 from .core.sweeper import Sweeper
+from .heap import keep_freed, release_when_idle
 from .ingest import IngestActivity
 from .keys import INGEST, MEDIA, ORIGINALS, SERVICE, SETTINGS, SIGNER, STORE, VAULT
 from .settings import Settings
@@ -217,6 +218,8 @@ async def _background_tasks(app: web.Application) -> AsyncIterator[None]:
         asyncio.create_task(app[SWEEPER].run_forever(settings.sweep_interval), name="sweeper"),
         asyncio.create_task(app[QUEUE].run(), name="in-process-queue"),
     ]
+    if keep_freed(settings.heap_keep):  # this process's allocator: kept during uploads, returned after
+        tasks.append(asyncio.create_task(release_when_idle(app[INGEST]), name="heap-release"))
     yield
     for task in tasks:
         task.cancel()

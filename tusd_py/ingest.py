@@ -22,19 +22,35 @@ class IngestActivity:
     def __init__(self) -> None:
         self.active = 0
         self.last_end = float("-inf")  # loop time the last body ended
-        self._changed = asyncio.Event()
+        self._changed = asyncio.Event()  # set, and replaced, at each change: no waiter misses one
 
     @contextmanager
     def receiving(self) -> Iterator[None]:
         """Around one request whose body is an upload's bytes (PATCH, POST with a body)."""
         self.active += 1
-        self._changed.set()
+        self._change()
         try:
             yield
         finally:
             self.active -= 1
             self.last_end = asyncio.get_running_loop().time()
-            self._changed.set()
+            self._change()
+
+    def _change(self) -> None:
+        changed, self._changed = self._changed, asyncio.Event()
+        changed.set()
+
+    async def _next_change(self, timeout: float | None) -> None:
+        try:
+            await asyncio.wait_for(self._changed.wait(), timeout=timeout)
+        except TimeoutError:
+            pass
+
+    async def next_body(self) -> None:
+        """Wait until an upload body is in flight (or has already come and gone)."""
+        seen = self.last_end
+        while not self.active and self.last_end == seen:
+            await self._next_change(None)
 
     async def pause(self, *, deadline: float, quiet: float = QUIET) -> bool:
         """Wait until no body has been in flight for ``quiet`` seconds, or until ``deadline``
@@ -47,8 +63,4 @@ class IngestActivity:
             if now >= deadline:
                 return False
             wake = deadline if self.active else min(deadline, self.last_end + quiet)
-            self._changed.clear()
-            try:
-                await asyncio.wait_for(self._changed.wait(), timeout=max(wake - now, 0.0))
-            except TimeoutError:
-                pass
+            await self._next_change(None if wake == float("inf") else max(wake - now, 0.0))

@@ -64,6 +64,13 @@ class Settings(BaseSettings):
         1024**3, ge=0, description="Largest PATCH body that may carry Upload-Checksum (it is staged first); 413 above."
     )
     tmp_dir: str = Field("", description="Directory for staging checksummed bodies (default: system temp).")
+    heap_keep: int = Field(
+        32 * 1024 * 1024,
+        ge=0,
+        description="Bytes of freed memory the C allocator (glibc) keeps for the next request bodies "
+        "instead of returning them to the system at once; returned after 5 s without uploads. "
+        "0 = the allocator's defaults (heap.py).",
+    )
 
     # -- CORS -------------------------------------------------------------------------------
     cors_allow_origins: str = Field(
