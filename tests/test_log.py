@@ -20,6 +20,7 @@ structlog.contextvars.bind_contextvars(request_id="r1")
 log = structlog.get_logger("tusd_py.test").bind(upload_id="u1")
 log.debug("chunk_write_start", offset=0)
 log.info("upload_created", size=5)
+log.warning("job_failed", reason="not a media file", attempt=2)
 try:
     1 / 0
 except ZeroDivisionError:
@@ -36,8 +37,9 @@ def _run(fmt: str) -> list[str]:
 
 def test_json_lines_carry_the_upload_the_request_and_the_traceback() -> None:
     lines = [json.loads(line) for line in _run("json")]
-    assert [line["event"] for line in lines] == ["upload_created", "request_crashed"]  # debug hidden
-    created, crashed = lines
+    assert [line["event"] for line in lines] == ["upload_created", "job_failed", "request_crashed"]  # no debug
+    created, failed, crashed = lines
+    assert (failed["reason"], failed["attempt"]) == ("not a media file", 2)
     assert (created["upload_id"], created["request_id"], created["level"], created["size"]) == ("u1", "r1", "info", 5)
     assert created["timestamp"].endswith("Z")
     assert crashed["level"] == "error" and crashed["method"] == "PATCH"
@@ -51,6 +53,9 @@ def test_console_lines_are_for_humans_with_the_traceback(fmt: str) -> None:
     assert "chunk_write_start" not in text  # debug hidden at info
     created = next(line for line in lines if "upload_created" in line)
     assert "[info" in created and "upload_id=u1" in created and "request_id=r1" in created and "size=5" in created
+    failed = next(line for line in lines if "job_failed" in line)
+    assert "[warning  ]" in failed and "attempt=2" in failed
+    assert "reason='not a media file'" in failed  # quoted where the value has spaces, so lines stay parseable
     crashed_at = next(i for i, line in enumerate(lines) if "request_crashed" in line)
     assert "[error" in lines[crashed_at] and "method=PATCH" in lines[crashed_at]
     rest = "\n".join(lines[crashed_at:])

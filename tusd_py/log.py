@@ -12,6 +12,30 @@ from typing import Any
 
 import structlog
 
+_QUOTED = frozenset(" \t=\r\n\"'")
+
+
+def _value(value: Any) -> str:
+    if isinstance(value, str):
+        return repr(value) if not _QUOTED.isdisjoint(value) else value
+    return repr(value)
+
+
+def console_line(_logger: Any, _method: str, event_dict: dict[str, Any]) -> str:
+    """The layout of structlog's ConsoleRenderer(colors=False), at a fifth of its cost: that
+    renderer formats column by column through StringIO (~15 us a line, two lines per upload,
+    about 2% of the server's CPU on small uploads).
+
+    2026-12-02T15:47:46.060000Z [info     ] upload_created                 size=5 upload_id=u1
+    """
+    timestamp = event_dict.pop("timestamp", "")
+    level = event_dict.pop("level", "")
+    event = str(event_dict.pop("event", ""))
+    exception = event_dict.pop("exception", None)
+    head = f"{timestamp} [{level:<9}] {event:<30}"
+    line = " ".join([head, *(f"{key}={_value(value)}" for key, value in sorted(event_dict.items()))])
+    return f"{line}\n{exception}" if exception else line
+
 
 def configure_logging(fmt: str = "console", level: str = "info") -> None:
     numeric = logging.getLevelName(level.upper())
@@ -22,14 +46,9 @@ def configure_logging(fmt: str = "console", level: str = "info") -> None:
         structlog.processors.add_log_level,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
     ]
-    if fmt == "json":  # the traceback as a string field
-        processors += [
-            structlog.processors.StackInfoRenderer(),
-            structlog.processors.format_exc_info,
-            structlog.processors.JSONRenderer(),
-        ]
-    else:  # the console renderer prints exc_info itself; the two steps above cost it a third
-        processors.append(structlog.dev.ConsoleRenderer(colors=False))
+    # the traceback (and stack_info) as a string field, for either renderer
+    processors += [structlog.processors.StackInfoRenderer(), structlog.processors.format_exc_info]
+    processors.append(structlog.processors.JSONRenderer() if fmt == "json" else console_line)
     structlog.configure(
         processors=processors,
         wrapper_class=structlog.make_filtering_bound_logger(numeric),
