@@ -359,3 +359,39 @@ async def test_info_does_not_take_the_lock(service: UploadService) -> None:
     body.stop()
     with pytest.raises(UploadInterrupted):
         await first
+
+
+@pytest.mark.parametrize("assembles", [True, False])
+async def test_completing_is_recorded_where_finish_assembles_an_object(
+    store: MemoryStore, sink: Sink, monkeypatch: pytest.MonkeyPatch, assembles: bool
+) -> None:
+    """An S3-like store records "completing" before it assembles; a store whose finish() only
+    checks what is stored goes from "receiving" to "completed" (one write less per upload)."""
+    from tusd_py.stores.memory import MemoryUpload
+
+    monkeypatch.setattr(MemoryUpload, "assembles", assembles)
+    recorded: list[UploadState] = []
+    set_state = MemoryUpload.set_state
+
+    async def spy(self: MemoryUpload, state: UploadState) -> None:
+        recorded.append(state)
+        await set_state(self, state)
+
+    monkeypatch.setattr(MemoryUpload, "set_state", spy)
+    service = make_service(store, sink)
+    upload_id = await _new(service, 3)
+    info = await service.append(upload_id, 0, FakeBody(b"abc"))
+    finished = [UploadState.COMPLETED, UploadState.HANDED_OFF]
+    assert recorded == ([UploadState.COMPLETING] if assembles else []) + finished
+    assert info.state is UploadState.HANDED_OFF and sink.finished == [upload_id]
+
+
+async def test_an_interrupted_assembly_is_finished_by_head(store: MemoryStore, sink: Sink) -> None:
+    """A crash after "completing" was recorded (S3: between the record and the assembly)."""
+    service = make_service(store, sink)
+    upload_id = await _new(service, 3)
+    upload = await store.get_upload(upload_id)
+    await upload.write_chunk(0, FakeBody(b"abc"))
+    await upload.set_state(UploadState.COMPLETING)
+    info = await service.head(upload_id)
+    assert info.state is UploadState.HANDED_OFF and sink.finished == [upload_id]

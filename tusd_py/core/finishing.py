@@ -4,6 +4,9 @@ receiving -> completing -> completed -> handed_off. Every transition is persiste
 the next step starts, so a crash or an S3 error in the middle is retried by the next HEAD,
 PATCH or sweeper run (``finish()`` is idempotent in every store), and the hand-off to
 processing happens once per upload. "completed" also ends the expiry, in the same write.
+"completing" is recorded where ``finish()`` assembles an object (S3); where it only checks
+what is stored (file, memory store), "receiving" with every byte stored means the same, and
+the upload goes straight to "completed".
 """
 
 from __future__ import annotations
@@ -25,8 +28,8 @@ class Finisher:
             return info
         finished = handed_off = False
         if info.state in (UploadState.RECEIVING, UploadState.COMPLETING):
-            if info.state is UploadState.RECEIVING:
-                await upload.set_state(UploadState.COMPLETING)
+            if info.state is UploadState.RECEIVING and upload.assembles:
+                await upload.set_state(UploadState.COMPLETING)  # an interrupted assembly shows
             await upload.finish()  # assembles and verifies the object; idempotent
             await upload.set_state(UploadState.COMPLETED)  # ends the expiry in the same write
             info.state, info.expires_at = UploadState.COMPLETED, None

@@ -43,6 +43,12 @@ class RequestBody(Body, Protocol):
 
 
 class Upload(Protocol):
+    # True where finish() assembles something outside this process (S3: CompleteMultipartUpload),
+    # which a crash can interrupt: the state machine then records ``completing`` first. False
+    # where finish() only checks what is stored (file, memory): ``receiving`` with every byte
+    # stored already says all that ``completing`` would, and the write would cost a commit.
+    assembles: bool
+
     async def get_info(self) -> UploadInfo:
         """Fresh info; ``offset`` is the number of bytes durably stored."""
 

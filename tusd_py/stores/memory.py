@@ -13,6 +13,8 @@ from ..protocol.info import UploadInfo, UploadState
 
 
 class MemoryUpload:
+    assembles = False
+
     def __init__(self, store: MemoryStore, info: UploadInfo) -> None:
         self.store = store
         self.id = info.id

@@ -47,6 +47,8 @@ class _Committed:
 
 
 class S3Upload:
+    assembles = True  # finish() completes the multipart upload (and joins a carried tail)
+
     def __init__(self, store: S3Store, upload_id: str) -> None:
         self.store = store
         self.id = upload_id
