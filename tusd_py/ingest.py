@@ -23,6 +23,7 @@ class IngestActivity:
         self.active = 0
         self.last_end = float("-inf")  # loop time the last body ended
         self._changed = asyncio.Event()  # set, and replaced, at each change: no waiter misses one
+        self._waiting = 0  # nobody waits during a burst's requests: no event is made for them
 
     @contextmanager
     def receiving(self) -> Iterator[None]:
@@ -37,14 +38,18 @@ class IngestActivity:
             self._change()
 
     def _change(self) -> None:
-        changed, self._changed = self._changed, asyncio.Event()
-        changed.set()
+        if self._waiting:
+            changed, self._changed = self._changed, asyncio.Event()
+            changed.set()
 
     async def _next_change(self, timeout: float | None) -> None:
+        self._waiting += 1
         try:
             await asyncio.wait_for(self._changed.wait(), timeout=timeout)
         except TimeoutError:
             pass
+        finally:
+            self._waiting -= 1
 
     async def next_body(self) -> None:
         """Wait until an upload body is in flight (or has already come and gone)."""

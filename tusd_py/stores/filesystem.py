@@ -63,9 +63,12 @@ class FileUpload:
     def __init__(self, store: FileStore, upload_id: str) -> None:
         self.store = store
         self.id = upload_id
-        self.data_path = store.root / upload_id
-        self._data = str(self.data_path)
+        self._data = os.path.join(store.root_dir, upload_id)  # a str join: pathlib costs ~5 us a request
         self._fetched: str | None = None  # the row get_upload() read, for the first get_info()
+
+    @property
+    def data_path(self) -> Path:
+        return Path(self._data)
 
     async def _run(self, fn: Any, *args: Any) -> Any:
         return await asyncio.get_running_loop().run_in_executor(None, fn, *args)
@@ -182,6 +185,7 @@ class FileStore:
     def __init__(self, data_dir: str | os.PathLike[str], *, max_upload_size: int = 2**62) -> None:
         self.root = Path(data_dir) / "uploads"
         self.root.mkdir(parents=True, exist_ok=True)
+        self.root_dir = str(self.root)
         self.max_upload_size = max_upload_size
         self.db = LocalDB(data_dir, _SCHEMA)
         self.written = WrittenInfos()
@@ -199,7 +203,7 @@ class FileStore:
 
     async def create_upload(self, info: UploadInfo) -> FileUpload:
         upload = FileUpload(self, info.id)
-        info.storage = {"type": "file", "path": str(upload.data_path)}
+        info.storage = {"type": "file", "path": upload._data}
         with disk_errors("creating the upload"):
             os.close(os.open(upload._data, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644))
             # after the data file: a crash in between leaves an orphan file, never an info without bytes
