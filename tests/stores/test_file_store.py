@@ -415,3 +415,34 @@ async def test_release_leaves_a_hole_of_the_same_size(store: FileStore) -> None:
     assert stat.st_size == len(data) and stat.st_blocks == 0  # no data blocks: no plaintext on disk
     assert b"plaintext" not in upload.data_path.read_bytes()
     assert sorted(p.name for p in store.root.iterdir()) == [upload.id]  # no temp left
+
+
+async def test_a_slow_file_creation_does_not_hold_up_the_event_loop(
+    store: FileStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A new inode can take a millisecond and more (ext4 without a journal skips recently freed
+    inodes): the data file is created in a thread while other requests are served."""
+    from tusd_py.stores import filesystem
+
+    create_file = filesystem._create_file
+
+    def slow_create(path: str) -> None:
+        threading.Event().wait(0.3)  # blocking, as the kernel would be
+        create_file(path)
+
+    monkeypatch.setattr(filesystem, "_create_file", slow_create)
+    ticks = 0
+
+    async def ticker() -> None:
+        nonlocal ticks
+        while True:
+            await asyncio.sleep(0.01)
+            ticks += 1
+
+    task = asyncio.create_task(ticker())
+    try:
+        upload = await store.create_upload(new_info(10))
+    finally:
+        task.cancel()
+    assert ticks >= 10  # the loop ran on while the file was created
+    assert upload.data_path.stat().st_size == 0 and (await upload.get_info()).offset == 0
