@@ -12,8 +12,7 @@ uploads, processing is shifted by at most that much, never starved.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
-from contextlib import contextmanager
+from types import TracebackType
 
 QUIET = 0.1  # seconds without an upload body that count as a pause
 
@@ -25,17 +24,18 @@ class IngestActivity:
         self._changed = asyncio.Event()  # set, and replaced, at each change: no waiter misses one
         self._waiting = 0  # nobody waits during a burst's requests: no event is made for them
 
-    @contextmanager
-    def receiving(self) -> Iterator[None]:
+    def receiving(self) -> _Receiving:
         """Around one request whose body is an upload's bytes (PATCH, POST with a body)."""
+        return _Receiving(self)
+
+    def _begin(self) -> None:
         self.active += 1
         self._change()
-        try:
-            yield
-        finally:
-            self.active -= 1
-            self.last_end = asyncio.get_running_loop().time()
-            self._change()
+
+    def _end(self) -> None:
+        self.active -= 1
+        self.last_end = asyncio.get_running_loop().time()
+        self._change()
 
     def _change(self) -> None:
         if self._waiting:
@@ -69,3 +69,20 @@ class IngestActivity:
                 return False
             wake = deadline if self.active else min(deadline, self.last_end + quiet)
             await self._next_change(None if wake == float("inf") else max(wake - now, 0.0))
+
+
+class _Receiving:
+    """A class, not @contextmanager: it wraps every PATCH and POST."""
+
+    __slots__ = ("activity",)
+
+    def __init__(self, activity: IngestActivity) -> None:
+        self.activity = activity
+
+    def __enter__(self) -> None:
+        self.activity._begin()
+
+    def __exit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.activity._end()

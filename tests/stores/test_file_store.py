@@ -424,13 +424,13 @@ async def test_a_slow_file_creation_does_not_hold_up_the_event_loop(
     inodes): the data file is created in a thread while other requests are served."""
     from tusd_py.stores import filesystem
 
-    create_file = filesystem._create_file
+    create = filesystem._create
 
-    def slow_create(path: str) -> None:
+    def slow_create(*args: Any) -> None:
         threading.Event().wait(0.3)  # blocking, as the kernel would be
-        create_file(path)
+        create(*args)
 
-    monkeypatch.setattr(filesystem, "_create_file", slow_create)
+    monkeypatch.setattr(filesystem, "_create", slow_create)
     ticks = 0
 
     async def ticker() -> None:

@@ -24,6 +24,11 @@ _IOV_MAX = 512  # buffers per writev (Linux allows 1024)
 
 def _write_all(fd: int, buffers: list[bytes]) -> None:
     """Append every buffer with writev: no join, no copy. A short write resumes where it stopped."""
+    if len(buffers) == 1:  # the usual case: network reads are larger than a batch
+        view = memoryview(buffers[0])
+        while view:
+            view = view[os.write(fd, view) :]
+        return
     views = [memoryview(b) for b in buffers if b]
     first = 0
     while first < len(views):

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import copy
-
 from ..protocol.info import UploadInfo
 
 
@@ -25,11 +23,11 @@ class WrittenInfos:
 
     def get(self, upload_id: str) -> UploadInfo | None:
         info = self._infos.get(upload_id)
-        return copy.copy(info) if info is not None else None
+        return info.__copy__() if info is not None else None  # copy.copy() would look it up
 
     def put(self, info: UploadInfo) -> None:
         self._infos.pop(info.id, None)  # re-inserted at the end: the newest are kept
-        self._infos[info.id] = copy.copy(info)
+        self._infos[info.id] = info.__copy__()
         if len(self._infos) > self.limit:
             del self._infos[next(iter(self._infos))]
 
