@@ -16,7 +16,7 @@ libraries (musl, macOS) are left alone.
 from __future__ import annotations
 
 import ctypes
-import platform
+import os
 from functools import cache
 
 import structlog
@@ -36,7 +36,11 @@ IDLE = 5.0  # seconds without an upload body before the kept memory goes back
 
 @cache
 def _glibc() -> ctypes.CDLL | None:
-    if platform.system() != "Linux" or platform.libc_ver()[0] != "glibc":
+    try:  # glibc answers "glibc 2.36"; musl and other systems raise or answer None
+        version = os.confstr("CS_GNU_LIBC_VERSION")
+    except (ValueError, OSError, AttributeError):
+        return None
+    if not version or not version.startswith("glibc"):
         return None
     try:
         return ctypes.CDLL("libc.so.6")
