@@ -44,6 +44,10 @@ _ID = re.compile(r"^[A-Za-z0-9_-]{1,200}$")
 _READ = 1024 * 1024
 
 
+async def _in_thread(fn: Any, *args: Any) -> Any:
+    return await asyncio.get_running_loop().run_in_executor(None, fn, *args)
+
+
 def _create(db: LocalDB, path: str, upload_id: str, doc: str) -> None:
     """The data file, then its row: a crash in between leaves an orphan file, never an info
     without bytes. Both release the GIL (the kernel, sqlite3_step), so from a thread they
@@ -77,9 +81,6 @@ class FileUpload:
     @property
     def data_path(self) -> Path:
         return Path(self._data)
-
-    async def _run(self, fn: Any, *args: Any) -> Any:
-        return await asyncio.get_running_loop().run_in_executor(None, fn, *args)
 
     def _read(self) -> UploadInfo:
         """A fresh copy of the info: this store's last write of it (only this process writes
@@ -161,7 +162,7 @@ class FileUpload:
         if info.size is None or info.offset != info.size:
             raise TusError(f"upload {self.id} is not complete: its bytes cannot be released")
         with disk_errors("releasing the upload's bytes"):
-            await self._run(_sparse_replace, self._data, info.size)
+            await _in_thread(_sparse_replace, self._data, info.size)
 
     async def terminate(self, reason: TombstoneReason) -> None:
         with disk_errors("terminating the upload"):
@@ -180,7 +181,7 @@ class FileUpload:
             f.seek(start)
             remaining = end - start
             while remaining > 0:
-                chunk = await self._run(f.read, min(_READ, remaining))
+                chunk = await _in_thread(f.read, min(_READ, remaining))
                 if not chunk:
                     break
                 remaining -= len(chunk)
@@ -202,9 +203,6 @@ class FileStore:
     async def close(self) -> None:
         self.db.close()
 
-    async def _loop_run(self, fn: Any, *args: Any) -> Any:
-        return await asyncio.get_running_loop().run_in_executor(None, fn, *args)
-
     def missing(self, upload_id: str) -> TusError:
         with disk_errors("reading the tombstones"):
             gone = self.db.one("SELECT 1 FROM tombstones WHERE id = ?", (upload_id,))
@@ -219,7 +217,7 @@ class FileStore:
             # In a thread: a new inode costs 20 us to over 1 ms (ext4 without a journal walks past
             # every inode freed in the last minutes), the first commit of a row ~50 us; the event
             # loop serves the other uploads meanwhile.
-            await self._loop_run(_create, self.db, upload._data, info.id, json.dumps(info.to_dict()))
+            await _in_thread(_create, self.db, upload._data, info.id, json.dumps(info.to_dict()))
         self.written.put(info)
         return upload
 
