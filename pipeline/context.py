@@ -6,6 +6,7 @@ and records, so both paths run the same job code.
 
 from __future__ import annotations
 
+import asyncio
 import ctypes
 import multiprocessing
 import os
@@ -26,6 +27,7 @@ from .crypto.keys import KeyEncryptionKey
 from .crypto.settings import CryptoSettings
 from .publish import Publisher
 from .records import MediaRecords, RedisMediaRecords
+from .scratch import remove_abandoned
 from .settings import PipelineSettings
 
 log = structlog.get_logger("pipeline.context")
@@ -137,6 +139,7 @@ async def startup(ctx: dict[str, Any]) -> None:
     # KMS: one client for the worker's life; local keys: Deps reads them (and rereads per job)
     keys = await stack.enter_async_context(open_ring(crypto)) if crypto.kek_provider == "kms" else None
     pool = make_pool(settings.process_workers, settings.process_priority)
+    await asyncio.to_thread(remove_abandoned, settings.work_dir or None)  # jobs of a killed worker
     ctx["settings"] = settings
     ctx["stack"] = stack
     records = RedisMediaRecords(redis)

@@ -21,6 +21,7 @@ from tusd_py.protocol.info import UploadState
 from .context import Deps, build_assets, make_pool
 from .jobs import TransientError, run_timed
 from .records import MediaRecords
+from .scratch import remove_abandoned
 from .settings import PipelineSettings
 
 log = structlog.get_logger("pipeline.inprocess")
@@ -55,7 +56,9 @@ class EmbeddedPipeline:
         await self.queue.put(upload_id)
 
     async def rescan(self) -> int:
-        """Enqueue every handed-off upload whose record is missing or not final."""
+        """Enqueue every handed-off upload whose record is missing or not final (and remove the
+        scratch directories of jobs that died with an earlier process)."""
+        await asyncio.to_thread(remove_abandoned, self.deps.settings.work_dir or None)
         found = 0
         async for upload_id in self.deps.store.list_upload_ids():
             try:

@@ -13,8 +13,6 @@ Errors: bad media -> ``failed`` with the reason, at once. Transient storage/Redi
 from __future__ import annotations
 
 import asyncio
-import shutil
-import tempfile
 import uuid
 from collections.abc import Callable
 from concurrent.futures.process import BrokenProcessPool
@@ -29,6 +27,7 @@ from .contract import MediaRecord, MediaState
 from .crypto.keys import KeyProviderError
 from .records import update
 from .release import release_if_ready
+from .scratch import Scratch
 from .work import probe_media, process_media
 
 log = structlog.get_logger("pipeline.jobs")
@@ -99,7 +98,7 @@ async def run(
                 await release_if_ready(deps.store, deps.records, info, done)
             return await deps.records.get(upload_id)
         bound.info("job_started", attempt=attempt)
-        scratch = _Scratch(deps.settings.work_dir or None, f"tusd-media-{upload_id}-")
+        scratch = Scratch(deps.settings.work_dir or None, upload_id)
         try:
             src = source.in_place(info) or await source.fetch(deps.store, info, scratch.path)
             verdict = await _pool_call(deps, probe_media, str(src))
@@ -121,25 +120,6 @@ async def run(
             await mark_failed(deps, upload_id, f"processing failed after {job_try} tries: {exc}")
             return await deps.records.get(upload_id)
         raise error from exc
-
-
-class _Scratch:
-    """The job's scratch directory, made on first use: a file that is no media, read in place,
-    costs no directory (on ext4 each inode made and freed also slows the next file creation)."""
-
-    def __init__(self, parent: str | None, prefix: str) -> None:
-        self.parent, self.prefix = parent, prefix
-        self._path: Path | None = None
-
-    @property
-    def path(self) -> Path:
-        if self._path is None:
-            self._path = Path(tempfile.mkdtemp(prefix=self.prefix, dir=self.parent))
-        return self._path
-
-    def remove(self) -> None:
-        if self._path is not None:
-            shutil.rmtree(self._path, ignore_errors=True)
 
 
 async def _pool_call(deps: Deps, fn: Callable[..., dict[str, Any]], *args: Any) -> dict[str, Any]:

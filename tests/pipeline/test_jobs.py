@@ -25,7 +25,7 @@ import m3u8
 import pytest
 from arq import Retry
 
-from pipeline import jobs
+from pipeline import jobs, scratch
 from pipeline.assets import FileAssetStore, S3AssetStore
 from pipeline.context import Deps, make_pool
 from pipeline.contract import MediaRecord, MediaState
@@ -176,8 +176,10 @@ from pipeline.records import FileMediaRecords
 from pipeline.settings import PipelineSettings
 from tusd_py.stores.filesystem import FileStore
 
-data, upload_id = sys.argv[1], sys.argv[2]
-settings = PipelineSettings(data_dir=data, ladder_heights=(240,), x264_preset="medium", thumbnail_count=2)
+data, upload_id, work = sys.argv[1], sys.argv[2], sys.argv[3]
+settings = PipelineSettings(
+    data_dir=data, work_dir=work, ladder_heights=(240,), x264_preset="medium", thumbnail_count=2
+)
 deps = Deps(settings, FileStore(data), FileAssetStore(data), FileMediaRecords(data), make_pool(1))
 asyncio.run(jobs.run(deps, upload_id, job_id="doomed", job_try=1))
 """
@@ -186,9 +188,10 @@ asyncio.run(jobs.run(deps, upload_id, job_id="doomed", job_try=1))
 async def test_a_job_killed_mid_transcode_is_retried_to_one_consistent_asset(deps: Deps, tmp_path: Path) -> None:
     clip = make_clip(tmp_path / "long.mp4", seconds=8, noise=True)
     upload_id = await add_upload(deps.store, clip)
-    data = deps.settings.data_dir
+    data, work = deps.settings.data_dir, tmp_path / "work"
+    work.mkdir()
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-c", KILLABLE_JOB, data, upload_id, cwd=ROOT, start_new_session=True
+        sys.executable, "-c", KILLABLE_JOB, data, upload_id, str(work), cwd=ROOT, start_new_session=True
     )
     try:
         deadline = time.monotonic() + 120
@@ -204,6 +207,12 @@ async def test_a_job_killed_mid_transcode_is_retried_to_one_consistent_asset(dep
         await proc.wait()
     killed = await deps.records.get(upload_id)
     assert killed is not None and killed.state is MediaState.PROCESSING and killed.job_id == "doomed"
+    left = list(work.iterdir())  # the dead job's source and partial renditions
+    assert len(left) == 1 and left[0].name.startswith(scratch.PREFIX)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(scratch, "MIN_AGE", 0.0)
+        assert scratch.remove_abandoned(str(work)) == 1  # what the next worker does at its start
+    assert list(work.iterdir()) == []
     record = await jobs.run(deps, upload_id, job_id="retry", job_try=2)
     assert record is not None and record.state is MediaState.READY and record.attempt != killed.attempt
     await assert_one_consistent_asset(deps, upload_id)

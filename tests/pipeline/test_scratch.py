@@ -1,0 +1,87 @@
+"""Scratch directories of jobs that died with their process are removed at the next start
+(pipeline/scratch.py); a live job's, or one just made, never are."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from pipeline import scratch
+from pipeline.scratch import Scratch, remove_abandoned
+
+ROOT = Path(__file__).resolve().parents[2]
+_DIES = """
+import os, sys
+from pipeline.scratch import Scratch
+(Scratch(sys.argv[1], "u1").path / "source").write_bytes(b"x" * 1000)
+os._exit(0)  # like kill -9: no remove(), no cleanup
+"""
+
+
+def _age(path: Path, seconds: float) -> None:
+    then = time.time() - seconds
+    os.utime(path, (then, then))
+
+
+def test_a_dead_jobs_directory_is_removed(tmp_path: Path) -> None:
+    subprocess.run([sys.executable, "-c", _DIES, str(tmp_path)], cwd=ROOT, check=True, timeout=60)
+    [left] = list(tmp_path.iterdir())
+    assert left.name.startswith("tusd-media-u1-") and (left / "source").exists()
+    _age(left, 2 * scratch.MIN_AGE)
+    (tmp_path / "unrelated").mkdir()
+    _age(tmp_path / "unrelated", 2 * scratch.MIN_AGE)
+    assert remove_abandoned(str(tmp_path)) == 1
+    assert [p.name for p in tmp_path.iterdir()] == ["unrelated"]  # only ours, only the dead one
+
+
+def test_a_live_jobs_directory_is_kept_however_old(tmp_path: Path) -> None:
+    live = Scratch(str(tmp_path), "u2")
+    try:
+        (live.path / "source").write_bytes(b"x")
+        _age(live.path, 10 * scratch.MIN_AGE)
+        assert remove_abandoned(str(tmp_path)) == 0
+        assert (live.path / "source").exists()
+    finally:
+        live.remove()
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_directory_just_made_is_kept(tmp_path: Path) -> None:
+    """mkdtemp() comes before flock(): a new directory is briefly unlocked."""
+    young = tmp_path / "tusd-media-u3-abc"
+    young.mkdir()
+    assert remove_abandoned(str(tmp_path)) == 0
+    assert young.exists()
+
+
+def test_no_directory_until_it_is_needed(tmp_path: Path) -> None:
+    unused = Scratch(str(tmp_path), "u4")
+    unused.remove()
+    assert list(tmp_path.iterdir()) == []
+
+
+async def test_the_embedded_pipeline_removes_them_when_the_server_starts(tmp_path: Path) -> None:
+    from pipeline.inprocess import EmbeddedPipeline
+    from pipeline.records import FileMediaRecords
+    from pipeline.settings import PipelineSettings
+    from tusd_py.completion import InProcessQueue
+    from tusd_py.stores.filesystem import FileStore
+
+    work, data = tmp_path / "work", str(tmp_path / "data")
+    work.mkdir()
+    dies = await asyncio.create_subprocess_exec(sys.executable, "-c", _DIES, str(work), cwd=ROOT)
+    assert await dies.wait() == 0
+    for left in work.iterdir():
+        _age(left, 2 * scratch.MIN_AGE)
+    pipeline = EmbeddedPipeline(
+        PipelineSettings(data_dir=data, work_dir=str(work)), FileStore(data), FileMediaRecords(data), InProcessQueue()
+    )
+    try:
+        await pipeline.rescan()  # what app.py runs at startup
+    finally:
+        await pipeline.close()
+    assert list(work.iterdir()) == []
