@@ -17,6 +17,7 @@ import redis.asyncio
 from arq.connections import ArqRedis, RedisSettings, create_pool
 from arq.constants import in_progress_key_prefix
 
+from pipeline import scratch
 from pipeline.assets import FileAssetStore
 from pipeline.contract import JOB_PROCESS_UPLOAD, MediaState, job_id
 from pipeline.crypto.keyring import local_ring
@@ -97,7 +98,11 @@ async def test_a_killed_worker_leaves_a_job_arq_runs_again_to_completion(
 ) -> None:
     upload_id = await add_upload(FileStore(settings.data_dir), make_clip(tmp_path / "long.mp4", seconds=8, noise=True))
     assert await enqueue(arq_pool, upload_id)
+    work = tmp_path / "work"
+    work.mkdir()
+    settings = settings.model_copy(update={"work_dir": str(work)})
     env = {
+        "TUSD_WORK_DIR": str(work),
         **os.environ,
         "TUSD_REDIS_URL": settings.redis_url,
         "TUSD_DATA_DIR": settings.data_dir,
@@ -120,8 +125,12 @@ async def test_a_killed_worker_leaves_a_job_arq_runs_again_to_completion(
     finally:
         os.killpg(proc.pid, signal.SIGKILL)
         await proc.wait()
+    [left] = list(work.iterdir())  # the killed job's scratch directory
     # arq keeps the job; its in-progress key expires after the job timeout. Expire it now.
     assert await redis_client.delete(in_progress_key_prefix + job_id(upload_id)) == 1
-    assert await run_burst(settings) == (1, 0)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(scratch, "MIN_AGE", 0.0)  # as if the next worker started a minute later
+        assert await run_burst(settings) == (1, 0)
+    assert not left.exists() and list(work.iterdir()) == []  # removed at its start; the retry's own too
     record = await assert_one_consistent_asset(view, upload_id)
     assert record.tries == 2  # arq counted the killed run as the first try
