@@ -446,3 +446,36 @@ async def test_a_slow_file_creation_does_not_hold_up_the_event_loop(
         task.cancel()
     assert ticks >= 10  # the loop ran on while the file was created
     assert upload.data_path.stat().st_size == 0 and (await upload.get_info()).offset == 0
+
+
+async def test_a_creation_the_disk_refuses_leaves_nothing_behind(
+    store: FileStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A full disk when the data file is made is 507; a row that cannot be written (503) takes
+    its just-made data file with it: no orphan on disk that no listing would ever show."""
+    from tusd_py.stores import filesystem
+
+    real_open = os.open
+
+    def full(path: str, flags: int, *args: Any) -> int:
+        if flags & os.O_CREAT:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real_open(path, flags, *args)
+
+    with monkeypatch.context() as patch:
+        patch.setattr(filesystem.os, "open", full)
+        with pytest.raises(InsufficientStorage):
+            await store.create_upload(new_info(10))
+
+    def locked(*args: Any) -> int:
+        raise sqlite3.OperationalError("database is locked")
+
+    info = new_info(10)
+    with monkeypatch.context() as patch:
+        patch.setattr(store.db, "run", locked)
+        with pytest.raises(StorageUnavailable, match="database is locked"):
+            await store.create_upload(info)
+    assert list(store.root.iterdir()) == []
+    assert [uid async for uid in store.list_upload_ids()] == []
+    with pytest.raises(UploadNotFound):
+        await store.get_upload(info.id)

@@ -50,10 +50,15 @@ async def _in_thread(fn: Any, *args: Any) -> Any:
 
 def _create(db: LocalDB, path: str, upload_id: str, doc: str) -> None:
     """The data file, then its row: a crash in between leaves an orphan file, never an info
-    without bytes. Both release the GIL (the kernel, sqlite3_step), so from a thread they
-    overlap the event loop's work."""
+    without bytes, and a row that cannot be written takes its file with it (nothing would ever
+    list it). Both release the GIL (the kernel, sqlite3_step), so from a thread they overlap
+    the event loop's work."""
     os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644))
-    db.run("INSERT INTO uploads VALUES (?, ?)", (upload_id, doc))
+    try:
+        db.run("INSERT INTO uploads VALUES (?, ?)", (upload_id, doc))
+    except BaseException:
+        os.unlink(path)
+        raise
 
 
 def _sparse_replace(path: str, size: int) -> None:
