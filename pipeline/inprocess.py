@@ -55,10 +55,14 @@ class EmbeddedPipeline:
         await asyncio.sleep(delay)
         await self.queue.put(upload_id)
 
-    async def rescan(self) -> int:
-        """Enqueue every handed-off upload whose record is missing or not final (and remove the
-        scratch directories of jobs that died with an earlier process)."""
+    async def start(self) -> None:
+        """At server start: what an earlier process left, its jobs' scratch directories and the
+        jobs themselves."""
         await asyncio.to_thread(remove_abandoned, self.deps.settings.work_dir or None)
+        await self.rescan()
+
+    async def rescan(self) -> int:
+        """Enqueue every handed-off upload whose record is missing or not final."""
         found = 0
         async for upload_id in self.deps.store.list_upload_ids():
             try:

@@ -205,7 +205,7 @@ def _embedded_pipeline(
             pipeline.deps.use_keys(vault.keys)  # KMS: the ring the server opened
         queue.handler = pipeline.handle
         queue.ingest, queue.defer_max = app[INGEST], pipeline.deps.settings.process_defer_max
-        await pipeline.rescan()  # handed off before a restart but never processed
+        await pipeline.start()  # jobs handed off before a restart but never processed, their scratch
         yield
         await pipeline.close()
 

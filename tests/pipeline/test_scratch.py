@@ -81,7 +81,7 @@ async def test_the_embedded_pipeline_removes_them_when_the_server_starts(tmp_pat
         PipelineSettings(data_dir=data, work_dir=str(work)), FileStore(data), FileMediaRecords(data), InProcessQueue()
     )
     try:
-        await pipeline.rescan()  # what app.py runs at startup
+        await pipeline.start()  # what app.py runs at startup
     finally:
         await pipeline.close()
     assert list(work.iterdir()) == []
