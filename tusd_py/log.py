@@ -44,10 +44,10 @@ def configure_logging(fmt: str = "console", level: str = "info") -> None:
         structlog.contextvars.merge_contextvars,
         structlog.processors.add_log_level,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
+        structlog.processors.StackInfoRenderer(),  # the traceback (and stack_info) as a string
+        structlog.processors.format_exc_info,  # field, which either renderer prints
+        structlog.processors.JSONRenderer() if fmt == "json" else console_line,
     ]
-    # the traceback (and stack_info) as a string field, for either renderer
-    processors += [structlog.processors.StackInfoRenderer(), structlog.processors.format_exc_info]
-    processors.append(structlog.processors.JSONRenderer() if fmt == "json" else console_line)
     structlog.configure(
         processors=processors,
         wrapper_class=structlog.make_filtering_bound_logger(numeric),
