@@ -34,6 +34,9 @@ class AiohttpBody:
         self._read_timeout = read_timeout
         chunked = "chunked" in request.headers.get("Transfer-Encoding", "").lower()
         self.declared_length: int | None = None if chunked else (request.content_length or 0)
+        # A body-less request gets aiohttp's one shared EmptyStreamReader, whose readchunk() answers
+        # "empty, end of HTTP chunk" forever once any request has read it: never read from it.
+        self._empty = not request.body_exists or self.declared_length == 0
         self.limit: int | None = None
         self.received = 0
         self.stopped = False
@@ -56,14 +59,19 @@ class AiohttpBody:
             return b""
 
     async def has_data(self) -> bool:
-        if self.declared_length == 0:
+        if self._empty:
             return False
         chunk = await self._read()
         self._pending = chunk or b""
         return bool(chunk)
 
     async def _read(self) -> bytes | None:
-        """One chunk; b"" at a clean end; None when the body ended early (reason recorded)."""
+        """One chunk; b"" at a clean end; None when the body ended early (reason recorded).
+
+        Every pass of the loop either returns or awaits the socket: an empty chunk that only
+        marks an HTTP chunk boundary is skipped, and an empty chunk at EOF is the end."""
+        if self._empty:
+            return b""
         loop = asyncio.get_running_loop()
         self._waiting_since = loop.time()
         try:
@@ -71,7 +79,7 @@ class AiohttpBody:
                 # readchunk hands over one buffered chunk as it is; readany would join (copy)
                 # everything that piled up meanwhile. An empty chunk that ends an HTTP chunk is not EOF.
                 chunk, end_of_http_chunk = await self._content.readchunk()
-                if chunk or not end_of_http_chunk:
+                if chunk or not end_of_http_chunk or self._content.at_eof():
                     return chunk
         except _StopRequested:
             self.stopped = True
