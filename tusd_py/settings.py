@@ -23,6 +23,9 @@ DEFAULT_CORS_EXPOSE_HEADERS = (
 )
 
 
+DEFAULT_MAX_SIZE = 10 * 1024**3
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="TUSD_", extra="ignore")
 
@@ -47,7 +50,13 @@ class Settings(BaseSettings):
         "file", description="Where bytes go: 'file' (embedded default), 's3', or 'memory' (tests only)."
     )
     data_dir: str = Field("./data", description="Directory of the file store (and of the embedded key file).")
-    max_size: int = Field(0, ge=0, description="Largest accepted upload in bytes (Tus-Max-Size); 0 = no limit.")
+    max_size: int = Field(
+        DEFAULT_MAX_SIZE,
+        ge=0,
+        description="Largest accepted upload in bytes (Tus-Max-Size), 10 GiB by default: a few hours of camera "
+        "video, while one client cannot take a small server's disk in one upload. 0 = only the store's own "
+        "ceiling (S3: 5 TiB).",
+    )
     upload_expiry: float = Field(
         86400.0,
         ge=0,
@@ -70,6 +79,54 @@ class Settings(BaseSettings):
         description="Bytes of freed memory the C allocator (glibc) keeps for the next request bodies "
         "instead of returning them to the system at once; returned after 5 s without uploads. "
         "0 = the allocator's defaults (heap.py).",
+    )
+
+    # -- limits (docs/operations.md, "Limits") -------------------------------------------------
+    concat_max_partials: int = Field(
+        1000, ge=1, description="Most partial uploads one final upload (Upload-Concat: final) may list; 400 above."
+    )
+    max_connections: int = Field(
+        1024,
+        ge=0,
+        description="Open client connections at once; a connection beyond it is answered 503 with Retry-After "
+        "and closed. 0 = no limit.",
+    )
+    max_uploads_in_flight: int = Field(
+        256,
+        ge=0,
+        description="PATCH and POST requests receiving upload bodies at once; beyond it 503 with Retry-After "
+        "before any byte is read. 0 = no limit.",
+    )
+    retry_after: int = Field(5, ge=1, description="Seconds in the Retry-After header of 503 and 429 answers.")
+    staging_memory: int = Field(
+        64 * 1024 * 1024,
+        ge=0,
+        description="Bytes of RAM, across all requests, for staging checksummed bodies (each takes at most "
+        "8 MiB of it); what does not fit is staged in a file under TUSD_TMP_DIR.",
+    )
+    min_body_rate: int = Field(
+        1024,
+        ge=0,
+        description="Bytes a request body must deliver per TUSD_BODY_RATE_WINDOW; a slower body is ended "
+        "there, keeping what arrived (the client resumes from HEAD). 0 = no minimum.",
+    )
+    body_rate_window: float = Field(
+        30.0, gt=0, description="Seconds over which TUSD_MIN_BODY_RATE is measured (also the grace at the start)."
+    )
+    sse_max_lifetime: float = Field(
+        3600.0,
+        gt=0,
+        description="Seconds an event stream (/media/{id}/events) stays open; the browser's EventSource then "
+        "reconnects.",
+    )
+    sse_per_client: int = Field(
+        8, ge=1, description="Event streams open at once per client address; 429 with Retry-After beyond it."
+    )
+    disk_reserve: int = Field(
+        1024**3,
+        ge=0,
+        description="Bytes of free disk the file store keeps in reserve: a new upload or new bytes that would "
+        "eat into it get 507 (what already landed is kept). Also applied to the staging directory. 0 = none.",
     )
 
     # -- CORS -------------------------------------------------------------------------------
