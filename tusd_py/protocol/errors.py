@@ -12,6 +12,7 @@ Hierarchy::
     │   ├── InvalidMetadata       400 ERR_INVALID_METADATA
     │   ├── InvalidChecksum       400 ERR_INVALID_CHECKSUM (malformed or unsupported algorithm)
     │   ├── InvalidConcat         400 ERR_INVALID_CONCAT
+    │   ├── InvalidMethodOverride 400 ERR_INVALID_METHOD_OVERRIDE (not PATCH, DELETE or HEAD on a POST)
     │   └── UploadNotFinished     400 ERR_UPLOAD_NOT_FINISHED
     ├── Forbidden                 403 ERR_FORBIDDEN
     │   ├── ModifyFinal           403 ERR_MODIFY_FINAL
@@ -25,10 +26,12 @@ Hierarchy::
     ├── UnsupportedMediaType      415 ERR_INVALID_CONTENT_TYPE
     ├── UploadLocked              423 ERR_UPLOAD_LOCKED (lock timeout; tus clients retry 423)
     ├── UploadInterrupted         423 ERR_UPLOAD_INTERRUPTED (a newer request took over)
+    ├── TooManyRequests           429 ERR_TOO_MANY_REQUESTS (a per-client cap; carries Retry-After)
     ├── ChecksumMismatch          460 ERR_CHECKSUM_MISMATCH
     ├── ReadInterrupted           500 ERR_READ_INTERRUPTED (body reset or timed out; bytes kept; clients retry 5xx)
     ├── IncompleteUpload          400 ERR_INCOMPLETE_UPLOAD (GET before the upload finished)
     ├── StorageUnavailable        503 ERR_STORAGE_UNAVAILABLE (transient backend trouble; clients retry 5xx)
+    ├── ServerBusy                503 ERR_SERVER_BUSY (a server-wide cap; carries Retry-After; clients retry 5xx)
     └── InsufficientStorage       507 ERR_INSUFFICIENT_STORAGE (the disk is full; bytes kept; clients retry 5xx)
 """
 
@@ -71,6 +74,10 @@ class InvalidChecksum(BadRequest):
 
 class InvalidConcat(BadRequest):
     code = "ERR_INVALID_CONCAT"
+
+
+class InvalidMethodOverride(BadRequest):
+    code = "ERR_INVALID_METHOD_OVERRIDE"
 
 
 class UploadNotFinished(BadRequest):
@@ -164,6 +171,23 @@ class ReadInterrupted(TusError):
 class StorageUnavailable(TusError):
     status = 503
     code = "ERR_STORAGE_UNAVAILABLE"
+
+
+class _RetryLater(TusError):
+    """A refusal by load, not by content: the same request succeeds later, and Retry-After says when."""
+
+    def __init__(self, message: str, *, retry_after: int) -> None:
+        super().__init__(message, headers={"Retry-After": str(retry_after)})
+
+
+class ServerBusy(_RetryLater):
+    status = 503
+    code = "ERR_SERVER_BUSY"
+
+
+class TooManyRequests(_RetryLater):
+    status = 429
+    code = "ERR_TOO_MANY_REQUESTS"
 
 
 class InsufficientStorage(TusError):

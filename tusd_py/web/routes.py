@@ -14,16 +14,36 @@ from ..protocol.constants import (
     OFFSET_CONTENT_TYPE,
     TUS_VERSIONS,
 )
-from ..protocol.errors import MethodNotAllowed, PreconditionFailed, TooLarge, TusError, UnsupportedMediaType
+from ..protocol.errors import (
+    InvalidMethodOverride,
+    MethodNotAllowed,
+    PreconditionFailed,
+    TooLarge,
+    TusError,
+    UnsupportedMediaType,
+)
 from ..protocol.headers import parse_length
 from . import creation, download, transfer
 from .creation import is_offset_stream
 from .middlewares import Handler, decorate, error_response
 
+# What a browser or proxy that can only send GET and POST needs to reach; nothing else may be
+# tunnelled, so a GET (a link, an <img>) can never delete or change an upload.
+OVERRIDABLE = ("PATCH", "DELETE", "HEAD")
+
 
 def _method(request: web.Request) -> str:
+    """The method the request stands for: X-HTTP-Method-Override counts only on a real POST."""
+    if request.method != "POST":
+        return request.method  # the header is ignored, as tusd does
     override = request.headers.get(H_METHOD_OVERRIDE, "").strip().upper()
-    return override or request.method
+    if not override:
+        return request.method
+    if override not in OVERRIDABLE:
+        raise InvalidMethodOverride(
+            f"X-HTTP-Method-Override may only be {', '.join(OVERRIDABLE)}, got {override[:32]!r}"
+        )
+    return override
 
 
 def _check_version(request: web.Request, method: str) -> None:
@@ -42,8 +62,8 @@ def _check_version(request: web.Request, method: str) -> None:
 async def _expect(request: web.Request) -> web.StreamResponse | None:
     """Expect: 100-continue. Reject what the headers alone condemn before the client sends a
     possibly huge body (tus-spec CU4); aiohttp would otherwise say 100 Continue first."""
-    method = _method(request)
     try:
+        method = _method(request)  # a refused override is refused before 100 Continue, too
         _check_version(request, method)
         if method == "POST" and (length := request.headers.get(H_UPLOAD_LENGTH)) is not None:
             service = request.app[SERVICE]
