@@ -16,7 +16,7 @@ from typing import BinaryIO
 from tusd_py.core.ports import Store
 from tusd_py.protocol.info import UploadInfo
 
-_SUFFIX = re.compile(r"^\.[A-Za-z0-9]{1,8}$")
+_SUFFIX = re.compile(r"\.[A-Za-z0-9]{1,8}")  # fullmatch: `$` would let ".mp4\n" name the scratch file
 
 
 class NotReady(Exception):
@@ -56,7 +56,7 @@ def in_place(info: UploadInfo) -> Path | None:
 async def fetch(store: Store, info: UploadInfo, dest_dir: Path) -> Path:
     """A copy of the upload's bytes in ``dest_dir`` (for an upload ``in_place`` cannot give)."""
     suffix = Path(info.meta().text("filename") or "").suffix
-    dest = dest_dir / ("source" + (suffix if _SUFFIX.match(suffix) else ""))
+    dest = dest_dir / ("source" + (suffix if _SUFFIX.fullmatch(suffix) else ""))
     upload = await store.get_upload(info.id)
     out = await asyncio.to_thread(_open, dest)
     try:

@@ -7,6 +7,7 @@ import pytest
 from tusd_py.protocol.constants import MAX_OBJECT_SIZE
 from tusd_py.protocol.errors import InvalidConcat, InvalidLength, InvalidMetadata, InvalidOffset
 from tusd_py.protocol.headers import (
+    TEXT_KEYS,
     Metadata,
     encode_metadata,
     http_date,
@@ -15,6 +16,7 @@ from tusd_py.protocol.headers import (
     parse_length,
     parse_metadata,
     parse_offset,
+    stored_metadata,
 )
 
 
@@ -88,6 +90,46 @@ def test_metadata_value_bytes_need_not_be_utf8() -> None:
 def test_malformed_metadata(raw: str) -> None:
     with pytest.raises(InvalidMetadata):
         parse_metadata(raw)
+
+
+@pytest.mark.parametrize("key", sorted(TEXT_KEYS))
+@pytest.mark.parametrize("bad", ["text/plain\n", "a\rb", "a\x00", "\tx", "x\x7f", "x\x1b[31m", "x\u0085"])
+def test_a_control_character_in_a_value_the_server_reads_is_refused(key: str, bad: str) -> None:
+    with pytest.raises(InvalidMetadata, match="control character"):
+        parse_metadata(encode_metadata({key: bad.encode()}))
+
+
+def test_a_control_byte_beside_invalid_utf8_is_still_seen() -> None:
+    with pytest.raises(InvalidMetadata, match="control character"):
+        parse_metadata(encode_metadata({"filename": b"\xff\n"}))
+
+
+def test_other_values_are_opaque_bytes_and_text_may_be_any_printable_unicode() -> None:
+    values = {"blob": bytes(range(256)), "filename": "été 🎬 a b.mp4".encode(), "filetype": b"video/mp4"}
+    assert parse_metadata(encode_metadata(values)).values == values
+
+
+@pytest.mark.parametrize("key", ["k\udcffy", "a\u00a0b", "a\u2028b", "a\x85b"])
+def test_a_key_must_be_printable(key: str) -> None:
+    with pytest.raises(InvalidMetadata, match="non-printable"):
+        parse_metadata(f"{key} Zm9v")
+
+
+def test_the_uploader_keys_of_the_media_status_are_checked_as_text() -> None:
+    from tusd_py.web.media import UPLOADER_KEYS
+
+    assert set(UPLOADER_KEYS) <= TEXT_KEYS
+
+
+def test_stored_metadata_never_raises_and_keeps_the_good_pairs() -> None:
+    bad_type = encode_metadata({"filetype": b"text/plain\n"})
+    raw = f"{bad_type},filename Zm9v,junk !!!,a\tb Zm9v,,filename YmFy,flag"
+    meta = stored_metadata(raw)
+    assert meta.raw == raw
+    assert meta.values == {"filename": b"foo", "flag": b""}  # the first of a duplicate wins
+    assert stored_metadata("") == Metadata()
+    good = "filename d29ybGQ=,type dmlkZW8vbXA0"
+    assert stored_metadata(good) == parse_metadata(good)
 
 
 def test_encode_metadata_round_trips() -> None:

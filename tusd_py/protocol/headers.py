@@ -19,6 +19,15 @@ from .errors import InvalidConcat, InvalidLength, InvalidMetadata, InvalidOffset
 
 _DIGITS = re.compile(r"[0-9]{1,19}")  # no sign, no decimals; 19 digits covers int64
 _BASE64 = re.compile(r"[A-Za-z0-9+/]*={0,2}")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")  # Unicode category Cc: C0 (TAB, CR, LF, NUL...), DEL, C1
+
+# The metadata keys whose values the server reads as text and puts into responses: the download's
+# Content-Type and Content-Disposition (web/download.py), the S3 object's ContentType, the
+# uploader in /media (web/media.py UPLOADER_KEYS), the transcoder's file suffix. A control
+# character there is refused at creation: in a header it would make every later GET fail.
+TEXT_KEYS = frozenset(
+    {"filename", "name", "filetype", "content_type", "uploadedBy", "uploaded_by", "user", "username"}
+)
 
 
 def _non_negative_int(value: str, name: str, error: type[InvalidOffset] | type[InvalidLength]) -> int:
@@ -58,25 +67,47 @@ class Metadata:
         return None if value is None else value.decode("utf-8", "replace")
 
 
+def _pair(pair: str) -> tuple[str, bytes]:
+    key, _, encoded = pair.partition(" ")
+    if not key:
+        raise InvalidMetadata(f"Upload-Metadata pair {pair!r} has an empty key")
+    if not key.isprintable():  # control characters, and bytes that are not UTF-8 (surrogate-escaped)
+        raise InvalidMetadata(f"Upload-Metadata key {key!r} contains a control or non-printable character")
+    if " " in encoded or not _BASE64.fullmatch(encoded) or len(encoded) % 4:
+        raise InvalidMetadata(f"Upload-Metadata value of {key!r} is not valid base64")
+    try:
+        value = base64.b64decode(encoded, validate=True)
+    except (binascii.Error, ValueError) as exc:
+        raise InvalidMetadata(f"Upload-Metadata value of {key!r} is not valid base64") from exc
+    if key in TEXT_KEYS and _CONTROL.search(value.decode("utf-8", "replace")):
+        raise InvalidMetadata(f"Upload-Metadata value of {key!r} contains a control character")
+    return key, value
+
+
 def parse_metadata(value: str | None) -> Metadata:
-    """Strict Upload-Metadata parsing: ``key b64,key b64,key`` (tus 1.0 §creation)."""
+    """Strict Upload-Metadata parsing: ``key b64,key b64,key`` (tus 1.0 §creation). Keys are
+    printable; the values of ``TEXT_KEYS`` hold no control character; other values are bytes."""
     if value is None or value == "":
         return Metadata()
     values: dict[str, bytes] = {}
     for pair in value.split(","):
-        key, _, encoded = pair.partition(" ")
-        if not key:
-            raise InvalidMetadata(f"Upload-Metadata pair {pair!r} has an empty key")
-        if any(ord(c) < 0x21 or ord(c) == 0x7F for c in key):
-            raise InvalidMetadata(f"Upload-Metadata key {key!r} contains a control character")
+        key, decoded = _pair(pair)
         if key in values:
             raise InvalidMetadata(f"Upload-Metadata key {key!r} appears twice")
-        if " " in encoded or not _BASE64.fullmatch(encoded) or len(encoded) % 4:
-            raise InvalidMetadata(f"Upload-Metadata value of {key!r} is not valid base64")
+        values[key] = decoded
+    return Metadata(raw=value, values=values)
+
+
+def stored_metadata(value: str) -> Metadata:
+    """The metadata of a stored upload, never an error: a pair today's rules refuse (data written
+    before them, or by hand) is left out, so one bad value cannot break every read of the upload."""
+    values: dict[str, bytes] = {}
+    for pair in value.split(",") if value else ():
         try:
-            values[key] = base64.b64decode(encoded, validate=True)
-        except (binascii.Error, ValueError) as exc:
-            raise InvalidMetadata(f"Upload-Metadata value of {key!r} is not valid base64") from exc
+            key, decoded = _pair(pair)
+        except InvalidMetadata:
+            continue
+        values.setdefault(key, decoded)
     return Metadata(raw=value, values=values)
 
 

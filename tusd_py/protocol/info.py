@@ -6,7 +6,7 @@ import enum
 from dataclasses import dataclass, field
 from typing import Any
 
-from .headers import Metadata, parse_metadata
+from .headers import Metadata, stored_metadata
 
 
 class UploadState(enum.StrEnum):
@@ -57,7 +57,8 @@ class UploadInfo:
         return self.is_complete and not self.is_partial
 
     def meta(self) -> Metadata:
-        return parse_metadata(self.metadata) if self.metadata else Metadata()
+        """Decoded metadata; lenient (``stored_metadata``): reads of an upload never fail on it."""
+        return stored_metadata(self.metadata) if self.metadata else Metadata()
 
     def __copy__(self) -> UploadInfo:
         # copy.copy's generic path (__reduce_ex__) costs ~4x this, several times per request;

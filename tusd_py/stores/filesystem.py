@@ -40,7 +40,7 @@ _SCHEMA = """
 CREATE TABLE IF NOT EXISTS uploads (id TEXT PRIMARY KEY, info TEXT NOT NULL) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS tombstones (id TEXT PRIMARY KEY, reason TEXT NOT NULL, at REAL NOT NULL) WITHOUT ROWID;
 """
-_ID = re.compile(r"^[A-Za-z0-9_-]{1,200}$")
+_ID = re.compile(r"[A-Za-z0-9_-]{1,200}")  # always fullmatch: `$` would let "id\n" through
 _READ = 1024 * 1024
 
 
@@ -227,7 +227,7 @@ class FileStore:
         return upload
 
     async def get_upload(self, upload_id: str) -> FileUpload:
-        if not _ID.match(upload_id):
+        if not _ID.fullmatch(upload_id):
             raise UploadNotFound(f"upload {upload_id} does not exist")
         if upload_id in self.written:
             return FileUpload(self, upload_id)
@@ -269,7 +269,7 @@ def import_info_files(root: Path, db: LocalDB) -> int:
     imported = 0
     for path in sorted(root.glob("*.info")) + sorted(root.glob("*.gone")):
         upload_id, kind = path.stem, path.suffix
-        if not _ID.match(upload_id):
+        if not _ID.fullmatch(upload_id):
             continue
         try:
             doc = json.loads(path.read_bytes())

@@ -22,14 +22,19 @@ from pipeline.crypto.keys import CryptoError
 
 from ..core.ports import Upload
 from ..keys import ORIGINALS, SERVICE
+from ..protocol.headers import Metadata
 from .delivery_ports import IntegrityFailure, PlainObject
 from .middlewares import decorate
 
 log = structlog.get_logger("tusd_py.download")
 
 # Types a browser may render inline; anything else is an attachment (stored-XSS guard, as tusd).
-_INLINE = re.compile(r"^(image/(png|jpeg|gif|webp|avif)|video/[\w.+-]+|audio/[\w.+-]+|text/plain|application/pdf)$")
-_TOKEN = re.compile(r"^[\w.+-]+/[\w.+-]+$")
+# Always fullmatch: ``$`` also matches before a final newline, and "text/plain\n" in a header is a 500.
+_INLINE = re.compile(
+    r"image/(png|jpeg|gif|webp|avif)|video/[\w.+-]+|audio/[\w.+-]+|text/plain|application/pdf", re.ASCII
+)
+_TOKEN = re.compile(r"[\w.+-]+/[\w.+-]+", re.ASCII)
+FALLBACK_TYPE = "application/octet-stream"
 
 
 def _range(request: web.Request, size: int) -> tuple[int, int] | None:
@@ -105,18 +110,28 @@ class _Stored:
         return self.upload.read(start, end)
 
 
+def content_type_of(meta: Metadata) -> str:
+    """The stated type when it is a plain ``type/subtype`` token, else octet-stream."""
+    stated = meta.text("filetype") or meta.text("content_type") or ""
+    return stated if _TOKEN.fullmatch(stated) else FALLBACK_TYPE
+
+
+def disposition_of(meta: Metadata, content_type: str, default_name: str) -> str:
+    """Content-Disposition; the name is always percent-encoded (RFC 8187), so no byte of it can
+    end the header or add a parameter."""
+    filename = meta.text("filename") or meta.text("name") or default_name
+    disposition = "inline" if _INLINE.fullmatch(content_type) else "attachment"
+    return f"{disposition}; filename*=UTF-8''{quote(filename, safe='')}"
+
+
 async def get(request: web.Request) -> web.StreamResponse:
     upload, info = await request.app[SERVICE].open_download(request.match_info["upload_id"])
     meta = info.meta()
-    content_type = meta.text("filetype") or meta.text("content_type") or ""
-    if not _TOKEN.match(content_type):
-        content_type = "application/octet-stream"
-    filename = meta.text("filename") or meta.text("name") or info.id
-    disposition = "inline" if _INLINE.match(content_type) else "attachment"
+    content_type = content_type_of(meta)
     originals = request.app.get(ORIGINALS)
     with integrity_guard(request):
         released = await originals.original(info.id) if originals is not None else None
     # once processed, the encrypted kept original has replaced the upload in its store
     source = released if released is not None else _Stored(upload, info.size or 0)
-    headers = {"Content-Disposition": f"{disposition}; filename*=UTF-8''{quote(filename)}"}
+    headers = {"Content-Disposition": disposition_of(meta, content_type, info.id)}
     return await serve_plain(request, source, content_type=content_type, headers=headers)

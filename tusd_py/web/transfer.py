@@ -20,9 +20,11 @@ def upload_headers(info: UploadInfo) -> dict[str, str]:
         headers[c.H_UPLOAD_DEFER_LENGTH] = "1"
     else:
         headers[c.H_UPLOAD_LENGTH] = str(info.size)
-    if info.metadata:
-        headers[c.H_UPLOAD_METADATA] = info.metadata  # exactly what the client sent (C14)
-    if info.concat:
+    # exactly what the client sent (C14); a stored value that cannot be a header (written before
+    # the creation rules, or by hand) is left out: a CR or LF in it would fail every HEAD
+    if info.metadata and info.metadata.isprintable():
+        headers[c.H_UPLOAD_METADATA] = info.metadata
+    if info.concat and info.concat.isprintable():
         headers[c.H_UPLOAD_CONCAT] = info.concat
     if info.expires_at is not None and not info.is_complete:
         headers[c.H_UPLOAD_EXPIRES] = http_date(info.expires_at)
@@ -42,7 +44,7 @@ async def patch(request: web.Request) -> web.Response:
     length_header = request.headers.get(c.H_UPLOAD_LENGTH)
     length = parse_length(length_header) if length_header is not None else None
     checksum = parse_checksum(request.headers.get(c.H_UPLOAD_CHECKSUM))
-    body = AiohttpBody(request, read_timeout=settings.read_timeout)
+    body = AiohttpBody.from_settings(request, settings)
     info = await service.append(request.match_info["upload_id"], offset, body, length=length, checksum=checksum)
     headers = {c.H_UPLOAD_OFFSET: str(info.offset)}
     if info.expires_at is not None and not info.is_complete:

@@ -32,7 +32,7 @@ from .upload import S3Upload
 
 log = structlog.get_logger("tusd_py.s3store")
 
-_ID = re.compile(r"^[A-Za-z0-9_-]{1,200}$")
+_ID = re.compile(r"[A-Za-z0-9_-]{1,200}")  # always fullmatch: `$` would let "id\n" through
 TAIL_START = "tus-start"  # tail object metadata: the offset of its first byte
 TAIL_PARTS = "tus-parts"  # ... and how many parts were committed when it was written
 
@@ -205,7 +205,7 @@ class S3Store:
     # -- finding uploads ---------------------------------------------------------------------
     async def load(self, upload_id: str) -> UploadRecord:
         """The record from Redis; rebuilt from S3 when Redis lost it (never from a tombstone)."""
-        if not _ID.match(upload_id):
+        if not _ID.fullmatch(upload_id):
             raise UploadNotFound(f"upload {upload_id} does not exist")
         record = await self.records.get(upload_id)
         if record is not None:
@@ -259,7 +259,8 @@ class S3Store:
         record = UploadRecord(info, part_size=self.config.policy.part_size(info.size))
         if info.size != 0:  # a zero-length upload becomes an empty PutObject at finish
             content_type = info.meta().text("filetype") or ""
-            extra = {"ContentType": content_type} if re.fullmatch(r"[\w.+-]+/[\w.+-]+", content_type) else {}
+            plain = re.fullmatch(r"[\w.+-]+/[\w.+-]+", content_type, re.ASCII)  # an HTTP header at S3
+            extra = {"ContentType": content_type} if plain else {}
             async with map_s3_errors("CreateMultipartUpload"):
                 created = await self.client.create_multipart_upload(Bucket=self.config.bucket, Key=key, **extra)
             record.multipart_id = str(created["UploadId"])
@@ -332,7 +333,7 @@ class S3Store:
                 page = await self.client.list_objects_v2(Bucket=self.config.bucket, Prefix=self.config.prefix, **token)
             for obj in page.get("Contents", []):
                 name = str(obj["Key"])[len(self.config.prefix) :]
-                if name.endswith(".info") and _ID.match(name[: -len(".info")]):
+                if name.endswith(".info") and _ID.fullmatch(name[: -len(".info")]):
                     yield name[: -len(".info")]
             if not page.get("IsTruncated"):
                 return
