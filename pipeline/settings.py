@@ -72,6 +72,13 @@ class PipelineSettings(BaseSettings):
     retry_backoff_max: float = Field(default=300.0, ge=0, description="Longest wait between two tries, seconds.")
     work_dir: str = Field(default="", description="Scratch directory for sources and outputs (default: system temp).")
 
+    @field_validator("redis_url")
+    @classmethod
+    def _redis_scheme(cls, value: str) -> str:
+        from tusd_py.settings import check_redis_url
+
+        return check_redis_url(value)
+
     @field_validator("ladder_heights", mode="before")
     @classmethod
     def _heights(cls, value: Any) -> Any:

@@ -9,11 +9,22 @@ import sys
 from typing import Any
 
 from aiohttp import web
+from pydantic import ValidationError
+from pydantic_settings import SettingsError
 
-from .settings import Settings
+from .settings import CONFIG_ERRORS, Settings, describe_config_error
+
+
+def _bad_config(exc: ValidationError | SettingsError) -> int:
+    """A setting no deployment can run with: one line naming the variable, no traceback, status 2."""
+    print(f"tusd-py: {describe_config_error(exc)}", file=sys.stderr)
+    return 2
 
 
 def _serve(args: argparse.Namespace) -> int:
+    from pipeline.crypto.settings import CryptoSettings
+    from pipeline.settings import PipelineSettings
+
     from .app import create_app
     from .log import configure_logging
 
@@ -22,7 +33,12 @@ def _serve(args: argparse.Namespace) -> int:
         for k, v in {"host": args.host, "port": args.port, "store": args.store, "data_dir": args.data_dir}.items()
         if v is not None
     }
-    settings = Settings(**overrides)
+    try:
+        settings = Settings(**overrides)
+        CryptoSettings.for_server(settings)  # create_app reads these too: checked before it sets anything up
+        PipelineSettings.for_server(settings)
+    except CONFIG_ERRORS as exc:
+        return _bad_config(exc)
     configure_logging(settings.log_format, settings.log_level)
     from pipeline.crypto.keys import KeyConfigError
 
@@ -42,12 +58,19 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 def _worker(args: argparse.Namespace) -> int:
+    from pipeline.crypto.settings import CryptoSettings
     from pipeline.settings import PipelineSettings
-    from pipeline.worker import run
 
     from .log import configure_logging
 
-    settings = PipelineSettings()
+    try:
+        settings = PipelineSettings()
+        settings.upload_settings()  # the store's settings too: a bad one stops the start, not a job
+        CryptoSettings.for_server(settings)
+    except CONFIG_ERRORS as exc:
+        return _bad_config(exc)
+    from pipeline.worker import run  # after the check: importing it builds the settings again
+
     configure_logging(settings.log_format, settings.log_level)
     if not settings.redis_url:
         print("tusd-py worker: TUSD_REDIS_URL is required (the arq queue lives in Redis)", file=sys.stderr)
@@ -67,9 +90,12 @@ def _keys(args: argparse.Namespace) -> int:
 
     from .log import configure_logging
 
-    settings = PipelineSettings()
+    try:
+        settings = PipelineSettings()
+        crypto = CryptoSettings.for_server(settings)
+    except CONFIG_ERRORS as exc:
+        return _bad_config(exc)
     configure_logging(settings.log_format, settings.log_level)
-    crypto = CryptoSettings.for_server(settings)
 
     async def run() -> list[str]:
         async with keyadmin.open_records(settings) as records:

@@ -18,6 +18,10 @@ Every setting is an environment variable with the `TUSD_` prefix (a `.env` file 
 environment. S3 credentials come from the usual `AWS_*` variables (`AWS_ACCESS_KEY_ID`,
 `AWS_SECRET_ACCESS_KEY`, `AWS_SESSION_TOKEN`, `AWS_PROFILE`).
 
+A value that is malformed, or a combination that cannot be safe (credentialed CORS for any
+origin, a short URL signing secret, TUSD_STORE=s3 without a bucket...), stops `tusd-py serve`,
+`worker` and `keys` before anything starts: one line on stderr naming the variable, exit status 2.
+
 This file is generated: `make docs` (or `tusd-py config-doc > docs/configuration.md`).
 """
 

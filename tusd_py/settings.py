@@ -7,10 +7,12 @@ Every field has a description: ``docs/configuration.md`` is generated from the s
 
 from __future__ import annotations
 
-from typing import Literal
+import re
+from typing import Literal, Self
+from urllib.parse import urlsplit
 
-from pydantic import Field, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict, SettingsError
 
 DEFAULT_CORS_ALLOW_HEADERS = (
     "Authorization, Origin, X-Requested-With, X-Request-ID, X-HTTP-Method-Override, Content-Type, "
@@ -25,6 +27,14 @@ DEFAULT_CORS_EXPOSE_HEADERS = (
 
 DEFAULT_MAX_SIZE = 10 * 1024**3
 
+# RFC 3986 path characters, without '%' (aiohttp would match the decoded path) and '{' '}' (they
+# would become route parameters); the delivery routes own /media/.
+_PATH_SEGMENT = re.compile(r"[A-Za-z0-9._~!$&'()*+,;=:@-]+")
+_RESERVED_PATHS = ("/media/",)
+_ORIGIN = re.compile(r"https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?|https?://\[[0-9A-Fa-f:.]+\](:[0-9]{1,5})?", re.ASCII)
+_REDIS_SCHEMES = ("redis://", "rediss://", "unix://")
+CONFIG_ERRORS = (ValidationError, SettingsError)  # what building a settings model raises for bad TUSD_*
+
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="TUSD_", extra="ignore")
@@ -32,9 +42,15 @@ class Settings(BaseSettings):
     # -- HTTP -------------------------------------------------------------------------------
     host: str = Field("127.0.0.1", description="Interface to listen on.")
     port: int = Field(1080, ge=0, le=65535, description="TCP port to listen on.")
-    base_path: str = Field("/files/", description="URL path of the tus creation endpoint; uploads live below it.")
+    base_path: str = Field(
+        "/files/",
+        description="URL path of the tus creation endpoint; uploads live below it. Plain path segments only "
+        "(no '%', '{', '}', '.' or '..' segment), and not under /media/ (processed media).",
+    )
     public_base_url: str = Field(
-        "", description="Fixed scheme://host[:port] used to build Location URLs (e.g. https://up.example.com)."
+        "",
+        description="Fixed http(s)://host[:port] used to build Location URLs (e.g. https://up.example.com); "
+        "no path.",
     )
     behind_proxy: bool = Field(
         False, description="Trust X-Forwarded-Host/-Proto and Forwarded when building Location URLs."
@@ -131,9 +147,15 @@ class Settings(BaseSettings):
 
     # -- CORS -------------------------------------------------------------------------------
     cors_allow_origins: str = Field(
-        "*", description="Comma-separated allowed origins, '*' for any. Others get 403 ERR_ORIGIN_NOT_ALLOWED."
+        "*",
+        description="Comma-separated allowed origins (scheme://host[:port], no trailing slash), '*' for any. "
+        "Others get 403 ERR_ORIGIN_NOT_ALLOWED.",
     )
-    cors_allow_credentials: bool = Field(False, description="Send Access-Control-Allow-Credentials: true.")
+    cors_allow_credentials: bool = Field(
+        False,
+        description="Send Access-Control-Allow-Credentials: true, to origins listed by name only; refused at "
+        "start while TUSD_CORS_ALLOW_ORIGINS contains '*' or 'null'.",
+    )
     cors_allow_headers: str = Field(DEFAULT_CORS_ALLOW_HEADERS, description="Access-Control-Allow-Headers.")
     cors_expose_headers: str = Field(DEFAULT_CORS_EXPOSE_HEADERS, description="Access-Control-Expose-Headers.")
     cors_max_age: int = Field(86400, ge=0, description="Access-Control-Max-Age of preflight answers, seconds.")
@@ -162,7 +184,9 @@ class Settings(BaseSettings):
 
     # -- Redis (state, locks, job queue) ------------------------------------------------------
     redis_url: str = Field(
-        "", description="redis:// URL. Selects Redis state, locks and the arq queue; empty = in-process state."
+        "",
+        description="redis://, rediss:// or unix:// URL. Selects Redis state, locks and the arq queue; "
+        "empty = in-process state.",
     )
     lock_ttl: float = Field(
         10.0, gt=0, description="Seconds a Redis upload lock lives unless renewed (renewed at TTL/2)."
@@ -175,8 +199,94 @@ class Settings(BaseSettings):
     @field_validator("base_path")
     @classmethod
     def _slashes(cls, value: str) -> str:
-        return "/" + value.strip("/") + "/" if value.strip("/") else "/"
+        segments = value.strip("/").split("/") if value.strip("/") else []
+        for part in segments:
+            if not _PATH_SEGMENT.fullmatch(part) or part in (".", ".."):
+                raise ValueError(
+                    f"{value!r} is not a plain URL path: use letters, digits and - . _ ~ between slashes, "
+                    "no empty, '.' or '..' segment, no '%', '{', '}', '?', '#' or whitespace"
+                )
+        path = "/" + "/".join(segments) + "/" if segments else "/"
+        if any(path.startswith(reserved) for reserved in _RESERVED_PATHS):
+            raise ValueError(f"{path!r} would hide the routes of processed media under {_RESERVED_PATHS[0]}")
+        return path
+
+    @field_validator("public_base_url")
+    @classmethod
+    def _absolute(cls, value: str) -> str:
+        if value and not _is_base_url(value):  # a path would move Location away from TUSD_BASE_PATH
+            raise ValueError(f"must be an absolute http(s)://host[:port] URL with no path, got {value!r}")
+        return value
+
+    @field_validator("redis_url")
+    @classmethod
+    def _redis_scheme(cls, value: str) -> str:
+        return check_redis_url(value)
+
+    @model_validator(mode="after")
+    def _safe_together(self) -> Self:
+        """Combinations no deployment can want; each message names the variable to change."""
+        origins = self.allowed_origins
+        for origin in origins:
+            if origin not in ("*", "null") and not _ORIGIN.fullmatch(origin):
+                raise ValueError(
+                    f"TUSD_CORS_ALLOW_ORIGINS: {origin!r} is not an origin: '*' or scheme://host[:port], "
+                    "no path and no trailing slash (browsers send the Origin header without one)"
+                )
+        if self.cors_allow_credentials and "*" in origins:
+            raise ValueError(
+                "TUSD_CORS_ALLOW_CREDENTIALS: cannot be true while TUSD_CORS_ALLOW_ORIGINS allows any origin ('*')"
+            )
+        if self.cors_allow_credentials and "null" in origins:
+            raise ValueError(
+                "TUSD_CORS_ALLOW_CREDENTIALS: cannot be true while TUSD_CORS_ALLOW_ORIGINS allows 'null' "
+                "(any sandboxed page or local file sends it)"
+            )
+        if self.store == "s3" and not self.s3_bucket:
+            raise ValueError("TUSD_S3_BUCKET: required with TUSD_STORE=s3")
+        return self
 
     @property
     def allowed_origins(self) -> list[str]:
         return [o.strip() for o in self.cors_allow_origins.split(",") if o.strip()]
+
+
+def _is_base_url(value: str) -> bool:
+    if not value.isprintable() or " " in value:
+        return False
+    parts = urlsplit(value)
+    try:
+        port_ok = parts.port != 0
+    except ValueError:  # not a number, or out of range
+        return False
+    return (
+        port_ok
+        and parts.scheme in ("http", "https")
+        and bool(parts.hostname)
+        and parts.username is None
+        and parts.path in ("", "/")
+        and not parts.query
+        and not parts.fragment
+    )
+
+
+def check_redis_url(value: str) -> str:
+    """TUSD_REDIS_URL: empty (in-process state) or a URL redis-py opens; a typo fails at start."""
+    if value and not value.startswith(_REDIS_SCHEMES):
+        raise ValueError(f"must start with {', '.join(_REDIS_SCHEMES)} (or be empty for in-process state)")
+    return value
+
+
+def describe_config_error(exc: ValidationError | SettingsError) -> str:
+    """One line for the operator naming each bad ``TUSD_`` variable. Never the values: some are secrets."""
+    if isinstance(exc, SettingsError):
+        return str(exc)
+    parts = []
+    for error in exc.errors(include_url=False, include_input=False):
+        cause = error.get("ctx", {}).get("error")
+        message = str(cause) if isinstance(cause, Exception) else error["msg"]
+        field = ".".join(str(part) for part in error["loc"])
+        if field and not message.startswith("TUSD_"):
+            message = f"TUSD_{field.upper()}: {message}"
+        parts.append(message.replace("\n", " "))
+    return "; ".join(parts)

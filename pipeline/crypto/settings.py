@@ -8,12 +8,13 @@ environment configures every process. Build once and pass down.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, Self
 
-from pydantic import Field
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from .envelope import DEFAULT_FRAME_SIZE, MAX_FRAME_SIZE
+from .signing import MIN_SECRET_SIZE
 
 KEY_FILE_NAME = "master.key"
 PREVIOUS_DIR = "previous"  # beside the key file: earlier master keys, kept until retired
@@ -80,6 +81,20 @@ class CryptoSettings(BaseSettings):
         le=MAX_FRAME_SIZE,
         description="Plaintext bytes per AES-256-GCM frame of stored objects (a range read decrypts whole frames).",
     )
+
+    @field_validator("url_signing_secret")
+    @classmethod
+    def _long_enough(cls, value: str) -> str:
+        # checked here, not when the first URL is signed: a short secret makes signatures guessable
+        if value and len(value.encode()) < MIN_SECRET_SIZE:
+            raise ValueError(f"must be at least {MIN_SECRET_SIZE} bytes (or empty to derive one from the master key)")
+        return value
+
+    @model_validator(mode="after")
+    def _kms_needs_a_key(self) -> Self:
+        if self.kek_provider == "kms" and not self.kms_key_id:
+            raise ValueError("TUSD_KMS_KEY_ID: required with TUSD_KEK_PROVIDER=kms")
+        return self
 
     @classmethod
     def for_server(cls, server: Any) -> CryptoSettings:

@@ -9,6 +9,7 @@ import stat
 from pathlib import Path
 
 import pytest
+from pydantic import ValidationError
 
 from pipeline.crypto.access import RangeDecryptor
 from pipeline.crypto.envelope import HEADER_SIZE, IntegrityError, encrypt_bytes
@@ -51,13 +52,20 @@ def test_master_key_setting_wins_and_previous_keys_only_unwrap(tmp_path: Path) -
 
 def test_signing_secret_is_set_or_derived_and_required_with_kms(tmp_path: Path) -> None:
     assert signing_secret(settings(tmp_path, url_signing_secret="s" * 16)) == b"s" * 16
-    with pytest.raises(KeyConfigError):
-        signing_secret(settings(tmp_path, url_signing_secret="short"))
+    with pytest.raises(ValidationError, match="at least 16 bytes"):  # refused at start, not at the first URL
+        settings(tmp_path, url_signing_secret="s" * 15)
+    with pytest.raises(KeyConfigError):  # settings built without validation are still refused
+        signing_secret(CryptoSettings.model_construct(data_dir=str(tmp_path), url_signing_secret="short"))
     derived = signing_secret(settings(tmp_path))
     assert len(derived) == 32 and derived == signing_secret(settings(tmp_path))
     assert derived not in (tmp_path / "keys" / "master.key").read_bytes()
     with pytest.raises(MissingKeyError, match="TUSD_URL_SIGNING_SECRET"):
         signing_secret(settings(tmp_path / "kms", kek_provider="kms", kms_key_id="arn:x"))
+
+
+def test_kms_without_a_key_id_is_refused_at_start(tmp_path: Path) -> None:
+    with pytest.raises(ValidationError, match="TUSD_KMS_KEY_ID: required with TUSD_KEK_PROVIDER=kms"):
+        settings(tmp_path, kek_provider="kms")
 
 
 def test_local_rotation_keeps_the_old_key_until_retired(tmp_path: Path) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from pydantic import ValidationError
 
 from .helpers import OCTET, PRESENT, TusCase, create, patch
 
@@ -149,7 +150,7 @@ async def test_a_disallowed_origin_is_403(make_client: Any) -> None:
 
 
 async def test_credentials_echo_the_origin(make_client: Any) -> None:
-    client = await make_client(cors_allow_credentials=True)
+    client = await make_client(cors_allow_credentials=True, cors_allow_origins=f"https://other.example, {ORIGIN}")
     await TusCase(
         "POST",
         "/files/",
@@ -157,3 +158,28 @@ async def test_credentials_echo_the_origin(make_client: Any) -> None:
         status=201,
         expect_headers={"Access-Control-Allow-Origin": ORIGIN, "Access-Control-Allow-Credentials": "true"},
     ).run(client)
+
+
+def test_credentials_with_any_origin_are_refused_at_start(make_settings: Any) -> None:
+    with pytest.raises(ValidationError, match="TUSD_CORS_ALLOW_CREDENTIALS: cannot be true while"):
+        make_settings(cors_allow_credentials=True)  # the default origins: '*'
+    with pytest.raises(ValidationError, match="allows any origin"):
+        make_settings(cors_allow_credentials=True, cors_allow_origins=f"{ORIGIN},*")
+
+
+async def test_credentials_never_go_with_a_wildcard_even_unvalidated(aiohttp_client: Any, tmp_path: Any) -> None:
+    from tusd_py.app import create_app
+    from tusd_py.settings import Settings
+
+    # model_construct skips the validators: the middleware must hold on its own
+    settings = Settings.model_construct(data_dir=str(tmp_path), cors_allow_credentials=True, cors_allow_origins="*")
+    client = await aiohttp_client(create_app(settings, background=False))
+    for origin in (ORIGIN, "null"):
+        result = await TusCase(
+            "POST",
+            "/files/",
+            headers={"Origin": origin, "Upload-Length": "1"},
+            status=201,
+            absent_headers=["Access-Control-Allow-Credentials"],
+        ).run(client)
+        assert result.headers["Access-Control-Allow-Origin"] == origin  # still CORS, only without credentials

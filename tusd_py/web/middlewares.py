@@ -46,7 +46,10 @@ def decorate(request: web.Request, response: web.StreamResponse) -> None:
         # Echo the origin (never '*'): it works with credentials and is exactly one header.
         response.headers["Access-Control-Allow-Origin"] = origin
         response.headers["Access-Control-Expose-Headers"] = settings.cors_expose_headers
-        if settings.cors_allow_credentials:
+        # Only to an origin listed by name, never 'null': Settings refuses credentials with '*' or
+        # 'null', and this holds for settings built without validation too (a wildcard would
+        # credential every site).
+        if settings.cors_allow_credentials and origin != "null" and origin in settings.allowed_origins:
             response.headers["Access-Control-Allow-Credentials"] = "true"
     if origin:
         response.headers.add("Vary", "Origin")
