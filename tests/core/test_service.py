@@ -270,14 +270,14 @@ async def test_concatenation(service: UploadService, store: MemoryStore, sink: S
     await service.append(b, 0, FakeBody(b" world"))
     assert sink.finished == []  # partials are never handed off
     final = Concat(raw=f"final;/files/{a} /files/{b}", is_partial=False, urls=(f"/files/{a}", f"/files/{b}"))
-    _, info = await service.create(length=None, metadata=Metadata(), concat=final, partial_ids=[a, b, a])
-    assert (info.size, info.offset, info.metadata, info.partial_ids) == (16, 16, "", [a, b, a])
+    _, info = await service.create(length=None, metadata=Metadata(), concat=final, partial_ids=[b, a])
+    assert (info.size, info.offset, info.metadata, info.partial_ids) == (11, 11, "", [b, a])
     assert info.is_final and info.expires_at is None and sink.finished == [info.id]
-    assert _data(store, info.id) == b"hello worldhello"
+    assert _data(store, info.id) == b" worldhello"
     with pytest.raises(ModifyFinal):
-        await service.append(info.id, 16, FakeBody())
+        await service.append(info.id, 11, FakeBody())
     download, dinfo = await service.open_download(info.id)
-    assert b"".join([chunk async for chunk in download.read(0, dinfo.size or 0)]) == b"hello worldhello"
+    assert b"".join([chunk async for chunk in download.read(0, dinfo.size or 0)]) == b" worldhello"
 
 
 async def test_bad_final_uploads(service: UploadService, store: MemoryStore) -> None:
@@ -395,3 +395,20 @@ async def test_an_interrupted_assembly_is_finished_by_head(store: MemoryStore, s
     await upload.set_state(UploadState.COMPLETING)
     info = await service.head(upload_id)
     assert info.state is UploadState.HANDED_OFF and sink.finished == [upload_id]
+
+
+async def test_final_uploads_list_each_partial_once_and_not_too_many(store: MemoryStore, sink: Sink) -> None:
+    service = make_service(store, sink, concat_max_partials=3)
+    partial = Concat(raw="partial", is_partial=True)
+    ids = [await _new(service, 1, concat=partial) for _ in range(4)]
+    for upload_id in ids:
+        await service.append(upload_id, 0, FakeBody(b"x"))
+    final = Concat(raw="final;x", is_partial=False, urls=("x",))
+    before = set(store.uploads)
+    with pytest.raises(InvalidConcat, match=f"partial upload {ids[0]} is listed more than once"):
+        await service.create(length=None, metadata=Metadata(), concat=final, partial_ids=[ids[0], "nope", ids[0]])
+    with pytest.raises(InvalidConcat, match="at most 3 partial uploads, not 4"):
+        await service.create(length=None, metadata=Metadata(), concat=final, partial_ids=ids)
+    assert set(store.uploads) == before
+    _, info = await service.create(length=None, metadata=Metadata(), concat=final, partial_ids=ids[:3])
+    assert info.size == 3

@@ -480,7 +480,7 @@ async def test_http_upload_download_and_delete_over_s3(
 async def test_http_over_size_is_413_at_creation(
     make_client: Callable[..., Any], moto_endpoint: str, s3_bucket: str
 ) -> None:
-    client = await make_client(**s3_settings(moto_endpoint, s3_bucket))
+    client = await make_client(**s3_settings(moto_endpoint, s3_bucket, max_size=0))  # 0: the store's ceiling
     too_big = 5 * 1024**4 + 1
     resp = await client.post("/files/", headers={**TUS, "Upload-Length": str(too_big)})
     assert resp.status == 413

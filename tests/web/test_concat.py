@@ -58,11 +58,11 @@ async def test_final_with_absolute_urls(client: Any) -> None:
     assert await content_of(client, final) == b"abcdefg"
 
 
-async def test_a_partial_may_be_used_twice(client: Any) -> None:
-    a = await _partial(client, b"hello")
-    created = await _final(f"final;{a} {a}").run(client)
-    assert await content_of(client, path_of(created.headers["Location"])) == b"hellohello"
-    created = await _final(f"final;{a}").run(client)  # and again in another final
+async def test_a_partial_may_serve_several_finals(client: Any) -> None:
+    a, b = await _partial(client, b"hello"), await _partial(client, b"world")
+    created = await _final(f"final;{a} {b}").run(client)
+    assert await content_of(client, path_of(created.headers["Location"])) == b"helloworld"
+    created = await _final(f"final;{a}").run(client)  # again in another final (once per final)
     assert await content_of(client, path_of(created.headers["Location"])) == b"hello"
 
 
@@ -164,5 +164,26 @@ async def test_final_with_a_body_is_403(client: Any) -> None:
 
 async def test_final_above_max_size_is_413(make_client: Any) -> None:
     client = await make_client(max_size=8)
+    a, b = await _partial(client, b"hello"), await _partial(client, b"world")
+    await _refused(client, _final(f"final;{a} {b}", 413))
+    await _final(f"final;{a}").run(client)  # within the limit
+
+
+async def test_a_partial_listed_twice_is_400_before_any_lookup(client: Any) -> None:
+    """One 1 MiB partial listed 150 times made a 150 MiB upload: refused before anything is read,
+    looked up (the unknown id is not reported) or created."""
     a = await _partial(client, b"hello")
-    await _refused(client, _final(f"final;{a} {a}", 413))
+    result = await _refused(client, _final(f"final;{a} /files/doesnotexist {a}", 400))
+    upload_id = a.rsplit("/", 1)[1]
+    assert result.body.decode().startswith("ERR_INVALID_CONCAT:") and upload_id in result.body.decode()
+    absolute = f"http://{client.host}:{client.port}{a}"  # the same upload under another spelling
+    await _refused(client, _final(f"final;{a} {absolute}", 400))
+
+
+async def test_more_partials_than_allowed_is_400(make_client: Any) -> None:
+    client = await make_client(concat_max_partials=2)
+    a, b, c = [await _partial(client, data) for data in (b"a", b"b", b"c")]
+    result = await _refused(client, _final(f"final;{a} {b} {c}", 400))
+    assert result.body.startswith(b"ERR_INVALID_CONCAT:") and b"at most 2" in result.body
+    created = await _final(f"final;{a} {b}").run(client)
+    assert await content_of(client, path_of(created.headers["Location"])) == b"ab"

@@ -28,6 +28,19 @@ async def test_oversized_post_is_refused_before_the_body(make_client: Any) -> No
     assert b"100 Continue" not in answer
 
 
+async def test_a_post_above_the_default_10_gib_is_refused_before_the_body(make_client: Any) -> None:
+    client = await make_client()
+    too_big = 10 * 1024**3 + 1
+    answer = await _exchange(
+        client.port,
+        f"POST /files/ HTTP/1.1\r\nHost: x\r\nTus-Resumable: 1.0.0\r\nUpload-Length: {too_big}\r\n"
+        f"Content-Type: application/offset+octet-stream\r\nContent-Length: {too_big}\r\n"
+        "Expect: 100-continue\r\n\r\n",
+    )
+    assert answer.startswith(b"HTTP/1.1 413")
+    assert b"100 Continue" not in answer
+
+
 async def test_wrong_version_is_refused_before_the_body(make_client: Any) -> None:
     client = await make_client()
     answer = await _exchange(

@@ -31,7 +31,12 @@ async def test_options_advertises_checksum_algorithms_and_no_trailer(client: Any
     assert "checksum-trailer" not in result.headers["Tus-Extension"].split(",")
 
 
-async def test_options_has_no_max_size_without_a_limit(client: Any) -> None:
+async def test_options_advertises_10_gib_by_default(client: Any) -> None:
+    await TusCase("OPTIONS", "/files/", expect_headers={"Tus-Max-Size": str(10 * 1024**3)}).run(client)
+
+
+async def test_options_has_no_max_size_without_a_limit(make_client: Any) -> None:
+    client = await make_client(max_size=0)  # 0: only the file store's ceiling, which is unbounded
     await TusCase("OPTIONS", "/files/", absent_headers=["Tus-Max-Size"]).run(client)
 
 

@@ -63,6 +63,13 @@ async def test_length_above_max_size_is_413_and_creates_nothing(make_client: Any
     await TusCase("POST", "/files/", headers={"Upload-Length": "1000"}, status=201).run(client)
 
 
+async def test_the_default_max_size_is_10_gib(client: Any) -> None:
+    gib10 = 10 * 1024**3
+    await TusCase("POST", "/files/", headers={"Upload-Length": str(gib10 + 1)}, status=413).run(client)
+    assert await upload_ids(client) == []
+    await TusCase("POST", "/files/", headers={"Upload-Length": str(gib10)}, status=201).run(client)
+
+
 @pytest.mark.parametrize(
     "metadata",
     [

@@ -7,6 +7,7 @@ of HTTP (the web layer parses headers and renders errors) nor of S3 or Redis.
 from __future__ import annotations
 
 import secrets
+import tempfile
 import time
 from dataclasses import dataclass
 
@@ -16,6 +17,7 @@ from ..protocol.checksum import ExpectedChecksum
 from ..protocol.errors import (
     ChecksumMismatch,
     IncompleteUpload,
+    InsufficientStorage,
     InvalidConcat,
     InvalidLength,
     ModifyFinal,
@@ -30,9 +32,10 @@ from ..protocol.errors import (
 )
 from ..protocol.headers import Concat, Metadata
 from ..protocol.info import UploadInfo, UploadState
+from .diskspace import SpaceGuard
 from .finishing import Finisher
 from .ports import CompletionSink, Locker, RequestBody, Store, Upload
-from .spool import spool
+from .spool import StagingBudget, spool
 
 log = structlog.get_logger("tusd_py.service")
 
@@ -44,6 +47,9 @@ class Limits:
     lock_timeout: float = 10.0
     tmp_dir: str | None = None
     checksum_max_size: int = 1024**3  # checksummed bodies are staged before commit: cap them
+    concat_max_partials: int = 1000  # partial uploads one final upload may list
+    staging_memory: int = 64 * 1024**2  # RAM for staging checksummed bodies, across all requests
+    disk_reserve: int = 0  # free bytes staging keeps in tmp_dir's filesystem; 0 = none
 
 
 class UploadService:
@@ -52,6 +58,8 @@ class UploadService:
         self.locker = locker
         self.limits = limits
         self.finisher = Finisher(sink)
+        self.staging = StagingBudget(limits.staging_memory)
+        self.staging_disk = SpaceGuard(limits.tmp_dir or tempfile.gettempdir(), limits.disk_reserve)
 
     @property
     def max_size(self) -> int:
@@ -95,7 +103,22 @@ class UploadService:
             info = await self.finisher.ensure_finished(upload, await upload.get_info())
         return upload, info
 
+    def _check_partial_ids(self, partial_ids: list[str]) -> None:
+        """Before any lookup: a final upload listing one partial many times, or thousands of
+        partials, would turn a small upload into a huge one (or a long copy) for free."""
+        if len(partial_ids) > self.limits.concat_max_partials:
+            raise InvalidConcat(
+                f"a final upload may list at most {self.limits.concat_max_partials} partial uploads, "
+                f"not {len(partial_ids)}"
+            )
+        seen: set[str] = set()
+        for pid in partial_ids:
+            if pid in seen:
+                raise InvalidConcat(f"partial upload {pid} is listed more than once")
+            seen.add(pid)
+
     async def _create_final(self, info: UploadInfo, partial_ids: list[str]) -> tuple[Upload, UploadInfo]:
+        self._check_partial_ids(partial_ids)
         partials: list[Upload] = []
         total = 0
         for pid in partial_ids:
@@ -109,9 +132,9 @@ class UploadService:
             if not pinfo.is_complete:
                 raise UploadNotFinished(f"partial upload {pid} is not finished")
             total += pinfo.size or 0
+            if total > self.max_size:  # checked as it grows: no need to look at the rest
+                raise TooLarge(f"the concatenated size exceeds the maximum size {self.max_size}")
             partials.append(partial)
-        if total > self.max_size:
-            raise TooLarge(f"the concatenated size {total} exceeds the maximum size {self.max_size}")
         info.size, info.partial_ids, info.expires_at = total, list(partial_ids), None
         upload = await self.store.create_upload(info)
         await self.store.concat(upload, partials)
@@ -176,7 +199,11 @@ class UploadService:
                 remaining = min(remaining, self.limits.checksum_max_size)
             body.limit = remaining
             bound.debug("chunk_write_start", offset=offset, declared=body.declared_length)
-            written = await self._write(upload, offset, body, checksum)
+            try:
+                written = await self._write(upload, offset, body, checksum)
+            except InsufficientStorage as exc:  # what landed before the disk reserve is kept: say how much
+                exc.headers.setdefault("Upload-Offset", str((await upload.get_info()).offset))
+                raise
             info.offset = offset + written  # what the store holds now (write_chunk's contract)
             # One line per PATCH at debug; an interrupted one is worth an info line (the 4xx/5xx
             # it answers is logged as request_failed with no offset).
@@ -199,7 +226,14 @@ class UploadService:
     async def _write(self, upload: Upload, offset: int, body: RequestBody, checksum: ExpectedChecksum | None) -> int:
         if checksum is None:
             return await upload.write_chunk(offset, body)
-        staged, matched = await spool(body, checksum, tmp_dir=self.limits.tmp_dir)
+        staged, matched = await spool(
+            body,
+            checksum,
+            budget=self.staging,
+            size_hint=body.declared_length,
+            tmp_dir=self.limits.tmp_dir,
+            disk=self.staging_disk,
+        )
         try:
             if body.stopped or body.error:  # an unverifiable partial body is dropped whole (K8)
                 return 0

@@ -72,6 +72,10 @@ class Appender:
         if buffers:
             self._flight = asyncio.get_running_loop().run_in_executor(None, _write_all, self.fd, buffers)
 
+    def discard(self) -> None:
+        """Drop the batch being filled: those bytes are never written (the disk reserve refused them)."""
+        self.batch, self.size = [], 0
+
     async def close(self) -> None:
         """The rest of the body, and every write landed."""
         await self.flush()

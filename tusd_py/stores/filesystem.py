@@ -27,9 +27,10 @@ from typing import TYPE_CHECKING, Any
 
 import structlog
 
+from ..core.diskspace import FreeSpace, SpaceGuard, statvfs_free
 from ..core.ports import Body, TombstoneReason, Upload
 from ..localdb import LocalDB
-from ..protocol.errors import TusError, UploadGone, UploadNotFound
+from ..protocol.errors import InsufficientStorage, TusError, UploadGone, UploadNotFound
 from ..protocol.info import UploadInfo, UploadState
 from .appender import Appender
 from .diskerrors import disk_errors
@@ -143,13 +144,19 @@ class FileUpload:
             try:
                 if os.fstat(fd).st_size != offset:
                     raise TusError(f"file store offset drifted for {self.id}")  # the lock makes this impossible
-                out = Appender(fd)
+                out, space = Appender(fd), self.store.space
                 try:
                     async for chunk in body:
                         out.add(chunk)
                         if out.size >= out.flush_at:
+                            await space.claim(out.size)  # each batch, before it lands: the disk reserve
                             await out.flush()
+                    await space.claim(out.size)
                     await out.close()
+                except InsufficientStorage:  # the reserve: what landed stays, the refused batch never lands
+                    out.discard()
+                    await out.abandon(rollback_to=None)
+                    raise
                 except BaseException as exc:  # a protocol violation in the body undoes the whole request
                     await out.abandon(rollback_to=offset if isinstance(exc, TusError) else None)
                     raise
@@ -196,11 +203,21 @@ class FileUpload:
 class FileStore:
     name = "file"
 
-    def __init__(self, data_dir: str | os.PathLike[str], *, max_upload_size: int = 2**62) -> None:
+    def __init__(
+        self,
+        data_dir: str | os.PathLike[str],
+        *,
+        max_upload_size: int = 2**62,
+        disk_reserve: int = 0,
+        free_space: FreeSpace = statvfs_free,
+    ) -> None:
         self.root = Path(data_dir) / "uploads"
         self.root.mkdir(parents=True, exist_ok=True)
         self.root_dir = str(self.root)
         self.max_upload_size = max_upload_size
+        # New uploads and new bytes stop (507) at disk_reserve bytes free: the database and the
+        # uploads already under way still have room, and nothing fails half-written.
+        self.space = SpaceGuard(self.root_dir, disk_reserve, free_space=free_space)
         self.db = LocalDB(data_dir, _SCHEMA)
         self.written = WrittenInfos()
         import_info_files(self.root, self.db)
@@ -218,6 +235,7 @@ class FileStore:
     async def create_upload(self, info: UploadInfo) -> FileUpload:
         upload = FileUpload(self, info.id)
         info.storage = {"type": "file", "path": upload._data}
+        await self.space.claim((info.size or 0) if info.is_final else 0)  # a final upload: its copy too
         with disk_errors("creating the upload"):
             # In a thread: a new inode costs 20 us to over 1 ms (ext4 without a journal walks past
             # every inode freed in the last minutes), the first commit of a row ~50 us; the event

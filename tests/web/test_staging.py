@@ -1,0 +1,54 @@
+"""Checksummed PATCHes share one RAM budget for staging (TUSD_STAGING_MEMORY)."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import hashlib
+import os
+from collections.abc import AsyncIterator
+from typing import Any
+
+from tusd_py.keys import SERVICE
+
+from .helpers import OCTET, TUS, content_of, create
+
+KiB = 1024
+
+
+async def test_concurrent_checksummed_patches_stay_within_the_staging_budget(make_client: Any) -> None:
+    client = await make_client(staging_memory=256 * KiB)
+    budget = client.app[SERVICE].staging
+    bodies = [os.urandom(200 * KiB) for _ in range(6)]
+    paths = [await create(client, len(data)) for data in bodies]
+    halfway = asyncio.Event()
+    arrived = 0
+
+    async def slow(data: bytes) -> AsyncIterator[bytes]:
+        nonlocal arrived
+        yield data[: 100 * KiB]
+        arrived += 1
+        if arrived == len(bodies):
+            halfway.set()
+        await halfway.wait()  # every request is staging at once
+        yield data[100 * KiB :]
+
+    async def send(path: str, data: bytes) -> int:
+        digest = base64.b64encode(hashlib.sha256(data).digest()).decode()
+        headers = {
+            **TUS,
+            "Content-Type": OCTET,
+            "Upload-Offset": "0",
+            "Content-Length": str(len(data)),
+            "Upload-Checksum": f"sha256 {digest}",
+        }
+        async with client.patch(path, data=slow(data), headers=headers) as response:
+            return response.status
+
+    statuses = await asyncio.wait_for(asyncio.gather(*(send(p, d) for p, d in zip(paths, bodies, strict=True))), 30)
+    assert statuses == [204] * len(bodies)
+    assert 0 < budget.peak <= budget.total
+    assert budget.spilled >= 4  # 6 x 200 KiB cannot be held in 256 KiB: the rest went to temp files
+    assert budget.available == budget.total  # every grant came back
+    for path, data in zip(paths, bodies, strict=True):
+        assert await content_of(client, path) == data
