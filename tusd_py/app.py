@@ -46,7 +46,7 @@ def build_store(settings: Settings, redis: Any | None = None) -> Store:
     if settings.store == "file":
         from .stores.filesystem import FileStore
 
-        return FileStore(settings.data_dir)
+        return FileStore(settings.data_dir, disk_reserve=settings.disk_reserve)
     if settings.store == "memory":
         from .stores.memory import MemoryStore
 
@@ -129,6 +129,9 @@ def create_app(
             lock_timeout=settings.lock_timeout,
             tmp_dir=settings.tmp_dir or None,
             checksum_max_size=settings.checksum_max_size,
+            concat_max_partials=settings.concat_max_partials,
+            staging_memory=settings.staging_memory,
+            disk_reserve=settings.disk_reserve,
         ),
     )
     app[STORE] = store
