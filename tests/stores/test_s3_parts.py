@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import math
 import random
 
@@ -229,3 +230,18 @@ async def test_part_stream_reads_seeks_and_iterates_across_chunk_boundaries() ->
     stream.seek(0)  # a retry of the same part sends every byte again
     assert b"".join([bytes(v) async for v in stream]) == data
     assert PartStream(bytearray(b"abc")).read() == b"abc"
+
+
+def test_the_deferred_limit_is_tusd_max_size_and_0_means_the_stores_ceiling() -> None:
+    from tusd_py.settings import Settings
+    from tusd_py.stores.s3 import S3Store
+
+    def policy(**values: object) -> PartPolicy:
+        settings = Settings(_env_file=None, store="s3", s3_bucket="b", s3_uniform_parts=True, **values)  # type: ignore[call-arg]
+        return S3Store.from_settings(settings).config.policy
+
+    default, ceiling = policy(), policy(max_size=0)
+    assert default.deferred_limit == 10 * 1024**3  # planned for the 10 GiB default, not 5 TiB
+    assert ceiling.deferred_limit == 0
+    planned_for_ceiling = dataclasses.replace(ceiling, deferred_limit=ceiling.max_upload_size)
+    assert ceiling.part_size(None) == planned_for_ceiling.part_size(None)
