@@ -99,7 +99,10 @@ class Settings(BaseSettings):
 
     # -- limits (docs/operations.md, "Limits") -------------------------------------------------
     concat_max_partials: int = Field(
-        1000, ge=1, description="Most partial uploads one final upload (Upload-Concat: final) may list; 400 above."
+        1000,
+        ge=1,
+        description="Most partial uploads one final upload (Upload-Concat: final) may list, each of them once; "
+        "400 ERR_INVALID_CONCAT above, or for a partial listed twice, before anything is created.",
     )
     max_connections: int = Field(
         1024,
