@@ -5,10 +5,10 @@ lists, rotates and retires key-encryption keys (``pipeline.keyadmin``)."""
 from __future__ import annotations
 
 import argparse
+import asyncio
 import sys
 from typing import Any
 
-from aiohttp import web
 from pydantic import ValidationError
 from pydantic_settings import SettingsError
 
@@ -47,13 +47,17 @@ def _serve(args: argparse.Namespace) -> int:
     except KeyConfigError as exc:  # a missing or corrupt master key: say so, no traceback
         print(f"tusd-py: cannot start: {exc}", file=sys.stderr)
         return 2
-    print(
-        f"tusd-py: tus 1.0.0 on http://{settings.host}:{settings.port}{settings.base_path} "
-        f"(store={settings.store}, data_dir={settings.data_dir})",
-        file=sys.stderr,
-        flush=True,
-    )
-    web.run_app(app, host=settings.host, port=settings.port, access_log=None, print=None)
+    from .web.connections import CappedSite, serve
+
+    def ready(site: CappedSite) -> None:  # once the socket is bound: the banner never claims a port it lacks
+        print(
+            f"tusd-py: tus 1.0.0 on http://{settings.host}:{site.port}{settings.base_path} "
+            f"(store={settings.store}, data_dir={settings.data_dir})",
+            file=sys.stderr,
+            flush=True,
+        )
+
+    asyncio.run(serve(app, settings, ready=ready))  # web.run_app, plus the connection cap
     return 0
 
 

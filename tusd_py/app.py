@@ -15,9 +15,10 @@ from .core.service import Limits, UploadService
 from .core.sweeper import Sweeper
 from .heap import keep_freed, release_when_idle
 from .ingest import IngestActivity
-from .keys import INGEST, MEDIA, ORIGINALS, SERVICE, SETTINGS, SIGNER, STORE, VAULT
+from .keys import ADMISSION, INGEST, MEDIA, ORIGINALS, SERVICE, SETTINGS, SIGNER, STORE, VAULT
 from .settings import Settings
 from .state.memory import MemoryLocker
+from .web.admission import Admission
 from .web.delivery import setup_delivery_routes
 from .web.delivery_ports import Signer
 from .web.media import setup_media_routes
@@ -138,6 +139,12 @@ def create_app(
     app[SERVICE] = service
     app[QUEUE] = queue
     app[INGEST] = IngestActivity()
+    app[ADMISSION] = Admission(
+        max_uploads=settings.max_uploads_in_flight,
+        sse_per_client=settings.sse_per_client,
+        retry_after=settings.retry_after,
+        trust_forwarded=settings.behind_proxy,
+    )
     app[SWEEPER] = Sweeper(service, tombstone_ttl=settings.tombstone_ttl)
     app[MEDIA] = media = build_media_records(settings, redis)
     from pipeline.crypto.keyring import signing_secret

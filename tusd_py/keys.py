@@ -10,11 +10,13 @@ from .core.ports import Store
 from .core.service import UploadService
 from .ingest import IngestActivity
 from .settings import Settings
+from .web.admission import Admission
 
 SETTINGS = web.AppKey("tusd_py.settings", Settings)
 SERVICE = web.AppKey("tusd_py.service", UploadService)
 STORE = web.AppKey("tusd_py.store", Store)
 INGEST = web.AppKey("tusd_py.ingest", IngestActivity)  # upload bodies in flight (ingest.py)
+ADMISSION = web.AppKey("tusd_py.admission", Admission)  # caps on bodies in flight, streams per client
 
 if TYPE_CHECKING:
     from .web.delivery_ports import MediaVault, OriginalSource, Signer

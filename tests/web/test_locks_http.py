@@ -270,7 +270,7 @@ async def test_a_stop_request_keeps_bytes_that_already_arrived() -> None:
     server already buffered is still handed to the store (tus-spec C23), then the body ends."""
     protocol = mock.Mock(_reading_paused=False)
     content = streams.StreamReader(protocol, 2**16, loop=asyncio.get_running_loop())
-    request = SimpleNamespace(content=content, headers={"Content-Length": "100"}, content_length=100)
+    request = SimpleNamespace(content=content, headers={"Content-Length": "100"}, content_length=100, body_exists=True)
     body = AiohttpBody(request, read_timeout=5)  # type: ignore[arg-type]
     content.feed_data(b"a" * 10)
     received = []
@@ -287,7 +287,7 @@ async def test_a_stop_request_keeps_bytes_that_already_arrived() -> None:
 async def test_a_stop_request_wakes_a_pending_read() -> None:
     protocol = mock.Mock(_reading_paused=False)
     content = streams.StreamReader(protocol, 2**16, loop=asyncio.get_running_loop())
-    request = SimpleNamespace(content=content, headers={"Content-Length": "100"}, content_length=100)
+    request = SimpleNamespace(content=content, headers={"Content-Length": "100"}, content_length=100, body_exists=True)
     body = AiohttpBody(request, read_timeout=5)  # type: ignore[arg-type]
     content.feed_data(b"a" * 10)
 

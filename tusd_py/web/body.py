@@ -1,8 +1,10 @@
 """The request body as the store sees it (``core.ports.RequestBody``), over aiohttp.
 
-Three things end a body early, and none of them raises into the store (tusd's rule):
-a client reset or early EOF, a silent client (read timeout), and a lock-release request
-from a newer request for the same upload. The store then keeps every byte it was given.
+Four things end a body early, and none of them raises into the store (tusd's rule):
+a client reset or early EOF, a silent client (read timeout), a client slower than
+``min_rate`` bytes per ``rate_window`` seconds (a trickle that would hold a connection, a slot
+and a store writer for days without ever falling silent), and a lock-release request from a
+newer request for the same upload. The store then keeps every byte it was given.
 Only "more bytes than allowed" raises, so the store can roll the whole request back.
 """
 
@@ -15,23 +17,39 @@ from aiohttp import ClientPayloadError, web
 from aiohttp.http_exceptions import HttpProcessingError
 
 from ..protocol.errors import UploadSizeExceeded
+from ..settings import Settings
 
 
-class _StopRequested(Exception):
+class _BodyEnded(TimeoutError):
+    """What is injected into the stream to end a body. A TimeoutError because of what aiohttp does
+    after the response: it drains the rest of an unread body, and on a TimeoutError it stops and
+    closes the connection quietly, while any other exception is logged with its traceback: one
+    log record per ended body, which a client trickling bodies could turn into a flood."""
+
+
+class _StopRequested(_BodyEnded):
     """Injected into the stream to wake a pending read when the lock must be released."""
 
 
-class _SilentClient(Exception):
+class _SilentClient(_BodyEnded):
     """Injected into the stream when no byte arrived for ``read_timeout`` seconds."""
+
+
+class _SlowClient(_BodyEnded):
+    """Injected into the stream when a rate window delivered fewer than ``min_rate`` bytes."""
 
 
 _NETWORK_ERRORS = (ConnectionError, OSError, ClientPayloadError, HttpProcessingError, asyncio.IncompleteReadError)
 
 
 class AiohttpBody:
-    def __init__(self, request: web.Request, *, read_timeout: float) -> None:
+    def __init__(
+        self, request: web.Request, *, read_timeout: float, min_rate: int = 0, rate_window: float = 30.0
+    ) -> None:
         self._content = request.content
         self._read_timeout = read_timeout
+        self._min_rate = min_rate  # bytes per rate_window; 0 = no minimum
+        self._rate_window = rate_window
         chunked = "chunked" in request.headers.get("Transfer-Encoding", "").lower()
         self.declared_length: int | None = None if chunked else (request.content_length or 0)
         # A body-less request gets aiohttp's one shared EmptyStreamReader, whose readchunk() answers
@@ -44,6 +62,16 @@ class AiohttpBody:
         self._stop_requested = False
         self._waiting_since: float | None = None
         self._pending: bytes = b""
+
+    @classmethod
+    def from_settings(cls, request: web.Request, settings: Settings) -> AiohttpBody:
+        """The body with the server's read timeout and minimum rate."""
+        return cls(
+            request,
+            read_timeout=settings.read_timeout,
+            min_rate=settings.min_body_rate,
+            rate_window=settings.body_rate_window,
+        )
 
     def stop(self) -> None:
         if not self._stop_requested:
@@ -85,6 +113,8 @@ class AiohttpBody:
             self.stopped = True
         except _SilentClient:
             self.error = f"no data for {self._read_timeout:g}s"
+        except _SlowClient:
+            self.error = f"the body is slower than {self._min_rate} bytes per {self._rate_window:g}s"
         except _NETWORK_ERRORS as exc:
             self.error = f"connection lost: {exc.__class__.__name__}"
         finally:
@@ -92,16 +122,31 @@ class AiohttpBody:
         return None
 
     def _watchdog(self) -> list[asyncio.TimerHandle]:
-        """One timer re-armed each interval: no per-chunk timeout objects on the hot path."""
+        """One timer re-armed each interval: no per-chunk timeout objects on the hot path. It also
+        judges the rate at the end of each window, from ``received`` alone (no per-chunk clock).
+
+        The first window, from the start of the body, is the grace. A window is held against the
+        client only if the reader is waiting on the socket when it ends: then nothing is buffered,
+        so what the store took in the window is at least what the client sent in it. A store that
+        was busy instead (disk, S3) gets a fresh window, never the blame."""
         loop = asyncio.get_running_loop()
-        interval = min(1.0, self._read_timeout / 4)
+        interval = min(1.0, self._read_timeout / 4, self._rate_window / 4 if self._min_rate else 1.0)
         handles: list[asyncio.TimerHandle] = []
+        window_end = loop.time() + self._rate_window
+        window_start_received = self.received
 
         def check() -> None:
+            nonlocal window_end, window_start_received
             since = self._waiting_since
-            if since is not None and loop.time() - since >= self._read_timeout:
+            now = loop.time()
+            if since is not None and now - since >= self._read_timeout:
                 self._content.set_exception(_SilentClient())
                 return
+            if self._min_rate and now >= window_end:
+                if since is not None and self.received - window_start_received < self._min_rate:
+                    self._content.set_exception(_SlowClient())
+                    return
+                window_end, window_start_received = now + self._rate_window, self.received
             handles[0] = loop.call_later(interval, check)
 
         handles.append(loop.call_later(interval, check))

@@ -52,7 +52,7 @@ async def post(request: web.Request) -> web.Response:
     metadata = parse_metadata(headers.get(c.H_UPLOAD_METADATA))
     checksum = parse_checksum(headers.get(c.H_UPLOAD_CHECKSUM))
     length_header, defer_header = headers.get(c.H_UPLOAD_LENGTH), headers.get(c.H_UPLOAD_DEFER_LENGTH)
-    body = AiohttpBody(request, read_timeout=settings.read_timeout)
+    body = AiohttpBody.from_settings(request, settings)
 
     if concat is not None and concat.is_final:
         if length_header is not None or defer_header is not None:

@@ -6,6 +6,10 @@ A ready asset's JSON carries signed delivery URLs (``playback_url``, ``poster_ur
 ``original_url``, ``thumbnail_urls``; see ``delivery.py``).
 Events are pushed as the job writes its record: no polling. A stream ends after ``ready`` or
 ``failed``; until then a comment line every ``HEARTBEAT`` seconds keeps proxies from closing it.
+It also ends after ``TUSD_SSE_MAX_LIFETIME`` seconds whatever the state, so that a stream on an
+upload that never finishes does not hold its subscription forever; the browser's EventSource
+reconnects by itself. One client address holds at most ``TUSD_SSE_PER_CLIENT`` streams at once
+(``admission.py``); beyond them 429 with Retry-After, before the stream starts.
 """
 
 from __future__ import annotations
@@ -21,7 +25,7 @@ from aiohttp import web
 
 from pipeline.contract import MediaRecord, MediaState
 
-from ..keys import MEDIA, SERVICE, SIGNER
+from ..keys import ADMISSION, MEDIA, SERVICE, SETTINGS, SIGNER
 from ..protocol.errors import TusError
 from ..protocol.info import UploadInfo
 from .delivery import playback_links
@@ -104,20 +108,23 @@ def _event(body: dict[str, Any], version: int) -> bytes:
 async def events(request: web.Request) -> web.StreamResponse:
     upload_id = request.match_info["upload_id"]
     media = request.app[MEDIA]
-    info = await request.app[SERVICE].info(upload_id)  # unknown ids fail here, before the stream starts
-    response = web.StreamResponse(
-        headers={"Content-Type": "text/event-stream", "Cache-Control": "no-store", "X-Accel-Buffering": "no"}
-    )
-    decorate(request, response)
-    try:
-        async with media.watch(upload_id) as changes:  # subscribe before reading: no change slips between
-            await response.prepare(request)
-            record = await media.get(upload_id)
-            await response.write(_event(status(info, record, _links(request, record)), record.version if record else 0))
-            await _follow(request, response, info, record, aiter(changes))
-        await response.write_eof()
-    except ConnectionResetError:  # the client went away: nothing left to tell it
-        pass
+    with request.app[ADMISSION].stream(request):  # 429 beyond the client's streams, before any work
+        info = await request.app[SERVICE].info(upload_id)  # unknown ids fail here, before the stream starts
+        response = web.StreamResponse(
+            headers={"Content-Type": "text/event-stream", "Cache-Control": "no-store", "X-Accel-Buffering": "no"}
+        )
+        decorate(request, response)
+        deadline = asyncio.get_running_loop().time() + request.app[SETTINGS].sse_max_lifetime
+        try:
+            async with media.watch(upload_id) as changes:  # subscribe before reading: no change slips between
+                await response.prepare(request)
+                record = await media.get(upload_id)
+                version = record.version if record else 0
+                await response.write(_event(status(info, record, _links(request, record)), version))
+                await _follow(request, response, info, record, aiter(changes), deadline)
+            await response.write_eof()
+        except ConnectionResetError:  # the client went away: nothing left to tell it
+            pass
     return response
 
 
@@ -127,16 +134,23 @@ async def _follow(
     info: UploadInfo,
     record: MediaRecord | None,
     changes: AsyncIterator[MediaRecord],
+    deadline: float,
 ) -> None:
-    """Send each newer record until a final one; keep-alive comments while nothing happens."""
+    """Send each newer record until a final one or the ``deadline`` (loop time); keep-alive
+    comments while nothing happens."""
+    loop = asyncio.get_running_loop()
     version = record.version if record else 0
     pending: asyncio.Future[MediaRecord] | None = None
     try:
         while record is None or not record.state.terminal:
+            if (left := deadline - loop.time()) <= 0:
+                await response.write(b": lifetime reached, reconnect\n\n")
+                return
             pending = pending or asyncio.ensure_future(anext(changes))
-            done, _ = await asyncio.wait({pending}, timeout=HEARTBEAT)
-            if not done:  # never cancel the read: that would close the subscription
-                await response.write(b": keep-alive\n\n")
+            done, _ = await asyncio.wait({pending}, timeout=min(HEARTBEAT, left))
+            if not done:  # never cancel the read here: that would close the subscription
+                if left > HEARTBEAT:
+                    await response.write(b": keep-alive\n\n")
                 continue
             changed, pending = pending.result(), None
             if changed.version <= version:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from ..keys import INGEST, SERVICE, SETTINGS
+from ..keys import ADMISSION, INGEST, SERVICE, SETTINGS
 from ..protocol.constants import (
     H_METHOD_OVERRIDE,
     H_TUS_RESUMABLE,
@@ -71,6 +71,8 @@ async def _expect(request: web.Request) -> web.StreamResponse | None:
                 raise TooLarge(f"Upload-Length {length} exceeds the maximum size {service.max_size}")
         if method == "PATCH" and not is_offset_stream(request):
             raise UnsupportedMediaType(f"PATCH requires Content-Type: {OFFSET_CONTENT_TYPE}")
+        if method in ("PATCH", "POST"):
+            request.app[ADMISSION].check_upload(request)  # busy: say so before the client sends the body
     except TusError as exc:
         response = error_response(request, exc)
         decorate(request, response)
@@ -91,7 +93,8 @@ def _dispatch(table: dict[str, Handler]) -> Handler:
             raise MethodNotAllowed(f"{method} is not allowed here", headers={"Allow": ", ".join(table)})
         _check_version(request, method)
         if method in ("PATCH", "POST"):  # may carry an upload's bytes: processing waits (ingest.py)
-            with request.app[INGEST].receiving():
+            # A body beyond TUSD_MAX_UPLOADS_IN_FLIGHT is refused here, before a byte of it is read.
+            with request.app[ADMISSION].upload(request), request.app[INGEST].receiving():
                 return await handler(request)
         return await handler(request)
 

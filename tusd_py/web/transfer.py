@@ -44,7 +44,7 @@ async def patch(request: web.Request) -> web.Response:
     length_header = request.headers.get(c.H_UPLOAD_LENGTH)
     length = parse_length(length_header) if length_header is not None else None
     checksum = parse_checksum(request.headers.get(c.H_UPLOAD_CHECKSUM))
-    body = AiohttpBody(request, read_timeout=settings.read_timeout)
+    body = AiohttpBody.from_settings(request, settings)
     info = await service.append(request.match_info["upload_id"], offset, body, length=length, checksum=checksum)
     headers = {c.H_UPLOAD_OFFSET: str(info.offset)}
     if info.expires_at is not None and not info.is_complete:
