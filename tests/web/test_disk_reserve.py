@@ -94,7 +94,7 @@ async def test_staging_a_checksummed_body_respects_the_reserve(make_client: Any,
     client = await make_client(disk_reserve=RESERVE, staging_memory=0, tmp_dir=str(staging))
     guard = client.app[SERVICE].staging_disk
     assert guard.path == str(staging)
-    guard.free_space = lambda path: RESERVE + 100_000  # the staging disk is nearly full
+    guard.free_space = lambda path: RESERVE + 10  # the staging disk is nearly full: no chunk fits
     data = os.urandom(300_000)
     path = await create(client, len(data))
     checksum = {"Upload-Checksum": "sha256 " + base64.b64encode(hashlib.sha256(data).digest()).decode()}
