@@ -144,3 +144,18 @@ def test_the_line_never_carries_a_value() -> None:
         CryptoSettings(url_signing_secret=SECRET)
     assert describe_config_error(caught.value).startswith("TUSD_URL_SIGNING_SECRET: must be at least 16 bytes")
     assert SECRET not in describe_config_error(caught.value)
+
+
+def test_a_taken_port_is_one_line_and_no_banner(tmp_path: Path) -> None:
+    """The bind fails before the banner: no "tus 1.0.0 on ..." claims a port the server lacks."""
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        done = _run(tmp_path, ["serve"], {"TUSD_PORT": str(port)})
+    assert done.returncode == 1, done.stderr
+    assert "Traceback" not in done.stderr
+    assert f"tusd-py: cannot listen on 127.0.0.1:{port}: " in done.stderr
+    assert "tus 1.0.0 on" not in done.stderr

@@ -47,7 +47,7 @@ def _serve(args: argparse.Namespace) -> int:
     except KeyConfigError as exc:  # a missing or corrupt master key: say so, no traceback
         print(f"tusd-py: cannot start: {exc}", file=sys.stderr)
         return 2
-    from .web.connections import CappedSite, serve
+    from .web.connections import CannotListen, CappedSite, serve
 
     def ready(site: CappedSite) -> None:  # once the socket is bound: the banner never claims a port it lacks
         print(
@@ -57,7 +57,11 @@ def _serve(args: argparse.Namespace) -> int:
             flush=True,
         )
 
-    asyncio.run(serve(app, settings, ready=ready))  # web.run_app, plus the connection cap
+    try:
+        asyncio.run(serve(app, settings, ready=ready))  # web.run_app, plus the connection cap
+    except CannotListen as exc:
+        print(f"tusd-py: {exc}", file=sys.stderr)
+        return 1
     return 0
 
 

@@ -115,6 +115,11 @@ def test_a_body_beyond_max_uploads_in_flight_gets_503_before_it_is_sent(tmp_path
             answer = read_responses(third, 1, 5)
         assert answer.startswith(b"HTTP/1.1 503 "), answer
         assert b"\r\nRetry-After: 4\r\n" in answer and b"ERR_SERVER_BUSY" in answer
+        with _connect(server.port) as refused:  # a refused body is not drained: the server closes at once
+            refused.sendall(_patch_head(paths[2], 100) + b"e" * 10)
+            answer, closed = _until_eof(refused, 3)
+        assert answer.startswith(b"HTTP/1.1 503 ") and b"\r\nConnection: close\r\n" in answer, answer
+        assert closed, "the server kept the refused connection open to drain its body"
         with _connect(server.port) as expecting:  # Expect: 100-continue hears 503, never 100 Continue
             expecting.sendall(_patch_head(paths[2], 100, "Expect: 100-continue\r\n"))
             answer = read_responses(expecting, 1, 5)

@@ -173,19 +173,19 @@ class StorageUnavailable(TusError):
     code = "ERR_STORAGE_UNAVAILABLE"
 
 
-class _RetryLater(TusError):
+class RetryLater(TusError):
     """A refusal by load, not by content: the same request succeeds later, and Retry-After says when."""
 
     def __init__(self, message: str, *, retry_after: int) -> None:
         super().__init__(message, headers={"Retry-After": str(retry_after)})
 
 
-class ServerBusy(_RetryLater):
+class ServerBusy(RetryLater):
     status = 503
     code = "ERR_SERVER_BUSY"
 
 
-class TooManyRequests(_RetryLater):
+class TooManyRequests(RetryLater):
     status = 429
     code = "ERR_TOO_MANY_REQUESTS"
 

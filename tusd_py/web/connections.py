@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import signal
 from collections.abc import Callable
 
@@ -174,6 +175,10 @@ class CappedSite(web.BaseSite):
         self._server = await loop.create_server(factory, self._host, self._port, backlog=self._backlog)
 
 
+class CannotListen(Exception):
+    """The listening socket could not be bound (address in use, no permission)."""
+
+
 def raise_descriptor_limit(connections: int) -> None:
     """Lift the soft RLIMIT_NOFILE toward the hard one, so that the cap, not the descriptor table,
     is what refuses connections: a soft limit of 1024 (a common default) is below the default cap."""
@@ -208,7 +213,11 @@ async def serve(app: web.Application, settings: Settings, *, ready: Callable[[Ca
             max_connections=settings.max_connections,
             retry_after=settings.retry_after,
         )
-        await site.start()
+        try:
+            await site.start()
+        except OSError as exc:  # the port is taken or not ours: the caller says so in one line
+            reason = os.strerror(exc.errno) if exc.errno else str(exc)
+            raise CannotListen(f"cannot listen on {settings.host}:{settings.port}: {reason}") from exc
         ready(site)
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()

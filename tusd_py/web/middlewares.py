@@ -14,7 +14,7 @@ from aiohttp import web
 
 from ..keys import SETTINGS
 from ..protocol.constants import H_TUS_RESUMABLE, TUS_RESUMABLE
-from ..protocol.errors import MethodNotAllowed, OriginNotAllowed, TusError, UploadNotFound
+from ..protocol.errors import MethodNotAllowed, OriginNotAllowed, RetryLater, ServerBusy, TusError, UploadNotFound
 from ..settings import Settings
 
 log = structlog.get_logger("tusd_py.web")
@@ -26,7 +26,18 @@ CORS_METHODS = "POST, HEAD, PATCH, OPTIONS, GET, DELETE"
 def error_response(request: web.Request, exc: TusError) -> web.Response:
     body = None if request.method == "HEAD" else f"{exc.code}: {exc.message}\n"
     response = web.Response(status=exc.status, reason=exc.reason, text=body, headers=exc.headers)
+    if isinstance(exc, RetryLater) and request.body_exists:
+        response.force_close()  # Connection: close; the body is never read (see _send_and_close)
     return response
+
+
+async def _send_and_close(request: web.Request, response: web.StreamResponse) -> None:
+    """Send a refusal of a request whose body is unread, then close the connection at once:
+    aiohttp would otherwise read and discard that body for up to 10 s (lingering close), which is
+    exactly the load the refusal is there to shed."""
+    await response.prepare(request)
+    await response.write_eof()
+    request.protocol.force_close()  # the transport flushes what was written, then closes
 
 
 def _origin_allowed(settings: Settings, origin: str) -> bool:
@@ -86,7 +97,9 @@ async def tus_middleware(request: web.Request, handler: Handler) -> web.StreamRe
             if request.method == "OPTIONS" and origin and request.headers.get("Access-Control-Request-Method"):
                 response.headers.update(_preflight(request, settings).headers)
     except TusError as exc:
-        if exc.status >= 500:
+        if isinstance(exc, ServerBusy):  # a refusal by design; a flood of them must not flood the log
+            log.debug("request_refused", status=exc.status, code=exc.code)
+        elif exc.status >= 500:
             log.warning("request_failed", status=exc.status, code=exc.code, error=exc.message)
         response = error_response(request, exc)
     except web.HTTPNotFound:
@@ -100,6 +113,8 @@ async def tus_middleware(request: web.Request, handler: Handler) -> web.StreamRe
         log.exception("request_crashed", method=request.method, path=request.path)
         response = error_response(request, TusError("internal server error"))
     decorate(request, response)
+    if response.keep_alive is False and request.body_exists and not response.prepared:
+        await _send_and_close(request, response)
     if not response.prepared:
         log.debug("response_outgoing", method=request.method, path=request.path, status=response.status)
     return response
