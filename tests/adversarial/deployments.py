@@ -32,6 +32,42 @@ class Deployment:
         """Every upload id the store holds a trace of, however small."""
         return _file_ids(data_dir) if self.kind == "file" else self._s3_ids()
 
+    def traces(self, data_dir: Path, upload_id: str) -> list[str]:
+        """Where the store holds something of ``upload_id`` (for failure messages)."""
+        if self.kind == "file":
+            found = [str(p) for p in (data_dir / "uploads").glob(f"*{upload_id}*")]
+            db = sqlite3.connect(f"file:{data_dir / 'tusd.sqlite3'}?mode=ro", uri=True, timeout=10)
+            try:
+                for (table,) in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'"):
+                    found += [
+                        f"{table}: {row}"[:300]
+                        for row in db.execute(f'SELECT * FROM "{table}"')
+                        if upload_id in str(row[0])
+                    ]
+            finally:
+                db.close()
+            return found
+        import boto3
+        import redis
+
+        s3 = boto3.client("s3", endpoint_url=self.endpoint, region_name="us-east-1")
+        found = [
+            f"s3 {o['Key']}"
+            for o in s3.list_objects_v2(Bucket=self.bucket).get("Contents", [])
+            if upload_id in o["Key"]
+        ]
+        found += [
+            f"multipart {u['Key']}"
+            for u in s3.list_multipart_uploads(Bucket=self.bucket).get("Uploads", [])
+            if upload_id in u["Key"]
+        ]
+        with redis.Redis.from_url(self.redis_url) as client:
+            for key in client.scan_iter(match=f"*{upload_id}*"):
+                kind = client.type(key).decode()
+                value = client.hgetall(key) if kind == "hash" else client.get(key) if kind == "string" else kind
+                found.append(f"redis {key.decode()}: {value!r}"[:600])
+        return found
+
     def _s3_ids(self) -> set[str]:
         import boto3
         import redis
