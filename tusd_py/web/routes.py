@@ -10,11 +10,17 @@ from ..protocol.constants import (
     H_METHOD_OVERRIDE,
     H_TUS_RESUMABLE,
     H_TUS_VERSION,
+    H_UPLOAD_CHECKSUM,
+    H_UPLOAD_CONCAT,
+    H_UPLOAD_DEFER_LENGTH,
     H_UPLOAD_LENGTH,
+    H_UPLOAD_METADATA,
+    H_UPLOAD_OFFSET,
     OFFSET_CONTENT_TYPE,
     TUS_VERSIONS,
 )
 from ..protocol.errors import (
+    BadRequest,
     InvalidMethodOverride,
     MethodNotAllowed,
     PreconditionFailed,
@@ -30,6 +36,28 @@ from .middlewares import Handler, decorate, error_response
 # What a browser or proxy that can only send GET and POST needs to reach; nothing else may be
 # tunnelled, so a GET (a link, an <img>) can never delete or change an upload.
 OVERRIDABLE = ("PATCH", "DELETE", "HEAD")
+
+
+# Headers a tus request may carry once. Sent twice, the server would act on the first value while
+# a proxy or WAF in front may have judged the last: refused, whatever the values.
+SINGLE_VALUED = (
+    H_TUS_RESUMABLE,
+    H_UPLOAD_OFFSET,
+    H_UPLOAD_LENGTH,
+    H_UPLOAD_DEFER_LENGTH,
+    H_UPLOAD_METADATA,
+    H_UPLOAD_CHECKSUM,
+    H_UPLOAD_CONCAT,
+    H_METHOD_OVERRIDE,
+    "Content-Type",
+)
+
+
+def _check_single(request: web.Request) -> None:
+    headers = request.headers
+    for name in SINGLE_VALUED:
+        if len(headers.getall(name, ())) > 1:
+            raise BadRequest(f"{name} is sent more than once; a tus request carries it once")
 
 
 def _method(request: web.Request) -> str:
@@ -63,6 +91,7 @@ async def _expect(request: web.Request) -> web.StreamResponse | None:
     """Expect: 100-continue. Reject what the headers alone condemn before the client sends a
     possibly huge body (tus-spec CU4); aiohttp would otherwise say 100 Continue first."""
     try:
+        _check_single(request)
         method = _method(request)  # a refused override is refused before 100 Continue, too
         _check_version(request, method)
         if method == "POST" and (length := request.headers.get(H_UPLOAD_LENGTH)) is not None:
@@ -87,6 +116,7 @@ async def _expect(request: web.Request) -> web.StreamResponse | None:
 
 def _dispatch(table: dict[str, Handler]) -> Handler:
     async def dispatch(request: web.Request) -> web.StreamResponse:
+        _check_single(request)
         method = _method(request)
         handler = table.get(method)
         if handler is None:
