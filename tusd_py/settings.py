@@ -116,7 +116,12 @@ class Settings(BaseSettings):
         description="PATCH and POST requests receiving upload bodies at once; beyond it 503 with Retry-After "
         "before any byte is read. 0 = no limit.",
     )
-    retry_after: int = Field(5, ge=1, description="Seconds in the Retry-After header of 503 and 429 answers.")
+    retry_after: int = Field(
+        5,
+        ge=1,
+        description="Seconds in the Retry-After header of the 503 and 429 answers of these limits (including "
+        "the one a connection beyond TUSD_MAX_CONNECTIONS gets).",
+    )
     staging_memory: int = Field(
         64 * 1024 * 1024,
         ge=0,
@@ -139,7 +144,10 @@ class Settings(BaseSettings):
         "reconnects.",
     )
     sse_per_client: int = Field(
-        8, ge=1, description="Event streams open at once per client address; 429 with Retry-After beyond it."
+        8,
+        ge=1,
+        description="Event streams open at once per client address (the last X-Forwarded-For entry with "
+        "TUSD_BEHIND_PROXY); 429 with Retry-After beyond it."
     )
     disk_reserve: int = Field(
         1024**3,
