@@ -19,6 +19,8 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+import m3u8
+
 from .crypto.access import encrypt_file
 from .crypto.keys import derive_key
 from .crypto.segments import encrypt_segment, rewrite_media_playlist, segment_iv
@@ -55,15 +57,7 @@ def iv_stream(rendition_index: int) -> int:
 
 def media_sequence_uris(text: str) -> list[tuple[int, str]]:
     """(media sequence number, URI) of every segment of a media playlist."""
-    sequence, found = 0, []
-    for raw in text.splitlines():
-        line = raw.strip()
-        if line.startswith("#EXT-X-MEDIA-SEQUENCE:"):
-            sequence = int(line.split(":", 1)[1])
-        elif line and not line.startswith("#"):
-            found.append((sequence, line))
-            sequence += 1
-    return found
+    return [(segment.media_sequence, segment.uri) for segment in m3u8.loads(text).segments]
 
 
 @dataclass

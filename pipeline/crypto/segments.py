@@ -14,9 +14,9 @@ garbles the player's output rather than failing. docs/encryption.md says what fo
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 
+import m3u8
 from cryptography.hazmat.primitives import padding
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
@@ -24,7 +24,6 @@ from .keys import CryptoError
 
 KEY_SIZE = 16
 IV_SIZE = 16
-_URI_ATTR = re.compile(r'URI="([^"]*)"')
 
 
 class SegmentError(CryptoError):
@@ -64,16 +63,17 @@ def segment_iv(sequence_number: int, *, stream: int = 0) -> bytes:
     return (stream << 64 | sequence_number).to_bytes(IV_SIZE, "big")
 
 
+def _key(key_uri: str, iv: bytes | None) -> m3u8.Key:
+    """The AES-128 ``EXT-X-KEY`` of ``key_uri``; without ``iv`` players use the media sequence number."""
+    _quotable(key_uri)
+    if iv is not None and len(iv) != IV_SIZE:
+        raise ValueError("an IV is 16 bytes")
+    return m3u8.Key(method="AES-128", base_uri=None, uri=key_uri, iv=None if iv is None else f"0x{iv.hex().upper()}")
+
+
 def key_tag(key_uri: str, iv: bytes | None = None) -> str:
     """The ``#EXT-X-KEY`` line; without ``iv`` players use the media sequence number."""
-    if '"' in key_uri or "\n" in key_uri or "\r" in key_uri:
-        raise ValueError("a key URI cannot contain quotes or line breaks")
-    tag = f'#EXT-X-KEY:METHOD=AES-128,URI="{key_uri}"'
-    if iv is not None:
-        if len(iv) != IV_SIZE:
-            raise ValueError("an IV is 16 bytes")
-        tag += f",IV=0x{iv.hex().upper()}"
-    return tag
+    return str(_key(key_uri, iv))
 
 
 def rewrite_media_playlist(
@@ -89,47 +89,29 @@ def rewrite_media_playlist(
     With ``None``, one tag without IV precedes the first segment and players derive each IV
     from the media sequence number. ``segment_uri_for`` maps each segment (and ``EXT-X-MAP``)
     URI as written by the packager to the URI to serve, typically a signed URL. Existing
-    ``EXT-X-KEY`` tags are replaced; byte-range playlists are not supported.
+    ``EXT-X-KEY`` tags are replaced; byte-range playlists are not supported. The key tag
+    precedes a segment's ``EXT-X-MAP``, so it applies to the initialization section too
+    (RFC 8216 section 4.3.2.5). Tags the m3u8 library does not model, and comments, are dropped.
     """
-    lines = [line.rstrip() for line in text.splitlines()]
-    if not lines or lines[0] != "#EXTM3U":
+    head = text.splitlines()[:1]
+    if not head or head[0].rstrip() != "#EXTM3U":
         raise ValueError("not an M3U8 playlist")
-    if any(line.startswith(("#EXT-X-STREAM-INF", "#EXT-X-BYTERANGE")) for line in lines):
+    playlist = m3u8.loads(text)
+    if playlist.is_variant or any(segment.byterange for segment in playlist.segments):
         raise ValueError("expected a media playlist without byte ranges")
-    out: list[str] = []
-    block: list[str] = []  # tags since the previous segment URI: they belong to the next one
-    sequence, first = 0, True
-    for line in lines:
-        if line.startswith("#EXT-X-MEDIA-SEQUENCE:"):
-            sequence = int(line.split(":", 1)[1])
-        if not line or line.startswith("#EXT-X-KEY:"):
-            continue
-        if line.startswith("#EXT-X-MAP:"):
-            line = _URI_ATTR.sub(lambda m: f'URI="{_quotable(segment_uri_for(m.group(1)))}"', line)
-        if line.startswith("#"):
-            block.append(line)
-            continue
-        if iv_for_index is not None or first:
-            at = next((i for i, tag in enumerate(block) if tag.startswith("#EXTINF")), len(block))
-            block.insert(at, key_tag(key_uri, iv_for_index(sequence) if iv_for_index else None))
-        out += [*block, segment_uri_for(line)]
-        block, sequence, first = [], sequence + 1, False
-    out += block  # trailing tags such as #EXT-X-ENDLIST
-    if iv_for_index is not None:
-        _require_version(out, 2)  # the IV attribute needs protocol version 2
-    return "\n".join(out) + "\n"
+    for segment in playlist.segments:
+        # equal keys are written once: without IVs, one tag before the first segment
+        segment.key = _key(key_uri, iv_for_index(segment.media_sequence) if iv_for_index else None)
+        segment.uri = segment_uri_for(segment.uri)
+        if segment.init_section is not None:
+            segment.init_section.uri = _quotable(segment_uri_for(segment.init_section.uri))
+    if iv_for_index is not None and (playlist.version or 1) < 2:
+        playlist.version = 2  # the IV attribute needs protocol version 2
+    dumped: str = playlist.dumps()
+    return dumped
 
 
 def _quotable(uri: str) -> str:
-    if '"' in uri or "\n" in uri:
+    if '"' in uri or "\n" in uri or "\r" in uri:
         raise ValueError("a URI cannot contain quotes or line breaks")
     return uri
-
-
-def _require_version(lines: list[str], minimum: int) -> None:
-    for i, line in enumerate(lines):
-        if line.startswith("#EXT-X-VERSION:"):
-            if int(line.split(":", 1)[1]) < minimum:
-                lines[i] = f"#EXT-X-VERSION:{minimum}"
-            return
-    lines.insert(1, f"#EXT-X-VERSION:{minimum}")

@@ -1,4 +1,5 @@
-"""Playlists: read back what the hls muxer wrote, measure it, and write the master playlist.
+"""Playlists: read back what the hls muxer wrote, measure it, and write the master playlist
+(all through the m3u8 library).
 
 BANDWIDTH is measured, not guessed: RFC 8216 wants the peak segment bit rate, so it is the
 largest (segment bytes * 8 / segment seconds) of the rendition; AVERAGE-BANDWIDTH is the
@@ -9,6 +10,9 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from typing import Any
+
+import m3u8
 
 MASTER = "master.m3u8"
 _MIN_PEAK_SECONDS = 1.0  # a tiny last segment would overstate the peak
@@ -24,17 +28,7 @@ class Segment:
 def read_media_playlist(path: str) -> list[Segment]:
     """The segments of a VOD media playlist written by FFmpeg's hls muxer."""
     base = os.path.dirname(path)
-    segments: list[Segment] = []
-    duration: float | None = None
-    with open(path, encoding="utf-8") as fh:
-        for raw in fh:
-            line = raw.strip()
-            if line.startswith("#EXTINF:"):
-                duration = float(line[len("#EXTINF:") :].split(",", 1)[0])
-            elif line and not line.startswith("#") and duration is not None:
-                segments.append(Segment(line, duration, os.path.getsize(os.path.join(base, line))))
-                duration = None
-    return segments
+    return [Segment(s.uri, s.duration, os.path.getsize(os.path.join(base, s.uri))) for s in _load(path).segments]
 
 
 def bandwidths(segments: list[Segment]) -> tuple[int, int]:
@@ -55,25 +49,14 @@ def fix_last_duration(path: str, total: float) -> None:
     with B-frames is not the last frame shown (a VFR tail can lose a third of a second). The
     earlier segments are measured keyframe to keyframe and are exact.
     """
-    with open(path, encoding="utf-8") as fh:
-        lines = fh.read().splitlines()
-    marks = [i for i, line in enumerate(lines) if line.startswith("#EXTINF:")]
-    if not marks:
+    playlist = _load(path)
+    if not playlist.segments:
         return
-    earlier = sum(float(lines[i][len("#EXTINF:") :].split(",", 1)[0]) for i in marks[:-1])
-    last = max(0.001, total - earlier)
-    lines[marks[-1]] = f"#EXTINF:{last:.6f},"
-    target = max(round(float(lines[i][len("#EXTINF:") :].split(",", 1)[0])) for i in marks)
-    lines = [
-        f"#EXT-X-TARGETDURATION:{max(target, int(line.split(':', 1)[1]))}"
-        if line.startswith("#EXT-X-TARGETDURATION:")
-        else line
-        for line in lines
-    ]
-    tmp = path + ".tmp"
-    with open(tmp, "w", encoding="utf-8") as fh:
-        fh.write("\n".join(lines) + "\n")
-    os.replace(tmp, path)
+    *earlier, last = playlist.segments
+    last.duration = round(max(0.001, total - sum(s.duration for s in earlier)), 6)
+    longest = max(round(s.duration) for s in playlist.segments)
+    playlist.target_duration = max(longest, playlist.target_duration or 0)
+    _write(path, playlist.dumps())
 
 
 @dataclass(frozen=True)
@@ -88,23 +71,34 @@ class Variant:
 
 
 def master_text(variants: list[Variant]) -> str:
-    lines = ["#EXTM3U", "#EXT-X-VERSION:3", "#EXT-X-INDEPENDENT-SEGMENTS"]
+    master = m3u8.M3U8()
+    master.version = 3
+    master.is_independent_segments = True
     for v in variants:
-        attrs = [f"BANDWIDTH={v.bandwidth}", f"AVERAGE-BANDWIDTH={v.average_bandwidth}"]
+        info: dict[str, Any] = {"bandwidth": v.bandwidth, "average_bandwidth": v.average_bandwidth, "codecs": v.codecs}
         if v.width and v.height:
-            attrs.append(f"RESOLUTION={v.width}x{v.height}")
+            info["resolution"] = f"{v.width}x{v.height}"
         if v.fps:
-            attrs.append(f"FRAME-RATE={v.fps:.3f}")
-        attrs.append(f'CODECS="{v.codecs}"')
-        lines += ["#EXT-X-STREAM-INF:" + ",".join(attrs), v.playlist]
-    return "\n".join(lines) + "\n"
+            info["frame_rate"] = v.fps
+        master.add_playlist(m3u8.Playlist(v.playlist, info, media=[], base_uri=None))
+    text: str = master.dumps()
+    return text
 
 
 def write_master(out_dir: str, variants: list[Variant]) -> str:
     """Write ``master.m3u8`` atomically; returns its path relative to ``out_dir``."""
-    path = os.path.join(out_dir, MASTER)
+    _write(os.path.join(out_dir, MASTER), master_text(variants))
+    return MASTER
+
+
+def _load(path: str) -> Any:
+    with open(path, encoding="utf-8") as fh:
+        return m3u8.loads(fh.read())
+
+
+def _write(path: str, text: str) -> None:
+    """Replace ``path`` atomically: a reader sees the old playlist or the new one."""
     tmp = path + ".tmp"
     with open(tmp, "w", encoding="utf-8") as fh:
-        fh.write(master_text(variants))
+        fh.write(text)
     os.replace(tmp, path)
-    return MASTER

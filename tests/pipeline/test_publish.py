@@ -24,7 +24,7 @@ def _outputs(root: Path, tag: str) -> tuple[Path, dict[str, Any]]:
     out = root / f"work-{tag}" / "out"
     (out / "240p").mkdir(parents=True)
     (out / "master.m3u8").write_text(f"#EXTM3U\n# {tag}\n240p/index.m3u8\n")
-    (out / "240p" / "index.m3u8").write_text(f"#EXTM3U\n# {tag}\nseg_00000.ts\n")
+    (out / "240p" / "index.m3u8").write_text(f"#EXTM3U\n# {tag}\n#EXTINF:1.0,\nseg_00000.ts\n")
     (out / "240p" / "seg_00000.ts").write_bytes(tag.encode() * 100)
     (out / "poster.jpg").write_bytes(b"\xff\xd8" + tag.encode())
     outcome = {
