@@ -111,8 +111,8 @@ def _retire(directory: Path) -> None:
     """Free a finished run's disk space but keep its inodes until the end of the benchmark.
 
     Deleting hundreds of files right before the next measured run slows that run's file
-    creation: ext4 without a journal skips recently freed inodes when it allocates (up to
-    ~35 s), which cost the next server up to ~1 ms per new file, whichever server it is.
+    creation, whichever server it is: ext4 without a journal skips recently freed inodes when
+    it allocates (docs/benchmarks.md has the figures).
     Truncating frees the blocks and frees no inode; the temporary directory goes at the end.
     """
     for path in directory.rglob("*"):

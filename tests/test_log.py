@@ -1,5 +1,6 @@
-"""Logging (issue 2): console lines for humans, JSON lines with TUSD_LOG_FORMAT=json, each bound
-to its upload and request, exceptions with their traceback, debug hidden at info.
+"""Logging (issue 2): console lines for humans (structlog's ConsoleRenderer, no colours), JSON lines
+with TUSD_LOG_FORMAT=json, each bound to its upload and request, exceptions with their traceback,
+debug hidden at info.
 
 Each case runs in its own interpreter: configure_logging() sets process-wide structlog state
 (and caches loggers) that the other tests must not inherit."""
@@ -51,6 +52,7 @@ def test_console_lines_are_for_humans_with_the_traceback(fmt: str) -> None:
     lines = _run(fmt)
     text = "\n".join(lines)
     assert "chunk_write_start" not in text  # debug hidden at info
+    assert "\x1b[" not in text  # no colour codes: the lines go to files and journals
     created = next(line for line in lines if "upload_created" in line)
     assert "[info" in created and "upload_id=u1" in created and "request_id=r1" in created and "size=5" in created
     failed = next(line for line in lines if "job_failed" in line)

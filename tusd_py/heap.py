@@ -4,11 +4,11 @@ aiohttp's parser copies every piece of a body it receives into a new bytes objec
 256 KiB a socket read returns), which lives until the store has written it. glibc's malloc, by
 default, hands the free space at the top of its heap back to the kernel as soon as it passes a
 few hundred KiB, so with a few uploads in flight the heap shrinks and grows all the time and
-each new piece is faulted in again page by page: about 25,000 page faults per 200 MiB received
-(half the bytes), a fifth of the server's CPU on the 200 x 1 MiB benchmark (docs/benchmarks.md).
+each new piece is faulted in again page by page. On small uploads those page faults are a large
+share of the server's CPU (docs/benchmarks.md has the figures).
 
 So the server lets glibc keep up to ``TUSD_HEAP_KEEP`` bytes of freed heap for the next
-pieces, and gives them back (``malloc_trim``) once no upload body has arrived for a few
+pieces, and gives them back (``malloc_trim``) when no upload body has arrived for a few
 seconds. Peak memory does not grow: what is kept was in use a moment before. Other C
 libraries (musl, macOS) are left alone.
 """

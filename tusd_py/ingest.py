@@ -1,10 +1,10 @@
 """Upload bodies in flight, so that the embedded default's processing waits for a pause.
 
 On one small machine the server, its clients and the transcode pool share the cores. A job
-started in the middle of a burst of uploads slows every upload of the burst (bench: the
-server waited for a core a sixth of the time, and its loop handed the GIL to the pool's
-threads), while the same job a moment later costs nobody anything. So the in-process queue
-starts a job once no upload body has been received for a short quiet time, and never later
+started in the middle of a burst of uploads slows every upload of the burst (the server waits
+for a core, and its loop hands the GIL to the pool's threads; docs/benchmarks.md has the
+figures), while the same job a moment later costs nobody anything. So the in-process queue
+starts a job when no upload body has been received for a short quiet time, and never later
 than TUSD_PROCESS_DEFER_MAX seconds after its upload finished: under a steady stream of
 uploads, processing is shifted by at most that much, never starved.
 """

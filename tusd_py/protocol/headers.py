@@ -99,8 +99,8 @@ def parse_metadata(value: str | None) -> Metadata:
 
 
 def stored_metadata(value: str) -> Metadata:
-    """The metadata of a stored upload, never an error: a pair today's rules refuse (data written
-    before them, or by hand) is left out, so one bad value cannot break every read of the upload."""
+    """The metadata of a stored upload, never an error: a pair ``parse_metadata`` refuses (written
+    under other rules, or by hand) is left out, so one bad value cannot break every read of the upload."""
     values: dict[str, bytes] = {}
     for pair in value.split(",") if value else ():
         try:
@@ -149,5 +149,6 @@ def _http_date(second: int) -> str:
 
 def http_date(timestamp: float) -> str:
     """RFC 9110 IMF-fixdate, e.g. ``Wed, 25 Jun 2014 16:00:00 GMT``. Whole seconds; cached, as
-    every POST and PATCH of one second states nearly the same expiry (email.utils: ~8 us)."""
+    every POST and PATCH of one second states the same expiry and formatting it is costly
+    (docs/benchmarks.md)."""
     return _http_date(int(timestamp))

@@ -61,15 +61,16 @@ class UploadInfo:
         return stored_metadata(self.metadata) if self.metadata else Metadata()
 
     def __copy__(self) -> UploadInfo:
-        # copy.copy's generic path (__reduce_ex__) costs ~4x this, several times per request;
-        # shallow, as copy.copy is: the containers are only ever replaced, never changed in place
+        # copied several times per request, so not through copy.copy's generic __reduce_ex__ path
+        # (docs/benchmarks.md); shallow, as copy.copy is: the containers are only ever replaced,
+        # never changed in place
         new = object.__new__(UploadInfo)
         new.__dict__.update(self.__dict__)
         return new
 
     def to_dict(self) -> dict[str, Any]:
-        # by hand: dataclasses.asdict deep-copies field by field and cost ~0.1 ms per call,
-        # several calls per upload; the containers are copied so the dict shares nothing
+        # by hand: it runs several times per upload, and dataclasses.asdict deep-copies field by
+        # field (docs/benchmarks.md); the containers are copied so the dict shares nothing
         data = dict(self.__dict__)
         data["partial_ids"] = list(self.partial_ids)
         data["storage"] = dict(self.storage)
