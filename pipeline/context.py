@@ -12,7 +12,6 @@ import multiprocessing
 import os
 import signal
 import sys
-from concurrent.futures import ProcessPoolExecutor
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
 from typing import Any
@@ -25,6 +24,7 @@ from .assets import AssetStore, FileAssetStore, S3AssetStore
 from .crypto.keyring import local_ring, open_ring
 from .crypto.keys import KeyEncryptionKey
 from .crypto.settings import CryptoSettings
+from .pool import JobPool
 from .publish import Publisher
 from .records import MediaRecords, RedisMediaRecords
 from .scratch import remove_abandoned
@@ -62,11 +62,11 @@ def init_worker(priority: str, parent: int) -> None:
     lower_priority(priority)
 
 
-def make_pool(workers: int, priority: str = "normal") -> ProcessPoolExecutor:
+def make_pool(workers: int, priority: str = "normal") -> JobPool:
     # spawn, not fork: the parent runs an event loop and threads (aiobotocore, to_thread) whose
     # locks a forked child could inherit held. Children are spawned by the thread that submits
     # (the event loop's), whose end is the process's end: the right trigger for die_with_parent.
-    return ProcessPoolExecutor(
+    return JobPool(
         max_workers=workers,
         mp_context=multiprocessing.get_context("spawn"),
         initializer=init_worker,
@@ -80,7 +80,7 @@ class Deps:
     store: Store
     assets: AssetStore
     records: MediaRecords
-    pool: ProcessPoolExecutor
+    pool: JobPool
     keys: KeyEncryptionKey | None = None  # default: the local key ring of ``crypto``
     crypto: CryptoSettings | None = None  # default: TUSD_* with the pipeline's data_dir and store
     publisher: Publisher = field(init=False)

@@ -2,7 +2,7 @@
 
 Read top to bottom: reread the upload, claim the record (skip if ready), fetch the source
 (a file-store upload is read in place), probe it in the process pool, then transcode +
-thumbnails there (progress flows back through a file the child rewrites), publish (encrypted)
+thumbnails there (progress comes back through the pool's channel, ``pool.py``), publish (encrypted)
 under the attempt's prefix, switch the record to ready, then remove the plaintext upload from
 the store (``release.py``). The scratch directory is made only when it is needed.
 
@@ -31,7 +31,6 @@ from .scratch import Scratch
 from .work import probe_media, process_media
 
 log = structlog.get_logger("pipeline.jobs")
-POLL = 0.2  # seconds between progress reads while the child works
 
 
 class TransientError(Exception):
@@ -102,7 +101,7 @@ async def run(
         try:
             src = source.in_place(info) or await source.fetch(deps.store, info, scratch.path)
             verdict = await _pool_call(deps, probe_media, str(src))
-            outcome = verdict if "error" in verdict else await _in_pool(deps, claimed, src, scratch.path, verdict)
+            outcome = verdict if "error" in verdict else await _transcode(deps, claimed, src, scratch.path, verdict)
             if "error" in outcome:
                 bound.warning("job_failed", reason=outcome["error"])
                 return await mark_failed(deps, upload_id, outcome["error"])
@@ -130,12 +129,11 @@ async def _pool_call(deps: Deps, fn: Callable[..., dict[str, Any]], *args: Any) 
         raise
 
 
-async def _in_pool(
-    deps: Deps, claimed: MediaRecord, src: Path, work: Path, verdict: dict[str, Any]
+async def _transcode(
+    deps: Deps, claimed: MediaRecord, src: Path, scratch_dir: Path, verdict: dict[str, Any]
 ) -> dict[str, Any]:
     """Run ``work.process_media`` in the pool, publishing its progress as it comes."""
-    progress_file = work / "progress"
-    ladder = {
+    ladder_settings = {
         "heights": tuple(deps.settings.ladder_heights),
         "preset": deps.settings.x264_preset,
         "crf": deps.settings.x264_crf,
@@ -143,35 +141,31 @@ async def _in_pool(
         "audio_bitrate": deps.settings.audio_bitrate,
         "thumbnail_count": deps.settings.thumbnail_count,
     }
-    args = (str(src), str(work / "out"), ladder, str(progress_file), verdict["probe"])
-    try:
-        future = asyncio.get_running_loop().run_in_executor(deps.pool, process_media, *args)
-    except BrokenProcessPool:
-        deps.reset_pool()
-        raise
-    shown = 0.0
-    try:
-        while True:
-            done, _ = await asyncio.wait([future], timeout=POLL)
-            percent = _read_progress(progress_file)
-            if percent >= shown + 1.0 and not done:
-                shown = percent
-                await update(deps.records, claimed.upload_id, _progress(claimed.attempt, percent))
-            if done:
-                return future.result()
-    except BrokenProcessPool:
-        deps.reset_pool()
-        raise
-    finally:
-        if not future.done():  # cancelled (timeout, shutdown): tell the child to stop
-            (work / "cancel").touch()
-
-
-def _read_progress(path: Path) -> float:
-    try:
-        return min(max(float(path.read_text() or 0.0) * 99.0, 0.0), 99.0)  # 100 only when published
-    except (FileNotFoundError, ValueError):
-        return 0.0
+    pool = deps.pool
+    fractions: asyncio.Queue[float | None] = asyncio.Queue()  # None: the call is over
+    with pool.progress_to(fractions.put_nowait) as token:
+        args = (str(src), str(scratch_dir / "out"), ladder_settings, token, verdict["probe"])
+        try:
+            future = asyncio.get_running_loop().run_in_executor(pool, process_media, *args)
+        except BrokenProcessPool:
+            deps.reset_pool()
+            raise
+        future.add_done_callback(lambda _: fractions.put_nowait(None))
+        shown = 0.0
+        try:
+            while (fraction := await fractions.get()) is not None:
+                percent = min(max(fraction * 99.0, 0.0), 99.0)  # 100 only when published
+                if percent >= shown + 1.0 and not future.done():
+                    shown = percent
+                    await update(deps.records, claimed.upload_id, _progress(claimed.attempt, percent))
+            return future.result()
+        except BrokenProcessPool:
+            deps.reset_pool()
+            raise
+        finally:
+            if not future.done():  # cancelled (timeout, shutdown): the worker stops at its next report
+                pool.cancel(token)
+                future.cancel()
 
 
 def _claim(upload_id: str, attempt: str, job_id: str, job_try: int) -> Any:

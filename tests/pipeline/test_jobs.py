@@ -15,7 +15,6 @@ import tempfile
 import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
-from concurrent.futures import ProcessPoolExecutor
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
@@ -29,6 +28,7 @@ from pipeline import jobs, scratch
 from pipeline.assets import FileAssetStore, S3AssetStore
 from pipeline.context import Deps, make_pool
 from pipeline.contract import MediaRecord, MediaState
+from pipeline.pool import JobPool
 from pipeline.records import FileMediaRecords
 from pipeline.settings import PipelineSettings
 from pipeline.vault import MediaVault
@@ -97,14 +97,14 @@ async def add_upload(store: Store, source: Path, filename: str = "clip.mp4") -> 
 
 
 @pytest.fixture(scope="module")
-def pool() -> Iterator[ProcessPoolExecutor]:
+def pool() -> Iterator[JobPool]:
     executor = make_pool(1)
     yield executor
     executor.shutdown(cancel_futures=True)
 
 
 @pytest.fixture
-def deps(tmp_path: Path, pool: ProcessPoolExecutor) -> Deps:
+def deps(tmp_path: Path, pool: JobPool) -> Deps:
     data = tmp_path / "data"
     return Deps(pipeline_settings(data), FileStore(data), FileAssetStore(data), FileMediaRecords(data), pool)
 
@@ -238,7 +238,7 @@ async def test_bad_media_fails_at_once_and_the_pool_keeps_working(deps: Deps, tm
 
 
 async def test_scratch_space_is_made_only_for_media_and_removed_after(
-    tmp_path: Path, pool: ProcessPoolExecutor, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, pool: JobPool, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A file-store upload is read in place and probed first: one that is no media costs no
     directory (each made and freed inode also slows the next file creation on ext4)."""
@@ -289,30 +289,53 @@ async def test_unreachable_storage_is_retried_with_backoff_then_fails(deps: Deps
     assert record is not None and record.state is MediaState.FAILED and "after 3 tries" in record.reason
 
 
-def test_the_progress_file_holds_a_fraction_that_moves_through_the_transcode(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """The transcode core reports percent; the file must hold 0..1 with steps in between, not jump to the end."""
+async def test_progress_comes_through_the_pool_as_a_fraction_that_moves(tmp_path: Path, pool: JobPool) -> None:
+    """The transcode core reports percent; the channel carries 0..1 with steps in between, not a jump to the end."""
     from pipeline import work
 
-    written: list[float] = []
-    original = work._Reporter.__call__
-
-    def spy(self: Any, fraction: float) -> None:
-        original(self, fraction)
-        written.append(float(Path(self.path).read_text()))
-
-    monkeypatch.setattr(work._Reporter, "__call__", spy)
     clip = make_clip(tmp_path / "clip.mp4", seconds=3.0)
-    (tmp_path / "work").mkdir()
-    ladder = {"heights": (240,), "preset": "ultrafast", "crf": 23, "segment_seconds": 1, "thumbnail_count": 1}
-    result = work.process_media(str(clip), str(tmp_path / "work" / "out"), ladder, str(tmp_path / "work" / "progress"))
+    ladder_settings = {"heights": (240,), "preset": "ultrafast", "crf": 23, "segment_seconds": 1, "thumbnail_count": 1}
+    fractions: list[float] = []
+    finished = asyncio.Event()
+
+    def received(fraction: float) -> None:
+        fractions.append(fraction)
+        if fraction >= 1.0:
+            finished.set()
+
+    with pool.progress_to(received) as token:
+        args = (str(clip), str(tmp_path / "out"), ladder_settings, token)
+        result = await asyncio.get_running_loop().run_in_executor(pool, work.process_media, *args)
+        await asyncio.wait_for(finished.wait(), 10)  # the last report may trail the result by a moment
     assert "error" not in result
-    assert written[-1] == 1.0
-    assert all(0.0 <= value <= 1.0 for value in written)
-    assert written == sorted(written)
-    assert any(0.1 < value < 0.9 for value in written), written  # real steps, not 0 then done
-    assert jobs._read_progress(tmp_path / "work" / "progress") == 99.0  # 100 is kept for "published"
+    assert fractions[-1] == 1.0
+    assert all(0.0 <= value <= 1.0 for value in fractions)
+    assert fractions == sorted(fractions)
+    assert any(0.1 < value < 0.9 for value in fractions), fractions  # real steps, not 0 then done
+
+
+async def test_a_cancelled_job_stops_its_pool_worker_at_once(deps: Deps, tmp_path: Path) -> None:
+    """Timeout, shutdown or a deleted upload cancel the job; the pool worker must not transcode on."""
+    deps.settings = deps.settings.model_copy(update={"x264_preset": "medium"})  # slow enough to catch mid-transcode
+    upload_id = await add_upload(deps.store, make_clip(tmp_path / "long.mp4", seconds=8, noise=True))
+    job = asyncio.create_task(jobs.run(deps, upload_id, job_id="cancelled", job_try=1))
+    deadline = time.monotonic() + 120
+    while True:
+        record = await deps.records.get(upload_id)
+        if record is not None and record.state is MediaState.PROCESSING and record.progress > 0:
+            break
+        assert not job.done(), "the job ended before it could be cancelled"
+        assert time.monotonic() < deadline, "the job never reported progress"
+        await asyncio.sleep(0.05)
+    job.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await job
+    started = time.monotonic()
+    # one worker: it answers only once it has left the transcode
+    assert await asyncio.get_running_loop().run_in_executor(deps.pool, os.getpid) > 0
+    assert time.monotonic() - started < 5.0
+    record = await deps.records.get(upload_id)
+    assert record is not None and record.progress < 99.0
 
 
 @pytest.mark.parametrize(
