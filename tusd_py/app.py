@@ -15,13 +15,15 @@ from .core.service import Limits, UploadService
 from .core.sweeper import Sweeper
 from .heap import keep_freed, release_when_idle
 from .ingest import IngestActivity
-from .keys import ADMISSION, INGEST, MEDIA, ORIGINALS, SERVICE, SETTINGS, SIGNER, STORE, VAULT
+from .keys import ADMISSION, INGEST, SERVICE, SETTINGS, STORE
+from .playback import setup_playback_routes
+from .playback.downloads import UploadDownloads
+from .playback.keys import MEDIA, SIGNER, VAULT
+from .playback.ports import Signer
 from .settings import Settings
 from .state.memory import MemoryLocker
 from .web.admission import Admission
-from .web.delivery import setup_delivery_routes
-from .web.delivery_ports import Signer
-from .web.media import setup_media_routes
+from .web.download import DOWNLOADS
 from .web.middlewares import tus_middleware
 from .web.routes import setup_routes
 
@@ -153,11 +155,10 @@ def create_app(
     crypto = CryptoSettings.for_server(settings)
     vault = build_vault(settings, crypto, store, media)
     app[VAULT] = vault
-    app[ORIGINALS] = vault
+    app[DOWNLOADS] = UploadDownloads(vault)
     app[SIGNER] = Signer(signing_secret(crypto), crypto.url_ttl)
     setup_routes(app)
-    setup_media_routes(app)
-    setup_delivery_routes(app)
+    setup_playback_routes(app)
     if settings.base_path != "/":
         app.router.add_get("/", _index)
     app.cleanup_ctx.append(_clients(store, redis, locker))

@@ -35,7 +35,7 @@ from tests.e2e.encrypted_support import (
     wait_ready,
 )
 from tusd_py.app import create_app
-from tusd_py.keys import MEDIA, SIGNER
+from tusd_py.playback.keys import MEDIA, SIGNER
 from tusd_py.settings import Settings
 
 FRAME = 4096  # small envelope frames: the kept original spans many of them

@@ -13,8 +13,8 @@ from aiohttp.test_utils import TestClient
 
 from pipeline.contract import MediaRecord, MediaState, RenditionInfo
 from pipeline.records import FileMediaRecords, update
-from tusd_py.keys import MEDIA
-from tusd_py.web import media
+from tusd_py.playback import status as media
+from tusd_py.playback.keys import MEDIA
 
 Client = TestClient[web.Request, web.Application]
 TUS = {"Tus-Resumable": "1.0.0"}

@@ -116,7 +116,7 @@ def test_a_key_must_be_printable(key: str) -> None:
 
 
 def test_the_uploader_keys_of_the_media_status_are_checked_as_text() -> None:
-    from tusd_py.web.media import UPLOADER_KEYS
+    from tusd_py.playback.status import UPLOADER_KEYS
 
     assert set(UPLOADER_KEYS) <= TEXT_KEYS
 

@@ -1,7 +1,7 @@
 """Processing status of an upload: ``GET /media/{id}`` (JSON) and ``GET /media/{id}/events`` (SSE).
 
-The records come through ``MediaStatusSource`` (the pipeline's media records, injected by
-``app.py`` under the ``MEDIA`` AppKey), so the web layer imports only ``pipeline.contract``.
+The records come through the ``MediaStatusSource`` port (the pipeline's media records, wired
+by ``app.py`` under the ``MEDIA`` AppKey), so playback imports only ``pipeline.contract``.
 A ready asset's JSON carries signed delivery URLs (``playback_url``, ``poster_url``,
 ``original_url``, ``thumbnail_urls``; see ``delivery.py``).
 Events are pushed as the job writes its record: no polling. A stream ends after ``ready`` or
@@ -9,7 +9,7 @@ Events are pushed as the job writes its record: no polling. A stream ends after 
 It also ends after ``TUSD_SSE_MAX_LIFETIME`` seconds whatever the state, so that a stream on an
 upload that never finishes does not hold its subscription forever; the browser's EventSource
 reconnects by itself. One client address holds at most ``TUSD_SSE_PER_CLIENT`` streams at once
-(``admission.py``); beyond them 429 with Retry-After, before the stream starts.
+(the ``ADMISSION`` AppKey); beyond them 429 with Retry-After, before the stream starts.
 """
 
 from __future__ import annotations
@@ -18,29 +18,21 @@ import asyncio
 import contextlib
 import json
 from collections.abc import AsyncIterator
-from contextlib import AbstractAsyncContextManager
-from typing import Any, Protocol
+from typing import Any
 
 from aiohttp import web
 
 from pipeline.contract import MediaRecord, MediaState
 
-from ..keys import ADMISSION, MEDIA, SERVICE, SETTINGS, SIGNER
+from ..keys import ADMISSION, SERVICE, SETTINGS
 from ..protocol.errors import TusError
 from ..protocol.info import UploadInfo
+from ..web.middlewares import decorate
 from .delivery import playback_links
-from .middlewares import decorate
+from .keys import MEDIA, SIGNER
 
 HEARTBEAT = 15.0  # seconds between keep-alive comments on an idle event stream
 UPLOADER_KEYS = ("uploadedBy", "uploaded_by", "user", "username")  # until authentication exists
-
-
-class MediaStatusSource(Protocol):
-    async def get(self, upload_id: str) -> MediaRecord | None:
-        """The record of an upload, None before processing wrote one."""
-
-    def watch(self, upload_id: str) -> AbstractAsyncContextManager[AsyncIterator[MediaRecord]]:
-        """Every record written for the upload after entry, as it is written."""
 
 
 def _uploader(info: UploadInfo) -> str | None:
@@ -164,8 +156,3 @@ async def _follow(
             pending.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await pending
-
-
-def setup_media_routes(app: web.Application) -> None:
-    app.router.add_get(r"/media/{upload_id:[A-Za-z0-9_\-]{1,200}}", get_status)
-    app.router.add_get(r"/media/{upload_id:[A-Za-z0-9_\-]{1,200}}/events", events)

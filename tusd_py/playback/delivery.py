@@ -10,26 +10,28 @@ audience, so a playback session lasts as long as its master URL and no longer::
     GET /media/{id}/key                 the 16-byte AES-128 key
     GET /media/{id}/files/{name}        poster, thumbnails, original: decrypted, with Range
 
-A bad, altered or expired signature is 403 before anything is read. The web layer holds no
-crypto of its own: the ``MediaVault`` port (``delivery_ports.py``) decrypts.
+A bad, altered or expired signature is 403 before anything is read. Playback holds no crypto of
+its own: the ``MediaVault`` port (``ports.py``) decrypts. Playlists are read and written with
+``m3u8``.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
+import m3u8
 from aiohttp import web
 
 from pipeline.contract import MediaRecord, MediaState
 
-from ..keys import MEDIA, SETTINGS, SIGNER, VAULT
-from .delivery_ports import MediaNotReady, Signer
-from .download import integrity_guard, serve_plain
-from .middlewares import decorate
-from .urls import _host_and_proto
+from ..keys import SETTINGS
+from ..origin import absolute_url
+from ..web.middlewares import decorate
+from .downloads import integrity_guard, serve_plain
+from .keys import MEDIA, SIGNER, VAULT
+from .ports import MediaNotReady, Signer
 
-_ID = r"{upload_id:[A-Za-z0-9_\-]{1,200}}"
-_NAME = r"{name:[A-Za-z0-9_\-][A-Za-z0-9_.\-/]{0,300}}"
 _TYPES = {".m3u8": "application/vnd.apple.mpegurl", ".ts": "video/mp2t", ".jpg": "image/jpeg"}
 
 
@@ -47,10 +49,7 @@ def file_path(upload_id: str, relative: str) -> str:
 
 def absolute(request: web.Request, path: str) -> str:
     settings = request.app[SETTINGS]
-    if settings.public_base_url:
-        return settings.public_base_url.rstrip("/") + path
-    host, proto = _host_and_proto(request, settings)
-    return f"{proto}://{host}{path}"
+    return absolute_url(request, path, public_base_url=settings.public_base_url, behind_proxy=settings.behind_proxy)
 
 
 def playback_links(request: web.Request, record: MediaRecord, *, audience: str = "") -> dict[str, Any]:
@@ -87,10 +86,12 @@ def _text(request: web.Request, body: str) -> web.Response:
     return response
 
 
-def _master(text: str, uri_for: Any) -> str:
-    """Every variant URI (the non-tag lines) of a master playlist replaced by ``uri_for(uri)``."""
-    lines = [line.rstrip() for line in text.splitlines()]
-    return "\n".join(uri_for(line) if line and not line.startswith("#") else line for line in lines) + "\n"
+def _master(text: str, uri_for: Callable[[str], str]) -> str:
+    """A master playlist with every variant URI replaced by ``uri_for(uri)``."""
+    playlist = m3u8.loads(text)
+    for variant in playlist.playlists:
+        variant.uri = uri_for(variant.uri)
+    return str(playlist.dumps())
 
 
 async def hls(request: web.Request) -> web.StreamResponse:
@@ -141,9 +142,3 @@ async def files(request: web.Request) -> web.StreamResponse:
     suffix = "." + name.rsplit(".", 1)[1] if "." in name else ""
     content_type = _TYPES.get(suffix, "application/octet-stream")
     return await serve_plain(request, plain, content_type=content_type, headers={"Cache-Control": "private"})
-
-
-def setup_delivery_routes(app: web.Application) -> None:
-    app.router.add_get(rf"/media/{_ID}/hls/{_NAME}", hls)
-    app.router.add_get(rf"/media/{_ID}/key", hls_key)
-    app.router.add_get(rf"/media/{_ID}/files/{_NAME}", files)

@@ -1,11 +1,12 @@
-"""What the delivery endpoints and the tus download need from the pipeline, as ports, and the
-signed-URL rules they apply. The pipeline implements the ports (``pipeline/vault.py``) and
-``app.py`` wires them in: the web layer never sees a data key's wrapping, the envelope format
-or the storage backend, only plaintext streams, one 16-byte HLS key and segment locations.
+"""What playback needs from the rest of the application, as ports, and the signed-URL rules it
+applies. The pipeline implements the media ports (``pipeline/vault.py``, ``pipeline/records.py``)
+and ``app.py`` wires them in: playback never sees a data key's wrapping, the envelope format or
+the storage backend, only plaintext streams, one 16-byte HLS key and segment locations.
 
 Errors (rendered by the one middleware):
 
 * ``SignatureForbidden`` 403: a missing, forged, altered, expired or other-audience signature;
+* ``MediaNotReady`` 404: the asset is not ready, or it has no such playlist, segment or file;
 * ``IntegrityFailure`` 500: stored ciphertext failed authentication (logged; no byte is sent).
 """
 
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import AsyncIterator, Callable, Mapping
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
@@ -37,20 +39,28 @@ class MediaNotReady(UploadNotFound):
     code = "ERR_MEDIA_NOT_READY"
 
 
-class PlainObject(Protocol):
-    """A decrypted view of one stored object."""
+class MediaStatusSource(Protocol):
+    async def get(self, upload_id: str) -> MediaRecord | None:
+        """The record of an upload, None before processing wrote one."""
+
+    def watch(self, upload_id: str) -> AbstractAsyncContextManager[AsyncIterator[MediaRecord]]:
+        """Every record written for the upload after entry, as it is written."""
+
+
+class ByteSource(Protocol):
+    """Bytes served by range: a decrypted stored object, or an upload still in its store."""
 
     @property
     def size(self) -> int: ...
 
     def stream(self, start: int, end: int) -> AsyncIterator[bytes]:
-        """Plaintext bytes ``start``..``end`` (exclusive), each chunk authenticated before it is
-        yielded; raises ``pipeline.crypto.keys.CryptoError`` (IntegrityError) on tampering."""
+        """Bytes ``start``..``end`` (exclusive). A decrypted source authenticates each chunk before
+        it is yielded and raises ``pipeline.crypto.keys.CryptoError`` on tampering."""
         ...
 
 
 class OriginalSource(Protocol):
-    async def original(self, upload_id: str) -> PlainObject | None:
+    async def original(self, upload_id: str) -> ByteSource | None:
         """The kept original of a ready asset, decrypted; None while the upload store holds it."""
 
 
@@ -67,7 +77,7 @@ class MediaVault(OriginalSource, Protocol):
     async def hls_key(self, record: MediaRecord) -> bytes:
         """The asset's 16-byte HLS AES-128 key."""
 
-    async def open(self, record: MediaRecord, relative: str) -> PlainObject: ...
+    async def open(self, record: MediaRecord, relative: str) -> ByteSource: ...
 
     async def locate(self, record: MediaRecord, relative: str) -> Location:
         """("file", path) or ("url", presigned URL) of a segment's ciphertext."""
