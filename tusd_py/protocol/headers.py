@@ -23,7 +23,7 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")  # Unicode category Cc: C0 (TAB, 
 
 # The metadata keys whose values the server reads as text and puts into responses: the download's
 # Content-Type and Content-Disposition (web/download.py), the S3 object's ContentType, the
-# uploader in /media (web/media.py UPLOADER_KEYS), the transcoder's file suffix. A control
+# uploader in /media (playback/status.py UPLOADER_KEYS), the transcoder's file suffix. A control
 # character there is refused at creation: in a header it would make every later GET fail.
 TEXT_KEYS = frozenset(
     {"filename", "name", "filetype", "content_type", "uploadedBy", "uploaded_by", "user", "username"}
