@@ -93,7 +93,7 @@ async def run(
         if claimed is None:
             bound.info("job_already_done")
             done = await deps.records.get(upload_id)
-            if done is not None:  # the winner may have died before releasing the source
+            if done is not None:  # the winner may have died before dropping the source
                 await release_if_ready(deps.store, deps.records, info, done)
             return await deps.records.get(upload_id)
         bound.info("job_started", attempt=attempt)
@@ -195,7 +195,7 @@ async def mark_failed(deps: Deps, upload_id: str, reason: str) -> MediaRecord | 
             return None
         return (current or MediaRecord(upload_id=upload_id)).evolve(state=MediaState.FAILED, reason=reason)
 
-    # A duplicate that published first wins over our failure (it may even have released the
+    # A duplicate that published first wins over our failure (it may even have dropped the
     # source we were reading): answer with its ready record.
     return await update(deps.records, upload_id, change) or await deps.records.get(upload_id)
 

@@ -40,7 +40,7 @@ class HlsResult:
     segments: list[str] = field(default_factory=list)  # every segment, relative to out_dir
 
 
-class _Ladder:
+class _DecodeLoop:
     """The decode loop: one source in, every rendition out."""
 
     def __init__(
@@ -179,15 +179,15 @@ def transcode_hls(
     """
     os.makedirs(out_dir, exist_ok=True)
     with media_errors(src), av.open(src, metadata_errors="ignore") as container:
-        job = _Ladder(container, out_dir, probe, ladder, settings, progress)
+        decoding = _DecodeLoop(container, out_dir, probe, ladder, settings, progress)
         try:
-            job.run()
+            decoding.run()
         except BaseException:
-            job.abort()
+            decoding.abort()
             raise
-    video = job.vstream is not None
-    codecs = [o.codec for o in job.outputs] if video else []
-    return _result(out_dir, probe, ladder if video else [], codecs, job.astream is not None)
+    video = decoding.vstream is not None
+    codecs = [o.codec for o in decoding.outputs] if video else []
+    return _result(out_dir, probe, ladder if video else [], codecs, decoding.astream is not None)
 
 
 def _result(

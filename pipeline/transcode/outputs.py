@@ -79,8 +79,8 @@ class HlsOutput:
         )
         self.video: Any = None
         self.audio: Any = None
-        # one swscale context per rendition, kept hot: frame.reformat() would build a new one
-        # for every decoded frame (it caches on the frame), which doubled the scaling cost
+        # one swscale context per rendition, kept across frames: frame.reformat() builds a new
+        # one for every decoded frame (it caches on the frame)
         self.scaler = VideoReformatter()
         self._sps_read = False
         self.codec = ""  # RFC 6381 string of the H.264 stream, read from its first SPS

@@ -53,16 +53,16 @@ def still_times(duration: float, count: int) -> tuple[float, list[float]]:
     return duration * POSTER_AT, [duration * (i + 1) / (count + 1) for i in range(count)]
 
 
-def make_thumbnails(src: str, out_dir: str, probe: ProbeResult, count: int = 4) -> ThumbResult:
+def make_thumbnails(src: str, out_dir: str, probed: ProbeResult, count: int = 4) -> ThumbResult:
     """Write ``poster.jpg`` and ``thumb_{i}.jpg`` (i from 0) under ``out_dir``."""
-    if not probe.has_video:
+    if not probed.has_video:
         return ThumbResult(poster="")
     os.makedirs(out_dir, exist_ok=True)
-    poster_at, thumb_at = still_times(probe.duration, max(0, count))
-    big = poster_size(probe.width, probe.height)
-    small = thumb_size(probe.width, probe.height)
+    poster_at, thumb_at = still_times(probed.duration, max(0, count))
+    big = poster_size(probed.width, probed.height)
+    small = thumb_size(probed.width, probed.height)
     with media_errors(src), av.open(src, metadata_errors="ignore") as container:
-        grabber = _Grabber(container, Rotator(probe.rotation))
+        grabber = _Grabber(container, Rotator(probed.rotation))
         _save(grabber.at(poster_at), big, os.path.join(out_dir, POSTER))
         names = []
         for i, when in enumerate(thumb_at):
