@@ -175,14 +175,10 @@ def _clients(store: Store, redis: Any | None, locker: Locker) -> Callable[[web.A
     """Open the store's SDK clients at startup and close them (and the lock listener, Redis) at shutdown."""
 
     async def ctx(app: web.Application) -> AsyncIterator[None]:
-        start, close = getattr(store, "start", None), getattr(store, "close", None)
-        if start is not None:
-            await start()
+        await store.start()
         yield
-        if close is not None:
-            await close()
-        if (close_locker := getattr(locker, "close", None)) is not None:
-            await close_locker()  # RedisLocker: stop its pub/sub listener before Redis closes
+        await store.close()
+        await locker.close()  # RedisLocker: stop its pub/sub listener before Redis closes
         if redis is not None:
             await redis.aclose()
 

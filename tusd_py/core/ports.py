@@ -1,14 +1,34 @@
 """The contracts the protocol core needs from the outside world.
 
-Stores, lockers and completion sinks implement these Protocols; the service and the
-web layer only ever see these types. Concrete classes are named in ``app.py`` only.
+Stores, lockers and completion sinks implement these Protocols; the service and the web
+layer only ever see these types. Concrete classes are named in ``app.py`` only.
+
+The store contract follows tusd's ``DataStore`` and its extension interfaces: a small core
+that every store implements (``Store`` creates and finds uploads and has a lifecycle;
+``Upload`` reads its info, writes a chunk, records its state and finishes), plus one small
+Protocol per optional capability. A store offers a capability by implementing the store side
+(``Terminater.as_terminatable_upload``...), which hands back a view of one of its uploads with
+the extra method. ``core/composer.StoreComposer`` collects what a store offers once, at start,
+and ``Tus-Extension`` follows from it.
+
+=====================  =======================  =========================================
+capability (store)     upload view              what it gives
+=====================  =======================  =========================================
+``Terminater``         ``TerminatableUpload``   termination (DELETE), removal on expiry
+``Concater``           (store only)             concatenation
+``LengthDeferrer``     ``LengthDeclarable...``  creation-defer-length
+``Expirer``            ``ExpiringUpload``       expiration (with ``Terminater``)
+``RangeReader``        ``ReadableUpload``       GET of a finished upload, processing's source
+``PlaintextDiscarder`` ``DiscardableUpload``    dropping a processed upload's plaintext bytes
+``UploadLister``       (store only)             the sweeper's walk over live uploads
+=====================  =======================  =========================================
 """
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager
-from typing import Literal, Protocol
+from typing import Literal, Protocol, runtime_checkable
 
 from ..protocol.info import UploadInfo, UploadState
 
@@ -42,6 +62,7 @@ class RequestBody(Body, Protocol):
         """Whether at least one byte arrives (used when the upload is already complete)."""
 
 
+# -- the core: every store ----------------------------------------------------------------------
 class Upload(Protocol):
     # True where finish() assembles something outside this process (S3: CompleteMultipartUpload),
     # which a crash can interrupt: the state machine then records ``completing`` first. False
@@ -56,48 +77,115 @@ class Upload(Protocol):
         """Append ``body`` at ``offset`` (== the current offset); return the bytes stored, so
         that ``offset`` plus the result is what ``get_info()`` reports next."""
 
-    async def declare_length(self, length: int) -> None:
-        """Fix the size of a deferred-length upload."""
-
-    async def set_expiry(self, expires_at: float | None) -> None: ...
-
     async def set_state(self, state: UploadState) -> None:
-        """A finished state (COMPLETED, HANDED_OFF) also ends the expiry: ``expires_at`` becomes
-        None in the same write, as finished files do not expire."""
+        """Persist a step of the completion state machine (core/finishing.py), so that a crash
+        never hands an upload off twice. A finished state (COMPLETED, HANDED_OFF) also ends the
+        expiry: ``expires_at`` becomes None in the same write, as finished files do not expire."""
 
     async def finish(self) -> None:
         """Assemble the final object once every byte is stored. Idempotent."""
-
-    async def terminate(self, reason: TombstoneReason) -> None:
-        """Free every resource and leave a tombstone so later requests get 410."""
-
-    async def release(self) -> None:
-        """Drop the stored bytes of a complete upload but keep the upload: HEAD still answers
-        complete. Processing calls it once an encrypted copy replaces the plaintext. Idempotent."""
-
-    def read(self, start: int, end: int) -> AsyncIterator[bytes]:
-        """Bytes ``start`` to ``end`` (exclusive) of a complete upload."""
 
 
 class Store(Protocol):
     name: str
     max_upload_size: int  # the store's own ceiling (S3: 5 TiB)
 
+    async def start(self) -> None:
+        """Open what the store needs (SDK clients) before the first request."""
+
+    async def close(self) -> None:
+        """Release what ``start`` (or the constructor) opened."""
+
     async def create_upload(self, info: UploadInfo) -> Upload: ...
 
     async def get_upload(self, upload_id: str) -> Upload:
         """Raise UploadNotFound for unknown ids and UploadGone for tombstoned ones."""
 
-    async def concat(self, final: Upload, partials: list[Upload]) -> None:
-        """Write the partials' bytes, in order, as the content of ``final``."""
 
-    def list_upload_ids(self) -> AsyncIterator[str]:
-        """Every live upload, for sweepers. Order is unspecified."""
+# -- optional capabilities: one Protocol each ---------------------------------------------------
+# The ``as_*`` methods take an upload this store returned and give it back as the view
+# (tusd's ``AsTerminatableUpload``); they are cheap and never touch storage.
+class TerminatableUpload(Protocol):
+    async def terminate(self, reason: TombstoneReason) -> None:
+        """Free every resource and leave a tombstone so later requests get 410."""
+
+
+@runtime_checkable
+class Terminater(Protocol):
+    """termination: DELETE, and the removal of expired uploads."""
+
+    def as_terminatable_upload(self, upload: Upload) -> TerminatableUpload: ...
 
     async def purge_tombstones(self, older_than: float) -> int:
         """Forget tombstones written before ``older_than``; later requests then get 404."""
 
 
+@runtime_checkable
+class Concater(Protocol):
+    """concatenation: a final upload made of finished partial uploads."""
+
+    async def concat(self, final: Upload, partials: list[Upload]) -> None:
+        """Write the partials' bytes, in order, as the content of ``final``."""
+
+
+class LengthDeclarableUpload(Protocol):
+    async def declare_length(self, length: int) -> None:
+        """Fix the size of a deferred-length upload."""
+
+
+@runtime_checkable
+class LengthDeferrer(Protocol):
+    """creation-defer-length: uploads created without a length, which a later PATCH declares."""
+
+    def as_length_declarable_upload(self, upload: Upload) -> LengthDeclarableUpload: ...
+
+
+class ExpiringUpload(Protocol):
+    async def set_expiry(self, expires_at: float | None) -> None: ...
+
+
+@runtime_checkable
+class Expirer(Protocol):
+    """expiration: an unfinished upload's ``Upload-Expires`` is stored and slides with each PATCH."""
+
+    def as_expiring_upload(self, upload: Upload) -> ExpiringUpload: ...
+
+
+class ReadableUpload(Protocol):
+    def read(self, start: int, end: int) -> AsyncIterator[bytes]:
+        """Bytes ``start`` to ``end`` (exclusive) of a complete upload."""
+
+
+@runtime_checkable
+class RangeReader(Protocol):
+    """Ranged reads of a finished upload: GET downloads and processing's source."""
+
+    def as_readable_upload(self, upload: Upload) -> ReadableUpload: ...
+
+
+class DiscardableUpload(Protocol):
+    async def discard(self) -> None:
+        """Drop the stored bytes of a complete upload but keep the upload: HEAD still answers
+        complete. Processing calls it once an encrypted copy replaces the plaintext. Idempotent.
+        (Not a lock release: the bytes at rest go, the upload stays.)"""
+
+
+@runtime_checkable
+class PlaintextDiscarder(Protocol):
+    """Dropping a processed upload's plaintext bytes at rest."""
+
+    def as_discardable_upload(self, upload: Upload) -> DiscardableUpload: ...
+
+
+@runtime_checkable
+class UploadLister(Protocol):
+    """The sweeper's walk: expiry, stuck completions and hand-offs."""
+
+    def list_upload_ids(self) -> AsyncIterator[str]:
+        """Every live upload. Order is unspecified."""
+
+
+# -- locks and the hand-off ---------------------------------------------------------------------
 class Lock(Protocol):
     def on_release_request(self, callback: Callable[[], None]) -> None:
         """Call ``callback`` when another request wants this lock or the lock was lost."""
@@ -110,6 +198,9 @@ class Locker(Protocol):
     def lock(self, upload_id: str, *, timeout: float) -> AbstractAsyncContextManager[Lock]:
         """Exclusive per-upload lock. A waiter asks the holder to release, then waits at
         most ``timeout`` seconds and raises UploadLocked (423) if it still cannot have it."""
+
+    async def close(self) -> None:
+        """Stop what the locker runs in the background (Redis: its pub/sub listener)."""
 
 
 class CompletionSink(Protocol):

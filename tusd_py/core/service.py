@@ -32,9 +32,10 @@ from ..protocol.errors import (
 )
 from ..protocol.headers import Concat, Metadata
 from ..protocol.info import UploadInfo, UploadState
+from .composer import StoreComposer, require
 from .diskspace import SpaceGuard
 from .finishing import Finisher
-from .ports import CompletionSink, Locker, RequestBody, Store, Upload
+from .ports import CompletionSink, Locker, ReadableUpload, RequestBody, Store, Upload
 from .spool import StagingBudget, spool
 
 log = structlog.get_logger("tusd_py.service")
@@ -55,6 +56,7 @@ class Limits:
 class UploadService:
     def __init__(self, store: Store, locker: Locker, sink: CompletionSink, limits: Limits) -> None:
         self.store = store
+        self.stores = StoreComposer.of(store)  # what the store offers, asked once
         self.locker = locker
         self.limits = limits
         self.finisher = Finisher(sink)
@@ -66,8 +68,14 @@ class UploadService:
         ceiling = self.store.max_upload_size
         return min(ceiling, self.limits.max_size) if self.limits.max_size else ceiling
 
+    def extensions(self) -> list[str]:
+        """``Tus-Extension``: what the store offers, and expiration only with an expiry set."""
+        return self.stores.extensions(expiry_seconds=self.limits.expiry_seconds)
+
     def _expiry(self, now: float) -> float | None:
-        return now + self.limits.expiry_seconds if self.limits.expiry_seconds > 0 else None
+        if self.limits.expiry_seconds > 0 and self.stores.expires:
+            return now + self.limits.expiry_seconds
+        return None
 
     # -- POST -------------------------------------------------------------------------------
     async def create(
@@ -82,6 +90,10 @@ class UploadService:
         """Create an upload (body, if any, goes through ``append`` afterwards)."""
         if length is not None and length > self.max_size:
             raise TooLarge(f"Upload-Length {length} exceeds the maximum size {self.max_size}")
+        if concat is not None:
+            require(self.stores.concater, "concatenation (Upload-Concat)")
+        if length is None and not (concat and concat.is_final):
+            require(self.stores.length_deferrer, "deferred lengths (Upload-Defer-Length)")
         now = time.time()
         info = UploadInfo(
             id=secrets.token_hex(16),  # 128 random bits, 32 hex digits (a UUID object costs ~5x)
@@ -137,7 +149,7 @@ class UploadService:
             partials.append(partial)
         info.size, info.partial_ids, info.expires_at = total, list(partial_ids), None
         upload = await self.store.create_upload(info)
-        await self.store.concat(upload, partials)
+        await require(self.stores.concater, "concatenation (Upload-Concat)").concat(upload, partials)
         log.info("upload_concatenated", upload_id=info.id, parts=len(partials), size=total)
         info = await self.finisher.ensure_finished(upload, await upload.get_info())
         return upload, info
@@ -154,7 +166,8 @@ class UploadService:
         upload = await self.store.get_upload(upload_id)
         info = await upload.get_info()
         if info.expires_at is not None and not info.is_complete and info.expires_at <= time.time():
-            await upload.terminate("expired")
+            if self.stores.terminater is not None:
+                await self.stores.terminater.as_terminatable_upload(upload).terminate("expired")
             log.info("upload_expired", upload_id=upload_id)
             raise UploadGone("the upload has expired")
         return upload, info
@@ -211,7 +224,8 @@ class UploadService:
                 "chunk_write_complete", offset=info.offset, written=written, error=body.error, stopped=body.stopped
             )
             if not info.is_complete:
-                await upload.set_expiry(self._expiry(time.time()))
+                if self.stores.expirer is not None:
+                    await self.stores.expirer.as_expiring_upload(upload).set_expiry(self._expiry(time.time()))
                 info.expires_at = self._expiry(time.time())
             else:  # finish even if the body then broke: every byte is stored (tusd does the same)
                 info = await self.finisher.ensure_finished(upload, info)
@@ -252,19 +266,22 @@ class UploadService:
             raise InvalidLength(f"Upload-Length {length} is smaller than the offset {info.offset}")
         if length > self.max_size:
             raise TooLarge(f"Upload-Length {length} exceeds the maximum size {self.max_size}")
-        await upload.declare_length(length)
+        deferrer = require(self.stores.length_deferrer, "deferred lengths (Upload-Defer-Length)")
+        await deferrer.as_length_declarable_upload(upload).declare_length(length)
         return await upload.get_info()
 
     # -- DELETE -------------------------------------------------------------------------------
     async def terminate(self, upload_id: str) -> None:
+        terminater = require(self.stores.terminater, "termination (DELETE)")
         async with self.locker.lock(upload_id, timeout=self.limits.lock_timeout):
             upload, _ = await self._live(upload_id)
-            await upload.terminate("terminated")
+            await terminater.as_terminatable_upload(upload).terminate("terminated")
             log.info("upload_terminated", upload_id=upload_id)
 
     # -- GET ----------------------------------------------------------------------------------
-    async def open_download(self, upload_id: str) -> tuple[Upload, UploadInfo]:
+    async def open_download(self, upload_id: str) -> tuple[ReadableUpload, UploadInfo]:
+        reader = require(self.stores.reader, "downloads (GET)")
         upload, info = await self._live(upload_id)
         if not info.is_complete or info.state in (UploadState.RECEIVING, UploadState.COMPLETING):
             raise IncompleteUpload("the upload is not complete yet")
-        return upload, info
+        return reader.as_readable_upload(upload), info

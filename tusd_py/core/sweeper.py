@@ -34,33 +34,39 @@ class Sweeper:
     async def run_once(self, now: float | None = None) -> SweepReport:
         now = time.time() if now is None else now
         report = SweepReport()
-        store, finisher = self.service.store, self.service.finisher
-        async for upload_id in store.list_upload_ids():
-            try:
-                upload = await store.get_upload(upload_id)
-                info = await upload.get_info()
-                expired = info.expires_at is not None and not info.is_complete and info.expires_at <= now
-                stuck = info.is_complete and info.state is not UploadState.HANDED_OFF
-                if stuck and info.is_partial and info.state is UploadState.COMPLETED:
-                    stuck = False  # partials rest in COMPLETED: they are never handed off
-                if not (expired or stuck):
-                    continue
-                async with self.service.locker.lock(upload_id, timeout=1.0):
-                    if expired:
-                        await upload.terminate("expired")
-                        report.expired += 1
-                        log.info("upload_expired", upload_id=upload_id)
-                    else:  # re-read under the lock: another instance may have finished it meanwhile
-                        fresh = await upload.get_info()
-                        before = fresh.state
-                        if (await finisher.ensure_finished(upload, fresh)).state is not before:
-                            report.finished += 1
-            except TusError as exc:  # busy, gone meanwhile, or storage trouble: next round
-                log.debug("sweep_skipped", upload_id=upload_id, error=exc.message)
-            except Exception:
-                log.exception("sweep_failed", upload_id=upload_id)
-        report.purged = await store.purge_tombstones(now - self.tombstone_ttl)
+        stores = self.service.stores
+        if stores.lister is not None:  # without one, stuck uploads wait for their clients' next request
+            async for upload_id in stores.lister.list_upload_ids():
+                try:
+                    await self._visit(upload_id, now, report)
+                except TusError as exc:  # busy, gone meanwhile, or storage trouble: next round
+                    log.debug("sweep_skipped", upload_id=upload_id, error=exc.message)
+                except Exception:
+                    log.exception("sweep_failed", upload_id=upload_id)
+        if stores.terminater is not None:
+            report.purged = await stores.terminater.purge_tombstones(now - self.tombstone_ttl)
         return report
+
+    async def _visit(self, upload_id: str, now: float, report: SweepReport) -> None:
+        upload = await self.service.store.get_upload(upload_id)
+        info = await upload.get_info()
+        terminater = self.service.stores.terminater
+        expired = info.expires_at is not None and not info.is_complete and info.expires_at <= now
+        stuck = info.is_complete and info.state is not UploadState.HANDED_OFF
+        if stuck and info.is_partial and info.state is UploadState.COMPLETED:
+            stuck = False  # partials rest in COMPLETED: they are never handed off
+        if not ((expired and terminater is not None) or stuck):
+            return
+        async with self.service.locker.lock(upload_id, timeout=1.0):
+            if expired and terminater is not None:
+                await terminater.as_terminatable_upload(upload).terminate("expired")
+                report.expired += 1
+                log.info("upload_expired", upload_id=upload_id)
+            else:  # re-read under the lock: another instance may have finished it meanwhile
+                fresh = await upload.get_info()
+                before = fresh.state
+                if (await self.service.finisher.ensure_finished(upload, fresh)).state is not before:
+                    report.finished += 1
 
     async def run_forever(self, interval: float) -> None:
         while True:

@@ -29,6 +29,7 @@ Hierarchy::
     ├── TooManyRequests           429 ERR_TOO_MANY_REQUESTS (a per-client cap; carries Retry-After)
     ├── ChecksumMismatch          460 ERR_CHECKSUM_MISMATCH
     ├── ReadInterrupted           500 ERR_READ_INTERRUPTED (body reset or timed out; bytes kept; clients retry 5xx)
+    ├── FeatureNotImplemented     501 ERR_NOT_IMPLEMENTED (the configured store lacks the capability)
     ├── IncompleteUpload          400 ERR_INCOMPLETE_UPLOAD (GET before the upload finished)
     ├── StorageUnavailable        503 ERR_STORAGE_UNAVAILABLE (transient backend trouble; clients retry 5xx)
     ├── ServerBusy                503 ERR_SERVER_BUSY (a server-wide cap; carries Retry-After; clients retry 5xx)
@@ -194,3 +195,11 @@ class InsufficientStorage(TusError):
     status = 507
     code = "ERR_INSUFFICIENT_STORAGE"
     reason = "Insufficient Storage"
+
+
+class FeatureNotImplemented(TusError):
+    """The configured store does not offer what the request needs (termination, concatenation,
+    deferred length, downloads): tusd's ``ErrNotImplemented``."""
+
+    status = 501
+    code = "ERR_NOT_IMPLEMENTED"

@@ -46,3 +46,6 @@ class MemoryLocker:
 
     def is_locked(self, upload_id: str) -> bool:
         return upload_id in self._held
+
+    async def close(self) -> None:
+        pass  # nothing runs in the background

@@ -23,7 +23,7 @@ import shutil
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import structlog
 
@@ -169,12 +169,14 @@ class FileUpload:
         if info.size is not None and info.offset != info.size:
             raise TusError(f"stored size {info.offset} does not match Upload-Length {info.size}")
 
-    async def release(self) -> None:
+    async def discard(self) -> None:
         info = self._read()
         if info.size is None or info.offset != info.size:
-            raise TusError(f"upload {self.id} is not complete: its bytes cannot be released")
-        with disk_errors("releasing the upload's bytes"):
+            raise TusError(f"upload {self.id} is not complete: its bytes cannot be discarded")
+        with disk_errors("discarding the upload's bytes"):
             await _in_thread(_sparse_replace, self._data, info.size)
+
+    release = discard  # the name processing calls
 
     async def terminate(self, reason: TombstoneReason) -> None:
         with disk_errors("terminating the upload"):
@@ -222,6 +224,9 @@ class FileStore:
         self.written = WrittenInfos()
         import_info_files(self.root, self.db)
 
+    async def start(self) -> None:
+        pass  # the constructor opened the database: the worker uses the store without an app
+
     async def close(self) -> None:
         self.db.close()
 
@@ -256,6 +261,13 @@ class FileStore:
         upload = FileUpload(self, upload_id)
         upload._fetched = str(row[0])  # one SELECT for get_upload() + get_info(), not two
         return upload
+
+    # -- capabilities: every one of ports.py; an upload passed in is one of this store's
+    def as_terminatable_upload(self, upload: Upload) -> FileUpload:
+        return cast(FileUpload, upload)
+
+    as_length_declarable_upload = as_expiring_upload = as_readable_upload = as_terminatable_upload
+    as_discardable_upload = as_terminatable_upload
 
     async def concat(self, final: Upload, partials: list[Upload]) -> None:
         assert isinstance(final, FileUpload) and all(isinstance(p, FileUpload) for p in partials)
@@ -308,6 +320,13 @@ def import_info_files(root: Path, db: LocalDB) -> int:
 
 
 if TYPE_CHECKING:
-    from ..core.ports import Store
+    from ..core import ports
 
-    _: type[Store] = FileStore
+    _: type[ports.Store] = FileStore
+    _t: type[ports.Terminater] = FileStore
+    _c: type[ports.Concater] = FileStore
+    _d: type[ports.LengthDeferrer] = FileStore
+    _e: type[ports.Expirer] = FileStore
+    _r: type[ports.RangeReader] = FileStore
+    _p: type[ports.PlaintextDiscarder] = FileStore
+    _l: type[ports.UploadLister] = FileStore

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import AsyncIterator
 from dataclasses import replace
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 from ..core.ports import Body, TombstoneReason, Upload
 from ..protocol.errors import TusError, UploadGone, UploadNotFound
@@ -58,11 +58,13 @@ class MemoryUpload:
         if info.size is not None and len(data) != info.size:
             raise TusError(f"stored size {len(data)} does not match Upload-Length {info.size}")
 
-    async def release(self) -> None:
+    async def discard(self) -> None:
         info = await self.get_info()
         if info.size is None or info.offset != info.size:
-            raise TusError(f"upload {self.id} is not complete: its bytes cannot be released")
+            raise TusError(f"upload {self.id} is not complete: its bytes cannot be discarded")
         # kept: process memory is not storage at rest, and tests read the bytes afterwards
+
+    release = discard  # the name processing calls
 
     async def terminate(self, reason: TombstoneReason) -> None:
         self._entry()
@@ -83,6 +85,12 @@ class MemoryStore:
         self.uploads: dict[str, tuple[UploadInfo, bytearray]] = {}
         self.tombstones: dict[str, float] = {}
 
+    async def start(self) -> None:
+        pass
+
+    async def close(self) -> None:
+        pass
+
     def missing(self, upload_id: str) -> TusError:
         if upload_id in self.tombstones:
             return UploadGone("the upload was terminated or has expired")
@@ -97,6 +105,13 @@ class MemoryStore:
         if upload_id not in self.uploads:
             raise self.missing(upload_id)
         return MemoryUpload(self, self.uploads[upload_id][0])
+
+    # -- capabilities: every one of ports.py; an upload passed in is one of this store's
+    def as_terminatable_upload(self, upload: Upload) -> MemoryUpload:
+        return cast(MemoryUpload, upload)
+
+    as_length_declarable_upload = as_expiring_upload = as_readable_upload = as_terminatable_upload
+    as_discardable_upload = as_terminatable_upload
 
     async def concat(self, final: Upload, partials: list[Upload]) -> None:
         target = self.uploads[(await final.get_info()).id][1]
@@ -115,6 +130,13 @@ class MemoryStore:
 
 
 if TYPE_CHECKING:
-    from ..core.ports import Store
+    from ..core import ports
 
-    _: type[Store] = MemoryStore
+    _: type[ports.Store] = MemoryStore
+    _t: type[ports.Terminater] = MemoryStore
+    _c: type[ports.Concater] = MemoryStore
+    _d: type[ports.LengthDeferrer] = MemoryStore
+    _e: type[ports.Expirer] = MemoryStore
+    _r: type[ports.RangeReader] = MemoryStore
+    _p: type[ports.PlaintextDiscarder] = MemoryStore
+    _l: type[ports.UploadLister] = MemoryStore

@@ -15,15 +15,11 @@ from .urls import id_from_url, upload_url
 _UNBOUNDED = 2**62
 
 
-def extensions(upload_expiry: float) -> list[str]:
-    return [e for e in c.ALL_EXTENSIONS if e != c.EXT_EXPIRATION or upload_expiry > 0]
-
-
 async def options(request: web.Request) -> web.Response:
-    service, settings = request.app[SERVICE], request.app[SETTINGS]
+    service = request.app[SERVICE]
     headers = {
         c.H_TUS_VERSION: ",".join(c.TUS_VERSIONS),
-        c.H_TUS_EXTENSION: ",".join(extensions(settings.upload_expiry)),
+        c.H_TUS_EXTENSION: ",".join(service.extensions()),  # what the configured store offers
         c.H_TUS_CHECKSUM_ALGORITHM: ",".join(ALGORITHMS),
     }
     if service.max_size < _UNBOUNDED:

@@ -17,7 +17,7 @@ import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, AsyncExitStack
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import structlog
 
@@ -318,6 +318,13 @@ class S3Store:
         await self.put_tail(record.info.id, b"", start=total, parts=len(parts))
         await self.records.commit(record.info.id, expect=0, keep=0, add=parts, tail=0, offset=total)
 
+    # -- capabilities: every one of ports.py; an upload passed in is one of this store's ------
+    def as_terminatable_upload(self, upload: Upload) -> S3Upload:
+        return cast(S3Upload, upload)
+
+    as_length_declarable_upload = as_expiring_upload = as_readable_upload = as_terminatable_upload
+    as_discardable_upload = as_terminatable_upload
+
     # -- sweeping ----------------------------------------------------------------------------
     async def list_upload_ids(self) -> AsyncIterator[str]:
         seen = 0
@@ -351,6 +358,13 @@ async def _concat_body(sources: list[tuple[S3Upload, int]]) -> AsyncIterator[byt
 
 
 if TYPE_CHECKING:
-    from ...core.ports import Store
+    from ...core import ports
 
-    _: type[Store] = S3Store
+    _: type[ports.Store] = S3Store
+    _t: type[ports.Terminater] = S3Store
+    _c: type[ports.Concater] = S3Store
+    _d: type[ports.LengthDeferrer] = S3Store
+    _e: type[ports.Expirer] = S3Store
+    _r: type[ports.RangeReader] = S3Store
+    _p: type[ports.PlaintextDiscarder] = S3Store
+    _l: type[ports.UploadLister] = S3Store

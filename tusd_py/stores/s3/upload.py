@@ -246,12 +246,14 @@ class S3Upload:
                 Bucket=self.store.config.bucket, Delete={"Objects": objects, "Quiet": True}
             )
 
-    async def release(self) -> None:
+    async def discard(self) -> None:
         info = await self.get_info()
         if info.size is None or info.offset != info.size or not info.state.finished:
-            raise TusError(f"upload {self.id} is not complete: its object cannot be released")
+            raise TusError(f"upload {self.id} is not complete: its object cannot be discarded")
         # The record (Redis) and .info stay; a record rebuilt from a handed-off .info needs no object.
         await self._delete("")
+
+    release = discard  # the name processing calls
 
     async def terminate(self, reason: TombstoneReason) -> None:
         record = await self.store.load(self.id)
