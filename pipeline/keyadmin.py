@@ -25,7 +25,6 @@ from .crypto.keys import KeyRing, WrappedKey, rewrap
 from .crypto.settings import CryptoSettings
 from .protect import asset_context
 from .records import FileMediaRecords, MediaRecords, RedisMediaRecords
-from .settings import PipelineSettings
 
 log = structlog.get_logger("pipeline.keyadmin")
 
@@ -44,14 +43,14 @@ class RotationReport:
 
 
 @asynccontextmanager
-async def open_records(settings: PipelineSettings) -> AsyncIterator[MediaRecords]:
+async def open_records(*, redis_url: str, data_dir: str) -> AsyncIterator[MediaRecords]:
     """The media records the server and the workers use: Redis with TUSD_REDIS_URL, else files."""
-    if not settings.redis_url:
-        yield FileMediaRecords(settings.data_dir)
+    if not redis_url:
+        yield FileMediaRecords(data_dir)
         return
     from redis.asyncio import Redis
 
-    redis = Redis.from_url(settings.redis_url)
+    redis = Redis.from_url(redis_url)
     try:
         yield RedisMediaRecords(redis)
     finally:

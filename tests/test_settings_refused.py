@@ -36,6 +36,8 @@ REFUSED: list[tuple[dict[str, str], str]] = [
     ({"TUSD_STORE": "s3"}, "TUSD_S3_BUCKET"),
     ({"TUSD_KEK_PROVIDER": "kms"}, "TUSD_KMS_KEY_ID"),
     ({"TUSD_PORT": "http"}, "TUSD_PORT"),
+    ({"TUSD_LOG_LEVEL": "verbose"}, "TUSD_LOG_LEVEL"),
+    ({"TUSD_LADDER_HEIGHTS": "720,tall"}, "TUSD_LADDER_HEIGHTS"),
 ]
 
 
@@ -64,6 +66,7 @@ def test_serve_refuses_with_one_line_and_status_2(tmp_path: Path, env: dict[str,
         (["worker"], {"TUSD_REDIS_URL": "redis://127.0.0.1:1/0", "TUSD_URL_SIGNING_SECRET": SECRET}, "TUSD_URL_"),
         (["keys", "list"], {"TUSD_KEK_PROVIDER": "kms"}, "TUSD_KMS_KEY_ID"),
         (["keys", "list"], {"TUSD_X264_CRF": "99"}, "TUSD_X264_CRF"),
+        (["keys", "list"], {"TUSD_LOG_LEVEL": "loud"}, "TUSD_LOG_LEVEL"),
     ],
 )
 def test_worker_and_keys_refuse_the_same_way(
@@ -101,11 +104,13 @@ def test_worker_and_keys_refuse_the_same_way(
         {"base_path": "/media/uploads/"},
         {"redis_url": "localhost:6379"},
         {"store": "s3"},
+        {"log_level": "verbose"},
+        {"log_format": "xml"},
     ],
 )
 def test_the_server_settings_refuse(values: dict[str, Any]) -> None:
     with pytest.raises(ValidationError) as caught:
-        Settings(_env_file=None, **values)  # type: ignore[call-arg]
+        Settings.from_flat(**values)
     line = describe_config_error(caught.value)
     assert line.startswith("TUSD_") and "\n" not in line
 
@@ -124,19 +129,34 @@ def test_the_server_settings_refuse(values: dict[str, Any]) -> None:
         {"redis_url": "rediss://user:pw@redis:6380/0"},
         {"redis_url": "unix:///run/redis.sock"},
         {"store": "s3", "s3_bucket": "b"},
+        {"log_level": "WARNING"},
     ],
 )
 def test_sound_settings_still_pass(values: dict[str, Any]) -> None:
-    Settings(_env_file=None, **values)  # type: ignore[call-arg]
+    Settings.from_flat(**values)
 
 
-def test_the_pipeline_and_key_settings_refuse(tmp_path: Path) -> None:
-    with pytest.raises(ValidationError, match="redis_url"):
-        PipelineSettings(redis_url="localhost:6379")
+def test_the_pipeline_and_key_settings_refuse() -> None:
+    with pytest.raises(ValidationError, match="x264_crf"):
+        PipelineSettings(x264_crf=99)
     with pytest.raises(ValidationError, match="at least 16 bytes"):
-        CryptoSettings(data_dir=str(tmp_path), url_signing_secret="x" * 15)
+        CryptoSettings(url_signing_secret="x" * 15)
     with pytest.raises(ValidationError, match="TUSD_KMS_KEY_ID"):
-        CryptoSettings(data_dir=str(tmp_path), kek_provider="kms")
+        CryptoSettings(kek_provider="kms")
+
+
+def test_flat_names_reach_their_sections_and_typos_are_refused(tmp_path: Path) -> None:
+    settings = Settings.from_flat(port=0, store="s3", s3_bucket="b", redis_url="redis://r/0", x264_crf=30)
+    assert (settings.server.port, settings.storage.s3_bucket, settings.redis.redis_url) == (0, "b", "redis://r/0")
+    assert settings.pipeline.x264_crf == 30
+    with pytest.raises(TypeError, match="prot"):
+        Settings.from_flat(prot=1)
+
+
+def test_the_key_file_lives_in_the_storage_sections_data_dir(tmp_path: Path) -> None:
+    assert Settings.from_flat(data_dir=str(tmp_path)).crypto.key_file == tmp_path / "keys" / "master.key"
+    assert Settings.from_flat(data_dir=str(tmp_path)).crypto.may_create_key
+    assert not Settings.from_flat(store="s3", s3_bucket="b").crypto.may_create_key  # shared storage
 
 
 def test_the_line_never_carries_a_value() -> None:

@@ -1,5 +1,5 @@
 """``tusd-py``: the command line. ``tusd-py serve`` runs the tus server, ``tusd-py worker`` the
-processing worker (arq, with ``pipeline.worker.WorkerSettings``'s options), ``tusd-py keys``
+processing worker (arq, ``tusd_py/worker.py``), ``tusd-py keys``
 lists, rotates and retires key-encryption keys (``pipeline.keyadmin``)."""
 
 from __future__ import annotations
@@ -22,9 +22,6 @@ def _bad_config(exc: ValidationError | SettingsError) -> int:
 
 
 def _serve(args: argparse.Namespace) -> int:
-    from pipeline.crypto.settings import CryptoSettings
-    from pipeline.settings import PipelineSettings
-
     from .app import create_app
     from .log import configure_logging
 
@@ -34,12 +31,10 @@ def _serve(args: argparse.Namespace) -> int:
         if v is not None
     }
     try:
-        settings = Settings(**overrides)
-        CryptoSettings.for_server(settings)  # create_app reads these too: checked before it sets anything up
-        PipelineSettings.for_server(settings)
+        settings = Settings.from_flat(**overrides)  # every section, checked before anything is set up
     except CONFIG_ERRORS as exc:
         return _bad_config(exc)
-    configure_logging(settings.log_format, settings.log_level)
+    configure_logging(settings.log.log_format, settings.log.log_level)
     from pipeline.crypto.keys import KeyConfigError
 
     try:
@@ -49,16 +44,18 @@ def _serve(args: argparse.Namespace) -> int:
         return 2
     from .web.connections import CannotListen, CappedSite, serve
 
+    server = settings.server
+
     def ready(site: CappedSite) -> None:  # once the socket is bound: the banner never claims a port it lacks
         print(
-            f"tusd-py: tus 1.0.0 on http://{settings.host}:{site.port}{settings.base_path} "
-            f"(store={settings.store}, data_dir={settings.data_dir})",
+            f"tusd-py: tus 1.0.0 on http://{server.host}:{site.port}{server.base_path} "
+            f"(store={settings.storage.store}, data_dir={settings.storage.data_dir})",
             file=sys.stderr,
             flush=True,
         )
 
     try:
-        asyncio.run(serve(app, settings, ready=ready))  # web.run_app, plus the connection cap
+        asyncio.run(serve(app, server, ready=ready))  # web.run_app, plus the connection cap
     except CannotListen as exc:
         print(f"tusd-py: {exc}", file=sys.stderr)
         return 1
@@ -66,24 +63,21 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 def _worker(args: argparse.Namespace) -> int:
-    from pipeline.crypto.settings import CryptoSettings
-    from pipeline.settings import PipelineSettings
-
     from .log import configure_logging
 
     try:
-        settings = PipelineSettings()
-        settings.upload_settings()  # the store's settings too: a bad one stops the start, not a job
-        CryptoSettings.for_server(settings)
+        settings = Settings()  # storage, redis, pipeline, crypto: a bad one stops the start, not a job
     except CONFIG_ERRORS as exc:
         return _bad_config(exc)
-    from pipeline.worker import run  # after the check: importing it builds the settings again
-
-    configure_logging(settings.log_format, settings.log_level)
-    if not settings.redis_url:
+    configure_logging(settings.log.log_format, settings.log.log_level)
+    if not settings.redis.redis_url:
         print("tusd-py worker: TUSD_REDIS_URL is required (the arq queue lives in Redis)", file=sys.stderr)
         return 2
-    print(f"tusd-py: worker on {settings.redis_url} (store={settings.store})", file=sys.stderr, flush=True)
+    from .worker import run  # after the check: the worker's imports (arq, av) are heavy
+
+    print(
+        f"tusd-py: worker on {settings.redis.redis_url} (store={settings.storage.store})", file=sys.stderr, flush=True
+    )
     run(settings)
     return 0
 
@@ -93,20 +87,20 @@ def _keys(args: argparse.Namespace) -> int:
 
     from pipeline import keyadmin
     from pipeline.crypto.keys import CryptoError
-    from pipeline.crypto.settings import CryptoSettings
-    from pipeline.settings import PipelineSettings
 
     from .log import configure_logging
 
     try:
-        settings = PipelineSettings()
-        crypto = CryptoSettings.for_server(settings)
+        settings = Settings()
     except CONFIG_ERRORS as exc:
         return _bad_config(exc)
-    configure_logging(settings.log_format, settings.log_level)
+    crypto = settings.crypto
+    configure_logging(settings.log.log_format, settings.log.log_level)
 
     async def run() -> list[str]:
-        async with keyadmin.open_records(settings) as records:
+        async with keyadmin.open_records(
+            redis_url=settings.redis.redis_url, data_dir=settings.storage.data_dir
+        ) as records:
             if args.keys_command == "rotate":
                 report = await keyadmin.rotate(crypto, records, new_key=not args.rewrap)
                 lines = [f"active KEK: {report.active}"]

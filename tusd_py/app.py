@@ -38,27 +38,27 @@ QUEUE = web.AppKey("tusd_py.queue", InProcessQueue)
 
 def build_redis(settings: Settings) -> Any | None:
     """One client for state, locks and the arq queue (ArqRedis is a redis.asyncio.Redis)."""
-    if not settings.redis_url:
+    if not settings.redis.redis_url:
         return None
     from arq.connections import ArqRedis
 
-    return ArqRedis.from_url(settings.redis_url)
+    return ArqRedis.from_url(settings.redis.redis_url)
 
 
 def build_store(settings: Settings, redis: Any | None = None) -> Store:
-    if settings.store == "file":
+    if settings.storage.store == "file":
         from .stores.filesystem import FileStore
 
-        return FileStore(settings.data_dir, disk_reserve=settings.disk_reserve)
-    if settings.store == "memory":
+        return FileStore(settings.storage.data_dir, disk_reserve=settings.storage.disk_reserve)
+    if settings.storage.store == "memory":
         from .stores.memory import MemoryStore
 
         return MemoryStore()
-    if settings.store == "s3":
+    if settings.storage.store == "s3":
         from .stores.s3 import S3Store
 
         return S3Store.from_settings(settings, redis=redis)
-    raise ValueError(f"unknown store {settings.store!r}")
+    raise ValueError(f"unknown store {settings.storage.store!r}")
 
 
 def build_locker(settings: Settings, redis: Any | None) -> Locker:
@@ -66,7 +66,7 @@ def build_locker(settings: Settings, redis: Any | None) -> Locker:
         return MemoryLocker()
     from .state.redis_lock import RedisLocker
 
-    return RedisLocker(redis, ttl=settings.lock_ttl)
+    return RedisLocker(redis, ttl=settings.redis.lock_ttl)
 
 
 def build_sink(settings: Settings, redis: Any | None, queue: InProcessQueue) -> CompletionSink:
@@ -81,7 +81,7 @@ def build_media_records(settings: Settings, redis: Any | None) -> MediaRecords:
     """Processing records: in Redis beside the arq queue, else JSON files under data_dir/media."""
     from pipeline.records import FileMediaRecords, RedisMediaRecords
 
-    return RedisMediaRecords(redis) if redis is not None else FileMediaRecords(settings.data_dir)
+    return RedisMediaRecords(redis) if redis is not None else FileMediaRecords(settings.storage.data_dir)
 
 
 def build_vault(settings: Settings, crypto: CryptoSettings, store: Store, records: MediaRecords) -> MediaVault:
@@ -105,7 +105,7 @@ def build_vault(settings: Settings, crypto: CryptoSettings, store: Store, record
 
 async def _index(request: web.Request) -> web.Response:
     settings = request.app[SETTINGS]
-    return web.Response(text=f"tusd-py: tus 1.0.0 endpoint at {settings.base_path}\n")
+    return web.Response(text=f"tusd-py: tus 1.0.0 endpoint at {settings.server.base_path}\n")
 
 
 def create_app(
@@ -127,14 +127,14 @@ def create_app(
         locker,
         sink or build_sink(settings, redis, queue),
         Limits(
-            max_size=settings.max_size or None,
-            expiry_seconds=settings.upload_expiry,
-            lock_timeout=settings.lock_timeout,
-            tmp_dir=settings.tmp_dir or None,
-            checksum_max_size=settings.checksum_max_size,
-            concat_max_partials=settings.concat_max_partials,
-            staging_memory=settings.staging_memory,
-            disk_reserve=settings.disk_reserve,
+            max_size=settings.server.max_size or None,
+            expiry_seconds=settings.server.upload_expiry,
+            lock_timeout=settings.server.lock_timeout,
+            tmp_dir=settings.server.tmp_dir or None,
+            checksum_max_size=settings.server.checksum_max_size,
+            concat_max_partials=settings.server.concat_max_partials,
+            staging_memory=settings.server.staging_memory,
+            disk_reserve=settings.storage.disk_reserve,
         ),
     )
     app[STORE] = store
@@ -142,24 +142,24 @@ def create_app(
     app[QUEUE] = queue
     app[INGEST] = IngestActivity()
     app[ADMISSION] = Admission(
-        max_uploads=settings.max_uploads_in_flight,
-        sse_per_client=settings.sse_per_client,
-        retry_after=settings.retry_after,
-        trust_forwarded=settings.behind_proxy,
+        max_uploads=settings.server.max_uploads_in_flight,
+        sse_per_client=settings.server.sse_per_client,
+        retry_after=settings.server.retry_after,
+        trust_forwarded=settings.server.behind_proxy,
     )
-    app[SWEEPER] = Sweeper(service, tombstone_ttl=settings.tombstone_ttl)
+    app[SWEEPER] = Sweeper(service, tombstone_ttl=settings.server.tombstone_ttl)
     app[MEDIA] = media = build_media_records(settings, redis)
     from pipeline.crypto.keyring import signing_secret
     from pipeline.crypto.settings import CryptoSettings
 
-    crypto = CryptoSettings.for_server(settings)
+    crypto = settings.crypto
     vault = build_vault(settings, crypto, store, media)
     app[VAULT] = vault
     app[DOWNLOADS] = UploadDownloads(vault)
     app[SIGNER] = Signer(signing_secret(crypto), crypto.url_ttl)
     setup_routes(app)
     setup_playback_routes(app)
-    if settings.base_path != "/":
+    if settings.server.base_path != "/":
         app.router.add_get("/", _index)
     app.cleanup_ctx.append(_clients(store, redis, locker))
     if vault.keys is None:
@@ -222,10 +222,10 @@ def _embedded_pipeline(
 async def _background_tasks(app: web.Application) -> AsyncIterator[None]:
     settings = app[SETTINGS]
     tasks = [
-        asyncio.create_task(app[SWEEPER].run_forever(settings.sweep_interval), name="sweeper"),
+        asyncio.create_task(app[SWEEPER].run_forever(settings.server.sweep_interval), name="sweeper"),
         asyncio.create_task(app[QUEUE].run(), name="in-process-queue"),
     ]
-    if keep_freed(settings.heap_keep):  # this process's allocator: kept during uploads, returned after
+    if keep_freed(settings.server.heap_keep):  # this process's allocator: kept during uploads, returned after
         tasks.append(asyncio.create_task(release_when_idle(app[INGEST]), name="heap-release"))
     yield
     for task in tasks:

@@ -1,4 +1,5 @@
-"""Render the configuration reference (docs/configuration.md) from the settings classes.
+"""Render the configuration reference (docs/configuration.md) from the settings model: one table
+per section of ``Settings``.
 
 The descriptions live on the fields, so the reference cannot drift from the code;
 tests/test_docs.py fails when the committed file differs from what this renders.
@@ -6,10 +7,9 @@ tests/test_docs.py fails when the committed file differs from what this renders.
 
 from __future__ import annotations
 
-import importlib
 from typing import Any
 
-from pydantic_settings import BaseSettings
+from .settings import Settings
 
 HEADER = """# Configuration reference
 
@@ -18,28 +18,28 @@ Every setting is an environment variable with the `TUSD_` prefix (a `.env` file 
 environment. S3 credentials come from the usual `AWS_*` variables (`AWS_ACCESS_KEY_ID`,
 `AWS_SECRET_ACCESS_KEY`, `AWS_SESSION_TOKEN`, `AWS_PROFILE`).
 
+Each table below is one section of the settings model (`tusd_py/settings.py`), and each variable
+belongs to exactly one section: `serve`, `worker` and `keys` read them once at start and each
+uses the sections it needs (the worker: storage, redis, pipeline, crypto).
+
 A value that is malformed, or a combination that cannot be safe (credentialed CORS for any
-origin, a short URL signing secret, TUSD_STORE=s3 without a bucket...), stops `tusd-py serve`,
-`worker` and `keys` before anything starts: one line on stderr naming the variable, exit status 2.
+origin, a short URL signing secret, TUSD_STORE=s3 without a bucket, an unknown TUSD_LOG_LEVEL...),
+stops `tusd-py serve`, `worker` and `keys` before anything starts: one line on stderr naming the
+variable, exit status 2.
 
 This file is generated: `make docs` (or `tusd-py config-doc > docs/configuration.md`).
 """
 
-# (title, "module:Class") of every settings class; optional ones are skipped if not importable.
-SECTIONS = [
-    ("Server (`tusd-py serve`)", "tusd_py.settings:Settings"),
-    ("Processing pipeline (`tusd-py worker` and the embedded queue)", "pipeline.settings:PipelineSettings"),
-    ("Encryption and delivery", "pipeline.crypto.settings:CryptoSettings"),
-]
-
-
-def _load(path: str) -> type[BaseSettings] | None:
-    module, _, name = path.partition(":")
-    try:
-        cls: type[BaseSettings] = getattr(importlib.import_module(module), name)
-    except (ImportError, AttributeError):
-        return None
-    return cls
+# The title of every section of ``Settings``; a section without one fails the docs test, so a new
+# section cannot go undocumented.
+TITLES = {
+    "server": "Server (`tusd-py serve`)",
+    "storage": "Storage (every process)",
+    "redis": "Redis (state, locks, media records, the job queue)",
+    "log": "Logging (every process)",
+    "pipeline": "Processing pipeline (`tusd-py worker` and the embedded queue)",
+    "crypto": "Encryption and delivery",
+}
 
 
 def _default(value: Any) -> str:
@@ -52,19 +52,11 @@ def _default(value: Any) -> str:
 
 def render() -> str:
     lines = [HEADER]
-    seen: set[str] = set()
-    for title, path in SECTIONS:
-        cls = _load(path)
-        if cls is None:
-            continue
-        prefix = str(cls.model_config.get("env_prefix", "")).upper()
+    for name, section in Settings.sections().items():
+        prefix = str(section.model_config.get("env_prefix", "")).upper()
         rows = []
-        for name, field in cls.model_fields.items():
-            env = prefix + name.upper()
-            if env in seen:
-                continue  # shared settings (redis_url, s3_*) are documented once, where first seen
-            seen.add(env)
+        for field_name, field in section.model_fields.items():
             description = (field.description or "").replace("|", "\\|")
-            rows.append(f"| `{env}` | `{_default(field.default)}` | {description} |")
-        lines += [f"## {title}", "", "| Variable | Default | Meaning |", "|---|---|---|", *rows, ""]
+            rows.append(f"| `{prefix}{field_name.upper()}` | `{_default(field.default)}` | {description} |")
+        lines += [f"## {TITLES[name]}", "", "| Variable | Default | Meaning |", "|---|---|---|", *rows, ""]
     return "\n".join(lines)

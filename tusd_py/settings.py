@@ -1,18 +1,31 @@
-"""All settings of the server, in one place. Environment variables carry the ``TUSD_`` prefix.
+"""All settings, as one model of sections, read once from ``TUSD_*`` variables.
 
-Build once in ``__main__`` (or in a test) and pass down; there is no global settings object.
-Every field has a description: ``docs/configuration.md`` is generated from the same text
-(``tusd-py config-doc``), so the reference cannot drift from the code.
+``Settings()`` reads the environment once; each process takes the sections it needs:
+``tusd-py serve`` all of them, ``tusd-py worker`` storage, redis, pipeline and crypto,
+``tusd-py keys`` storage, redis and crypto. Every variable is declared in exactly one section
+(``TUSD_DATA_DIR`` in ``storage``, ``TUSD_REDIS_URL`` in ``redis``...); a process that needs a
+value of another section is handed it by whoever builds it, never reads it again.
+
+The server's sections live here; the pipeline's own (``PipelineSettings``, ``CryptoSettings``)
+live in ``pipeline``, which knows nothing of this module. A new concern (auth, say) is one more
+section class and one more field of ``Settings``.
+
+Build once in ``__main__`` (or in a test: ``Settings.from_flat(port=0, store="s3", ...)``) and pass
+down; there is no global settings object. Every field has a description: ``docs/configuration.md``
+is generated from the same text (``tusd-py config-doc``), so the reference cannot drift from the code.
 """
 
 from __future__ import annotations
 
 import re
-from typing import Literal, Self
+from typing import Any, Literal, Self
 from urllib.parse import urlsplit
 
-from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict, SettingsError
+
+from pipeline.crypto.settings import CryptoSettings
+from pipeline.settings import PipelineSettings
 
 DEFAULT_CORS_ALLOW_HEADERS = (
     "Authorization, Origin, X-Requested-With, X-Request-ID, X-HTTP-Method-Override, Content-Type, "
@@ -36,61 +49,62 @@ _REDIS_SCHEMES = ("redis://", "rediss://", "unix://")
 CONFIG_ERRORS = (ValidationError, SettingsError)  # what building a settings model raises for bad TUSD_*
 
 
-class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="TUSD_", extra="ignore")
+class ServerSettings(BaseSettings):
+    """``tusd-py serve``: HTTP, the tus protocol's rules and limits, CORS."""
+
+    model_config = SettingsConfigDict(env_prefix="TUSD_", extra="forbid")
 
     # -- HTTP -------------------------------------------------------------------------------
-    host: str = Field("127.0.0.1", description="Interface to listen on.")
-    port: int = Field(1080, ge=0, le=65535, description="TCP port to listen on.")
+    host: str = Field(default="127.0.0.1", description="Interface to listen on.")
+    port: int = Field(default=1080, ge=0, le=65535, description="TCP port to listen on.")
     base_path: str = Field(
-        "/files/",
+        default="/files/",
         description="URL path of the tus creation endpoint; uploads live below it. Plain path segments only "
         "(no '%', '{', '}', '.' or '..' segment), and not under /media/ (processed media).",
     )
     public_base_url: str = Field(
-        "",
-        description="Fixed http(s)://host[:port] used to build Location URLs (e.g. https://up.example.com); "
-        "no path.",
+        default="",
+        description="Fixed http(s)://host[:port] used to build Location URLs (e.g. https://up.example.com); no path.",
     )
     behind_proxy: bool = Field(
-        False, description="Trust X-Forwarded-Host/-Proto and Forwarded when building Location URLs."
+        default=False, description="Trust X-Forwarded-Host/-Proto and Forwarded when building Location URLs."
     )
-    relative_location: bool = Field(False, description="Answer POST with a relative Location (path only).")
+    relative_location: bool = Field(default=False, description="Answer POST with a relative Location (path only).")
     read_timeout: float = Field(
-        60.0, gt=0, description="Seconds a request body may stay silent before the server keeps what it has."
+        default=60.0, gt=0, description="Seconds a request body may stay silent before the server keeps what it has."
     )
-    enable_download: bool = Field(True, description="Serve GET on finished uploads (with Range support).")
+    enable_download: bool = Field(default=True, description="Serve GET on finished uploads (with Range support).")
 
     # -- uploads ----------------------------------------------------------------------------
-    store: Literal["file", "s3", "memory"] = Field(
-        "file", description="Where bytes go: 'file' (embedded default), 's3', or 'memory' (tests only)."
-    )
-    data_dir: str = Field("./data", description="Directory of the file store (and of the embedded key file).")
     max_size: int = Field(
-        DEFAULT_MAX_SIZE,
+        default=DEFAULT_MAX_SIZE,
         ge=0,
         description="Largest accepted upload in bytes (Tus-Max-Size), 10 GiB by default: a few hours of camera "
         "video, while one client cannot take a small server's disk in one upload. 0 = only the store's own "
         "ceiling (S3: 5 TiB).",
     )
     upload_expiry: float = Field(
-        86400.0,
+        default=86400.0,
         ge=0,
         description="Seconds an unfinished upload lives after its last PATCH (Upload-Expires); 0 disables.",
     )
-    sweep_interval: float = Field(60.0, gt=0, description="Seconds between runs of the expiry/completion sweeper.")
+    sweep_interval: float = Field(
+        default=60.0, gt=0, description="Seconds between runs of the expiry/completion sweeper."
+    )
     tombstone_ttl: float = Field(
-        7 * 86400.0, ge=0, description="Seconds a terminated or expired upload answers 410 before it is 404."
+        default=7 * 86400.0, ge=0, description="Seconds a terminated or expired upload answers 410 before it is 404."
     )
     lock_timeout: float = Field(
-        10.0, gt=0, description="Seconds a request waits for the upload lock before answering 423."
+        default=10.0, gt=0, description="Seconds a request waits for the upload lock before answering 423."
     )
     checksum_max_size: int = Field(
-        1024**3, ge=0, description="Largest PATCH body that may carry Upload-Checksum (it is staged first); 413 above."
+        default=1024**3,
+        ge=0,
+        description="Largest PATCH body that may carry Upload-Checksum (it is staged first); 413 above.",
     )
-    tmp_dir: str = Field("", description="Directory for staging checksummed bodies (default: system temp).")
+    tmp_dir: str = Field(default="", description="Directory for staging checksummed bodies (default: system temp).")
     heap_keep: int = Field(
-        32 * 1024 * 1024,
+        default=32 * 1024 * 1024,
         ge=0,
         description="Bytes of freed memory the C allocator (glibc) keeps for the next request bodies "
         "instead of returning them to the system at once; returned after 5 s without uploads. "
@@ -99,113 +113,73 @@ class Settings(BaseSettings):
 
     # -- limits (docs/operations.md, "Limits") -------------------------------------------------
     concat_max_partials: int = Field(
-        1000,
+        default=1000,
         ge=1,
         description="Most partial uploads one final upload (Upload-Concat: final) may list, each of them once; "
         "400 ERR_INVALID_CONCAT above, or for a partial listed twice, before anything is created.",
     )
     max_connections: int = Field(
-        1024,
+        default=1024,
         ge=0,
         description="Open client connections at once; a connection beyond it is answered 503 with Retry-After "
         "and closed. 0 = no limit.",
     )
     max_uploads_in_flight: int = Field(
-        256,
+        default=256,
         ge=0,
         description="PATCH and POST requests receiving upload bodies at once; beyond it 503 with Retry-After "
         "before any byte is read. 0 = no limit.",
     )
     retry_after: int = Field(
-        5,
+        default=5,
         ge=1,
         description="Seconds in the Retry-After header of the 503 and 429 answers of these limits (including "
         "the one a connection beyond TUSD_MAX_CONNECTIONS gets).",
     )
     staging_memory: int = Field(
-        64 * 1024 * 1024,
+        default=64 * 1024 * 1024,
         ge=0,
         description="Bytes of RAM, across all requests, for staging checksummed bodies (each takes at most "
         "8 MiB of it); what does not fit is staged in a file under TUSD_TMP_DIR.",
     )
     min_body_rate: int = Field(
-        1024,
+        default=1024,
         ge=0,
         description="Bytes a request body must deliver per TUSD_BODY_RATE_WINDOW; a slower body is ended "
         "there, keeping what arrived (the client resumes from HEAD). 0 = no minimum.",
     )
     body_rate_window: float = Field(
-        30.0, gt=0, description="Seconds over which TUSD_MIN_BODY_RATE is measured (also the grace at the start)."
+        default=30.0,
+        gt=0,
+        description="Seconds over which TUSD_MIN_BODY_RATE is measured (also the grace at the start).",
     )
     sse_max_lifetime: float = Field(
-        3600.0,
+        default=3600.0,
         gt=0,
         description="Seconds an event stream (/media/{id}/events) stays open; the browser's EventSource then "
         "reconnects.",
     )
     sse_per_client: int = Field(
-        8,
+        default=8,
         ge=1,
         description="Event streams open at once per client address (the last X-Forwarded-For entry with "
-        "TUSD_BEHIND_PROXY); 429 with Retry-After beyond it."
-    )
-    disk_reserve: int = Field(
-        1024**3,
-        ge=0,
-        description="Bytes of free disk the file store keeps in reserve: a new upload or new bytes that would "
-        "eat into it get 507 (what already landed is kept). Also applied to the staging directory. 0 = none.",
+        "TUSD_BEHIND_PROXY); 429 with Retry-After beyond it.",
     )
 
     # -- CORS -------------------------------------------------------------------------------
     cors_allow_origins: str = Field(
-        "*",
+        default="*",
         description="Comma-separated allowed origins (scheme://host[:port], no trailing slash), '*' for any. "
         "Others get 403 ERR_ORIGIN_NOT_ALLOWED.",
     )
     cors_allow_credentials: bool = Field(
-        False,
+        default=False,
         description="Send Access-Control-Allow-Credentials: true, to origins listed by name only; refused at "
         "start while TUSD_CORS_ALLOW_ORIGINS contains '*' or 'null'.",
     )
-    cors_allow_headers: str = Field(DEFAULT_CORS_ALLOW_HEADERS, description="Access-Control-Allow-Headers.")
-    cors_expose_headers: str = Field(DEFAULT_CORS_EXPOSE_HEADERS, description="Access-Control-Expose-Headers.")
-    cors_max_age: int = Field(86400, ge=0, description="Access-Control-Max-Age of preflight answers, seconds.")
-
-    # -- S3 store (TUSD_STORE=s3); credentials come from the usual AWS_* variables ---------------
-    s3_bucket: str = Field("", description="Bucket that holds uploads (required with TUSD_STORE=s3).")
-    s3_prefix: str = Field("", description="Key prefix for every object the S3 store writes, e.g. 'uploads/'.")
-    s3_endpoint_url: str = Field("", description="S3 endpoint for MinIO, R2, moto...; empty = AWS.")
-    s3_region: str = Field("us-east-1", description="S3 region.")
-    s3_path_style: bool = Field(False, description="Use path-style addressing (MinIO, moto).")
-    s3_part_size: int = Field(
-        8 * 1024 * 1024,
-        ge=5 * 1024 * 1024,
-        description="Preferred multipart part size in bytes (>= 5 MiB). Memory per upload is about "
-        "(TUSD_S3_PARTS_IN_FLIGHT + 1) x part size.",
-    )
-    s3_min_part_size: int = Field(
-        5 * 1024 * 1024, ge=1, description="Smallest non-final part S3 accepts; smaller tails are carried forward."
-    )
-    s3_max_parts: int = Field(10_000, ge=1, description="Most parts one multipart upload may have (S3: 10,000).")
-    s3_uniform_parts: bool = Field(
-        False, description="Every non-final part has exactly the same size (Cloudflare R2 requires this)."
-    )
-    s3_parts_in_flight: int = Field(4, ge=1, description="Parts uploaded concurrently for one upload.")
-    s3_parts_in_flight_total: int = Field(16, ge=1, description="Parts uploaded concurrently across the process.")
-
-    # -- Redis (state, locks, job queue) ------------------------------------------------------
-    redis_url: str = Field(
-        "",
-        description="redis://, rediss:// or unix:// URL. Selects Redis state, locks and the arq queue; "
-        "empty = in-process state.",
-    )
-    lock_ttl: float = Field(
-        10.0, gt=0, description="Seconds a Redis upload lock lives unless renewed (renewed at TTL/2)."
-    )
-
-    # -- logging ----------------------------------------------------------------------------
-    log_format: Literal["console", "json"] = Field("console", description="'console' for humans, 'json' for machines.")
-    log_level: str = Field("info", description="debug, info, warning or error.")
+    cors_allow_headers: str = Field(default=DEFAULT_CORS_ALLOW_HEADERS, description="Access-Control-Allow-Headers.")
+    cors_expose_headers: str = Field(default=DEFAULT_CORS_EXPOSE_HEADERS, description="Access-Control-Expose-Headers.")
+    cors_max_age: int = Field(default=86400, ge=0, description="Access-Control-Max-Age of preflight answers, seconds.")
 
     @field_validator("base_path")
     @classmethod
@@ -229,13 +203,8 @@ class Settings(BaseSettings):
             raise ValueError(f"must be an absolute http(s)://host[:port] URL with no path, got {value!r}")
         return value
 
-    @field_validator("redis_url")
-    @classmethod
-    def _redis_scheme(cls, value: str) -> str:
-        return check_redis_url(value)
-
     @model_validator(mode="after")
-    def _safe_together(self) -> Self:
+    def _cors_is_safe(self) -> Self:
         """Combinations no deployment can want; each message names the variable to change."""
         origins = self.allowed_origins
         for origin in origins:
@@ -253,13 +222,146 @@ class Settings(BaseSettings):
                 "TUSD_CORS_ALLOW_CREDENTIALS: cannot be true while TUSD_CORS_ALLOW_ORIGINS allows 'null' "
                 "(any sandboxed page or local file sends it)"
             )
-        if self.store == "s3" and not self.s3_bucket:
-            raise ValueError("TUSD_S3_BUCKET: required with TUSD_STORE=s3")
         return self
 
     @property
     def allowed_origins(self) -> list[str]:
         return [o.strip() for o in self.cors_allow_origins.split(",") if o.strip()]
+
+
+class StorageSettings(BaseSettings):
+    """Where uploads (and the pipeline's outputs, records and the embedded key file) live."""
+
+    model_config = SettingsConfigDict(env_prefix="TUSD_", extra="forbid")
+
+    store: Literal["file", "s3", "memory"] = Field(
+        default="file", description="Where bytes go: 'file' (embedded default), 's3', or 'memory' (tests only)."
+    )
+    data_dir: str = Field(default="./data", description="Directory of the file store (and of the embedded key file).")
+    disk_reserve: int = Field(
+        default=1024**3,
+        ge=0,
+        description="Bytes of free disk the file store keeps in reserve: a new upload or new bytes that would "
+        "eat into it get 507 (what already landed is kept). Also applied to the staging directory. 0 = none.",
+    )
+
+    # -- S3 store (TUSD_STORE=s3); credentials come from the usual AWS_* variables ---------------
+    s3_bucket: str = Field(default="", description="Bucket that holds uploads (required with TUSD_STORE=s3).")
+    s3_prefix: str = Field(default="", description="Key prefix for every object the S3 store writes, e.g. 'uploads/'.")
+    s3_endpoint_url: str = Field(default="", description="S3 endpoint for MinIO, R2, moto...; empty = AWS.")
+    s3_region: str = Field(default="us-east-1", description="S3 region.")
+    s3_path_style: bool = Field(default=False, description="Use path-style addressing (MinIO, moto).")
+    s3_part_size: int = Field(
+        default=8 * 1024 * 1024,
+        ge=5 * 1024 * 1024,
+        description="Preferred multipart part size in bytes (>= 5 MiB). Memory per upload is about "
+        "(TUSD_S3_PARTS_IN_FLIGHT + 1) x part size.",
+    )
+    s3_min_part_size: int = Field(
+        default=5 * 1024 * 1024,
+        ge=1,
+        description="Smallest non-final part S3 accepts; smaller tails are carried forward.",
+    )
+    s3_max_parts: int = Field(
+        default=10_000, ge=1, description="Most parts one multipart upload may have (S3: 10,000)."
+    )
+    s3_uniform_parts: bool = Field(
+        default=False, description="Every non-final part has exactly the same size (Cloudflare R2 requires this)."
+    )
+    s3_parts_in_flight: int = Field(default=4, ge=1, description="Parts uploaded concurrently for one upload.")
+    s3_parts_in_flight_total: int = Field(
+        default=16, ge=1, description="Parts uploaded concurrently across the process."
+    )
+
+    @model_validator(mode="after")
+    def _bucket_with_s3(self) -> Self:
+        if self.store == "s3" and not self.s3_bucket:
+            raise ValueError("TUSD_S3_BUCKET: required with TUSD_STORE=s3")
+        return self
+
+
+class RedisSettings(BaseSettings):
+    """Redis: upload state, locks, media records and the arq queue."""
+
+    model_config = SettingsConfigDict(env_prefix="TUSD_", extra="forbid")
+
+    redis_url: str = Field(
+        default="",
+        description="redis://, rediss:// or unix:// URL. Selects Redis state, locks and the arq queue; "
+        "empty = in-process state.",
+    )
+    lock_ttl: float = Field(
+        default=10.0, gt=0, description="Seconds a Redis upload lock lives unless renewed (renewed at TTL/2)."
+    )
+
+    @field_validator("redis_url")
+    @classmethod
+    def _redis_scheme(cls, value: str) -> str:
+        return check_redis_url(value)
+
+
+class LogSettings(BaseSettings):
+    """Logging of every process."""
+
+    model_config = SettingsConfigDict(env_prefix="TUSD_", extra="forbid")
+
+    log_format: Literal["console", "json"] = Field(
+        default="console", description="'console' for humans, 'json' for machines."
+    )
+    log_level: Literal["debug", "info", "warning", "error"] = Field(
+        default="info", description="debug, info, warning or error (any case); anything else stops the start."
+    )
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _lower(cls, value: Any) -> Any:
+        return value.strip().lower() if isinstance(value, str) else value
+
+
+class Settings(BaseModel):
+    """Every section. ``Settings()`` reads each section from ``TUSD_*`` (once); tests and the CLI's
+    overrides use ``from_flat``. The crypto section is placed in the storage section's data dir."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    server: ServerSettings = Field(default_factory=ServerSettings)
+    storage: StorageSettings = Field(default_factory=StorageSettings)
+    redis: RedisSettings = Field(default_factory=RedisSettings)
+    log: LogSettings = Field(default_factory=LogSettings)
+    pipeline: PipelineSettings = Field(default_factory=PipelineSettings)
+    crypto: CryptoSettings = Field(default_factory=CryptoSettings)
+
+    @model_validator(mode="after")
+    def _place_keys(self) -> Self:
+        # the key file's default home is under TUSD_DATA_DIR, and shared storage (S3) never gets a
+        # new key: a key made on one machine would not decrypt what another stored
+        self.crypto = self.crypto.placed(self.storage.data_dir, shared_storage=self.storage.store == "s3")
+        return self
+
+    @classmethod
+    def sections(cls) -> dict[str, type[BaseSettings]]:
+        """Section name -> its class, in the order of the reference."""
+        found: dict[str, type[BaseSettings]] = {}
+        for name, field in cls.model_fields.items():
+            section = field.annotation
+            assert isinstance(section, type) and issubclass(section, BaseSettings), name
+            found[name] = section
+        return found
+
+    @classmethod
+    def from_flat(cls, **values: Any) -> Settings:
+        """Settings from flat field names (``port=0, store="s3", ladder_heights=(360,)``), each
+        routed to the one section that declares it; everything else from ``TUSD_*``.
+        An unknown name is a ``TypeError``."""
+        grouped: dict[str, dict[str, Any]] = {}
+        owner = {field: name for name, section in cls.sections().items() for field in section.model_fields}
+        for field, value in values.items():
+            if field not in owner:
+                raise TypeError(f"no section declares a setting {field!r}")
+            grouped.setdefault(owner[field], {})[field] = value
+        sections = cls.sections()
+        built: dict[str, Any] = {name: sections[name](**fields) for name, fields in grouped.items()}
+        return cls(**built)
 
 
 def _is_base_url(value: str) -> bool:
@@ -296,7 +398,8 @@ def describe_config_error(exc: ValidationError | SettingsError) -> str:
     for error in exc.errors(include_url=False, include_input=False):
         cause = error.get("ctx", {}).get("error")
         message = str(cause) if isinstance(cause, Exception) else error["msg"]
-        field = ".".join(str(part) for part in error["loc"])
+        loc = [str(part) for part in error["loc"] if str(part) not in Settings.model_fields]
+        field = loc[0] if loc else ""  # a section's field; deeper parts (a list index) do not name a variable
         if field and not message.startswith("TUSD_"):
             message = f"TUSD_{field.upper()}: {message}"
         parts.append(message.replace("\n", " "))

@@ -70,7 +70,7 @@ def load_local_keys(settings: CryptoSettings) -> LocalKeys:
             if not path.exists() and not settings.may_create_key:
                 raise MissingKeyError(
                     f"no master key: {path} does not exist and this is a production setup "
-                    f"(TUSD_STORE={settings.store}, TUSD_CREATE_MASTER_KEY={settings.create_master_key}). "
+                    f"({'TUSD_STORE=s3' if settings.shared_storage else 'TUSD_CREATE_MASTER_KEY=false'}). "
                     "Set TUSD_MASTER_KEY, point TUSD_MASTER_KEY_FILE at the existing key file, or use "
                     "TUSD_KEK_PROVIDER=kms. A new key would not decrypt assets stored under the old one."
                 )

@@ -1,16 +1,18 @@
-"""Settings of encryption at rest and delivery (``TUSD_`` prefix), read by the server, the worker
-and ``tusd-py keys``. ``keyring.py`` turns them into a key ring and a URL signing secret.
+"""The crypto section: encryption at rest and delivery (``TUSD_`` prefix), used by the server,
+the worker and ``tusd-py keys``. ``keyring.py`` turns it into a key ring and a URL signing secret.
 
-Names shared with the server (``data_dir``, ``store``) are the same variables, so one
-environment configures every process. Build once and pass down.
+Two facts of the storage section matter here and are not read again: the data dir (default home
+of the key file) and whether storage is shared between machines (S3: a key is never created).
+Whoever builds the section says both with ``placed()``; the application's settings model does it
+once for every process.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Literal, Self
+from typing import Literal, Self
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, PrivateAttr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from .envelope import DEFAULT_FRAME_SIZE, MAX_FRAME_SIZE
@@ -21,13 +23,10 @@ PREVIOUS_DIR = "previous"  # beside the key file: earlier master keys, kept unti
 
 
 class CryptoSettings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="TUSD_", extra="ignore")
+    model_config = SettingsConfigDict(env_prefix="TUSD_", extra="forbid")
 
-    # -- shared with the server ---------------------------------------------------------------
-    data_dir: str = Field(default="./data", description="Directory of the file store (and of the embedded key file).")
-    store: Literal["file", "s3", "memory"] = Field(
-        default="file", description="Where bytes go: 'file' (embedded default), 's3', or 'memory' (tests only)."
-    )
+    _data_dir: Path = PrivateAttr(default=Path("./data"))
+    _shared_storage: bool = PrivateAttr(default=False)
 
     # -- the key-encryption key (KEK) ---------------------------------------------------------
     kek_provider: Literal["local", "kms"] = Field(
@@ -96,15 +95,19 @@ class CryptoSettings(BaseSettings):
             raise ValueError("TUSD_KMS_KEY_ID: required with TUSD_KEK_PROVIDER=kms")
         return self
 
-    @classmethod
-    def for_server(cls, server: Any) -> CryptoSettings:
-        """The server's (or the pipeline's) values for the shared fields, the rest from TUSD_*."""
-        shared = {name: getattr(server, name) for name in ("data_dir", "store") if hasattr(server, name)}
-        return cls(**shared)
+    def placed(self, data_dir: str | Path, *, shared_storage: bool) -> Self:
+        """This section for storage under ``data_dir``; ``shared_storage`` (S3): never create a key."""
+        placed = self.model_copy()
+        placed._data_dir, placed._shared_storage = Path(data_dir), shared_storage
+        return placed
+
+    @property
+    def shared_storage(self) -> bool:
+        return self._shared_storage
 
     @property
     def key_file(self) -> Path:
-        return Path(self.master_key_file) if self.master_key_file else Path(self.data_dir) / "keys" / KEY_FILE_NAME
+        return Path(self.master_key_file) if self.master_key_file else self._data_dir / "keys" / KEY_FILE_NAME
 
     @property
     def previous_dir(self) -> Path:
@@ -113,7 +116,7 @@ class CryptoSettings(BaseSettings):
     @property
     def may_create_key(self) -> bool:
         """Only the embedded default creates a key: in production a missing key must stop the start."""
-        return self.create_master_key and self.store != "s3"
+        return self.create_master_key and not self._shared_storage
 
     @staticmethod
     def split(value: str) -> list[str]:

@@ -54,7 +54,7 @@ def env(monkeypatch: pytest.MonkeyPatch) -> None:
 @pytest.fixture
 async def served(env: None, aiohttp_server: Any, tmp_path: Path) -> AsyncIterator[tuple[str, Any, Path]]:
     data_dir = tmp_path / "data"
-    app = create_app(Settings(_env_file=None, data_dir=str(data_dir), store="file"))  # type: ignore[call-arg]
+    app = create_app(Settings.from_flat(data_dir=str(data_dir), store="file"))
     server = await aiohttp_server(app)
     yield str(server.make_url("")).rstrip("/"), app, data_dir
 

@@ -18,8 +18,9 @@ from pipeline.crypto.keys import KeyConfigError, KeyFileError, MissingKeyError, 
 from pipeline.crypto.settings import CryptoSettings
 
 
-def settings(tmp_path: Path, **values: object) -> CryptoSettings:
-    return CryptoSettings(data_dir=str(tmp_path), **values)  # type: ignore[arg-type]
+def settings(tmp_path: Path, *, shared_storage: bool = False, **values: object) -> CryptoSettings:
+    """The crypto section placed as the application places it: key file under ``tmp_path``."""
+    return CryptoSettings(**values).placed(tmp_path, shared_storage=shared_storage)  # type: ignore[arg-type]
 
 
 def test_the_embedded_default_creates_the_key_file_once_0600_and_reuses_it(tmp_path: Path) -> None:
@@ -32,7 +33,7 @@ def test_the_embedded_default_creates_the_key_file_once_0600_and_reuses_it(tmp_p
         local_ring(settings(tmp_path))
 
 
-@pytest.mark.parametrize("values", [{"store": "s3"}, {"create_master_key": False}])
+@pytest.mark.parametrize("values", [{"shared_storage": True}, {"create_master_key": False}])
 def test_production_never_creates_a_key(tmp_path: Path, values: dict[str, object]) -> None:
     with pytest.raises(MissingKeyError, match="TUSD_MASTER_KEY"):
         local_ring(settings(tmp_path, **values))
@@ -55,7 +56,8 @@ def test_signing_secret_is_set_or_derived_and_required_with_kms(tmp_path: Path) 
     with pytest.raises(ValidationError, match="at least 16 bytes"):  # refused at start, not at the first URL
         settings(tmp_path, url_signing_secret="s" * 15)
     with pytest.raises(KeyConfigError):  # settings built without validation are still refused
-        signing_secret(CryptoSettings.model_construct(data_dir=str(tmp_path), url_signing_secret="short"))
+        unchecked = CryptoSettings.model_construct(url_signing_secret="short")
+        signing_secret(unchecked.placed(tmp_path, shared_storage=False))
     derived = signing_secret(settings(tmp_path))
     assert len(derived) == 32 and derived == signing_secret(settings(tmp_path))
     assert derived not in (tmp_path / "keys" / "master.key").read_bytes()

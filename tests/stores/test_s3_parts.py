@@ -237,7 +237,7 @@ def test_the_deferred_limit_is_tusd_max_size_and_0_means_the_stores_ceiling() ->
     from tusd_py.stores.s3 import S3Store
 
     def policy(**values: object) -> PartPolicy:
-        settings = Settings(_env_file=None, store="s3", s3_bucket="b", s3_uniform_parts=True, **values)  # type: ignore[call-arg]
+        settings = Settings.from_flat(store="s3", s3_bucket="b", s3_uniform_parts=True, **values)
         return S3Store.from_settings(settings).config.policy
 
     default, ceiling = policy(), policy(max_size=0)

@@ -20,7 +20,7 @@ from .helpers import TusCase, b64, path_of, upload_ids
 
 
 def _files(client: Any) -> set[str]:
-    root = Path(client.app[SETTINGS].data_dir)
+    root = Path(client.app[SETTINGS].storage.data_dir)
     return {str(p.relative_to(root)) for p in root.rglob("*") if p.is_file() and "-journal" not in p.name}
 
 

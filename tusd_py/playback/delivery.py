@@ -48,8 +48,8 @@ def file_path(upload_id: str, relative: str) -> str:
 
 
 def absolute(request: web.Request, path: str) -> str:
-    settings = request.app[SETTINGS]
-    return absolute_url(request, path, public_base_url=settings.public_base_url, behind_proxy=settings.behind_proxy)
+    server = request.app[SETTINGS].server
+    return absolute_url(request, path, public_base_url=server.public_base_url, behind_proxy=server.behind_proxy)
 
 
 def playback_links(request: web.Request, record: MediaRecord, *, audience: str = "") -> dict[str, Any]:

@@ -106,7 +106,7 @@ async def events(request: web.Request) -> web.StreamResponse:
             headers={"Content-Type": "text/event-stream", "Cache-Control": "no-store", "X-Accel-Buffering": "no"}
         )
         decorate(request, response)
-        deadline = asyncio.get_running_loop().time() + request.app[SETTINGS].sse_max_lifetime
+        deadline = asyncio.get_running_loop().time() + request.app[SETTINGS].server.sse_max_lifetime
         try:
             async with media.watch(upload_id) as changes:  # subscribe before reading: no change slips between
                 await response.prepare(request)

@@ -68,9 +68,9 @@ class AiohttpBody:
         """The body with the server's read timeout and minimum rate."""
         return cls(
             request,
-            read_timeout=settings.read_timeout,
-            min_rate=settings.min_body_rate,
-            rate_window=settings.body_rate_window,
+            read_timeout=settings.server.read_timeout,
+            min_rate=settings.server.min_body_rate,
+            rate_window=settings.server.body_rate_window,
         )
 
     def stop(self) -> None:

@@ -26,7 +26,7 @@ import structlog
 from aiohttp import web
 
 from ..protocol.constants import H_TUS_RESUMABLE, TUS_RESUMABLE
-from ..settings import Settings
+from ..settings import ServerSettings
 
 log = structlog.get_logger("tusd_py.web")
 
@@ -198,7 +198,7 @@ def raise_descriptor_limit(connections: int) -> None:
         log.warning("descriptor_limit_low", limit=new, max_connections=connections, wanted=want)
 
 
-async def serve(app: web.Application, settings: Settings, *, ready: Callable[[CappedSite], None]) -> None:
+async def serve(app: web.Application, settings: ServerSettings, *, ready: Callable[[CappedSite], None]) -> None:
     """Run ``app`` until SIGINT or SIGTERM, as ``web.run_app`` does, behind the connection cap.
     ``ready`` is called once the socket is bound, so what it prints is true."""
     if settings.max_connections:

@@ -55,7 +55,7 @@ async def post(request: web.Request) -> web.Response:
             raise InvalidLength("a final upload must not carry Upload-Length or Upload-Defer-Length")
         if body.declared_length != 0:
             raise ModifyFinal("a final upload cannot carry a body")
-        ids = [id_from_url(url, settings.base_path) for url in concat.urls]
+        ids = [id_from_url(url, settings.server.base_path) for url in concat.urls]
         _, info = await service.create(length=None, metadata=metadata, concat=concat, partial_ids=ids)
         with_body = False
     else:

@@ -41,7 +41,7 @@ async def _send_and_close(request: web.Request, response: web.StreamResponse) ->
 
 
 def _origin_allowed(settings: Settings, origin: str) -> bool:
-    allowed = settings.allowed_origins
+    allowed = settings.server.allowed_origins
     return "*" in allowed or origin in allowed
 
 
@@ -56,11 +56,11 @@ def decorate(request: web.Request, response: web.StreamResponse) -> None:
     if origin and _origin_allowed(settings, origin):
         # Echo the origin (never '*'): it works with credentials and is exactly one header.
         response.headers["Access-Control-Allow-Origin"] = origin
-        response.headers["Access-Control-Expose-Headers"] = settings.cors_expose_headers
+        response.headers["Access-Control-Expose-Headers"] = settings.server.cors_expose_headers
         # Only to an origin listed by name, never 'null': Settings refuses credentials with '*' or
         # 'null', and this holds for settings built without validation too (a wildcard would
         # credential every site).
-        if settings.cors_allow_credentials and origin != "null" and origin in settings.allowed_origins:
+        if settings.server.cors_allow_credentials and origin != "null" and origin in settings.server.allowed_origins:
             response.headers["Access-Control-Allow-Credentials"] = "true"
     if origin:
         response.headers.add("Vary", "Origin")
@@ -69,8 +69,8 @@ def decorate(request: web.Request, response: web.StreamResponse) -> None:
 def _preflight(request: web.Request, settings: Settings) -> web.Response:
     response = web.Response(status=204)
     response.headers["Access-Control-Allow-Methods"] = CORS_METHODS
-    response.headers["Access-Control-Allow-Headers"] = settings.cors_allow_headers
-    response.headers["Access-Control-Max-Age"] = str(settings.cors_max_age)
+    response.headers["Access-Control-Allow-Headers"] = settings.server.cors_allow_headers
+    response.headers["Access-Control-Max-Age"] = str(settings.server.cors_max_age)
     return response
 
 
@@ -89,7 +89,7 @@ async def tus_middleware(request: web.Request, handler: Handler) -> web.StreamRe
             request.method == "OPTIONS"
             and origin
             and request.headers.get("Access-Control-Request-Method")
-            and not request.path.startswith(settings.base_path)  # tus OPTIONS answers its own preflight
+            and not request.path.startswith(settings.server.base_path)  # tus OPTIONS answers its own preflight
         ):
             response = _preflight(request, settings)
         else:

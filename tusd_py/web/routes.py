@@ -133,7 +133,7 @@ def _dispatch(table: dict[str, Handler]) -> Handler:
 
 def setup_routes(app: web.Application) -> None:
     settings = app[SETTINGS]
-    base = settings.base_path
+    base = settings.server.base_path
     collection = _dispatch({"OPTIONS": creation.options, "POST": creation.post})
     uploads: dict[str, Handler] = {
         "OPTIONS": creation.options,
@@ -141,7 +141,7 @@ def setup_routes(app: web.Application) -> None:
         "PATCH": transfer.patch,
         "DELETE": transfer.delete,
     }
-    if settings.enable_download:
+    if settings.server.enable_download:
         uploads["GET"] = download.get
     resource = _dispatch(uploads)
     if base != "/":

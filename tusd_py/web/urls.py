@@ -12,10 +12,11 @@ from ..settings import Settings
 
 
 def upload_url(request: web.Request, settings: Settings, upload_id: str) -> str:
-    path = settings.base_path + upload_id
-    if settings.relative_location and not settings.public_base_url:
+    server = settings.server
+    path = server.base_path + upload_id
+    if server.relative_location and not server.public_base_url:
         return path
-    return absolute_url(request, path, public_base_url=settings.public_base_url, behind_proxy=settings.behind_proxy)
+    return absolute_url(request, path, public_base_url=server.public_base_url, behind_proxy=server.behind_proxy)
 
 
 def id_from_url(url: str, base_path: str) -> str:

@@ -78,31 +78,31 @@ class S3Store:
 
     @classmethod
     def from_settings(cls, settings: Settings, *, redis: Any | None = None) -> S3Store:
-        if not settings.s3_bucket:
+        if not settings.storage.s3_bucket:
             raise ValueError("TUSD_S3_BUCKET is required with TUSD_STORE=s3")
         policy = PartPolicy(
-            preferred=settings.s3_part_size,
-            min_size=settings.s3_min_part_size,
-            max_parts=settings.s3_max_parts,
-            uniform=settings.s3_uniform_parts,
-            deferred_limit=settings.max_size,
+            preferred=settings.storage.s3_part_size,
+            min_size=settings.storage.s3_min_part_size,
+            max_parts=settings.storage.s3_max_parts,
+            uniform=settings.storage.s3_uniform_parts,
+            deferred_limit=settings.server.max_size,
         )
         config = S3Config(
-            bucket=settings.s3_bucket,
-            prefix=settings.s3_prefix,
+            bucket=settings.storage.s3_bucket,
+            prefix=settings.storage.s3_prefix,
             policy=policy,
-            parts_in_flight=settings.s3_parts_in_flight,
-            parts_in_flight_total=settings.s3_parts_in_flight_total,
-            tombstone_ttl=settings.tombstone_ttl,
-            expiry_seconds=settings.upload_expiry,
+            parts_in_flight=settings.storage.s3_parts_in_flight,
+            parts_in_flight_total=settings.storage.s3_parts_in_flight_total,
+            tombstone_ttl=settings.server.tombstone_ttl,
+            expiry_seconds=settings.server.upload_expiry,
         )
         records: UploadRecords = RedisUploadRecords(redis) if redis is not None else MemoryUploadRecords()
         connect = functools.partial(
             open_client,
-            endpoint_url=settings.s3_endpoint_url,
-            region=settings.s3_region,
-            path_style=settings.s3_path_style,
-            max_connections=settings.s3_parts_in_flight_total + 16,
+            endpoint_url=settings.storage.s3_endpoint_url,
+            region=settings.storage.s3_region,
+            path_style=settings.storage.s3_path_style,
+            max_connections=settings.storage.s3_parts_in_flight_total + 16,
         )
         return cls(config, records, connect=connect)
 
