@@ -19,9 +19,9 @@ from tusd_py.core.ports import Store
 from tusd_py.protocol.errors import TusError
 from tusd_py.state.records import RedisUploadRecords
 from tusd_py.stores.s3 import S3Config, S3Store
+from tusd_py.stores.s3.bucket import TAIL_PARTS
 from tusd_py.stores.s3.client import open_client
 from tusd_py.stores.s3.parts import PartPolicy
-from tusd_py.stores.s3.store import TAIL_PARTS
 
 POLICY = PartPolicy(preferred=MOTO_MIN_PART_SIZE, min_size=MOTO_MIN_PART_SIZE, max_size=64 * MiB)
 
@@ -42,7 +42,7 @@ class TestS3Store(StoreConformance):
         await self.redis.aclose()
 
     def _build(self) -> S3Store:
-        config = S3Config(bucket=self.bucket, policy=POLICY, retry_delays=(0.01, 0.01), expiry_seconds=60.0)
+        config = S3Config(bucket=self.bucket, policy=POLICY, expiry_seconds=60.0)
         return S3Store(config, RedisUploadRecords(self.redis), self.client)
 
     async def make_store(self) -> Store:
@@ -84,7 +84,7 @@ class TestS3Store(StoreConformance):
         return head
 
 
-async def test_release_deletes_the_object_and_keeps_the_record(
+async def test_discard_deletes_the_object_and_keeps_the_record(
     moto_endpoint: str, s3_bucket: str, redis_url: str
 ) -> None:
     from tests.conformance.fakes import FakeBody, pattern, split
@@ -94,15 +94,15 @@ async def test_release_deletes_the_object_and_keeps_the_record(
     data = pattern(2 * MOTO_MIN_PART_SIZE + 99, seed=1)
     rclient = redis.asyncio.Redis.from_url(redis_url)
     async with open_client(endpoint_url=moto_endpoint, path_style=True) as client:
-        config = S3Config(bucket=s3_bucket, policy=POLICY, retry_delays=(0.01,), expiry_seconds=60.0)
+        config = S3Config(bucket=s3_bucket, policy=POLICY, expiry_seconds=60.0)
         store = S3Store(config, RedisUploadRecords(rclient), client)
         upload = await store.create_upload(new_info(len(data)))
         await upload.write_chunk(0, FakeBody(split(data, 64 * 1024)))
         with pytest.raises(TusError, match="not complete"):
-            await upload.release()  # assembled but not yet finished: the object may not exist
+            await upload.discard()  # assembled but not yet finished: the object may not exist
         await upload.finish()
         await upload.set_state(UploadState.HANDED_OFF)
-        await upload.release()
+        await upload.discard()
         listed = await client.list_objects_v2(Bucket=s3_bucket)
         assert [o["Key"] for o in listed.get("Contents", [])] == [f"{upload.id}.info"]
         await rclient.flushall()  # rebuilt from .info alone: still complete

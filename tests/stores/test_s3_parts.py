@@ -129,7 +129,6 @@ def make_pipeline(s3: FakeS3, committed: list[list[PartRecord]], **kwargs: objec
         committed.append(parts)
 
     options: dict[str, object] = {"first_number": 1, "in_flight": 3, "slots": asyncio.Semaphore(10)}
-    options["retry_delays"] = (0, 0, 0)
     options.update(kwargs)
     return PartPipeline(s3.send, commit, **options)  # type: ignore[arg-type]
 
@@ -147,17 +146,6 @@ async def test_parts_are_committed_in_order_even_when_they_finish_out_of_order()
     assert s3.peak <= 3
 
 
-async def test_a_failed_part_is_retried_under_its_own_number() -> None:
-    s3 = FakeS3(fail={2: 2})
-    committed: list[list[PartRecord]] = []
-    pipeline = make_pipeline(s3, committed)
-    for i in range(4):
-        await pipeline.submit(bytearray([i]) * 10)
-    await pipeline.close()
-    assert s3.calls.count(2) == 3
-    assert [p.number for batch in committed for p in batch] == [1, 2, 3, 4]
-
-
 async def test_a_part_that_keeps_failing_commits_only_the_run_before_it() -> None:
     s3 = FakeS3(fail={2: 99}, delays={3: 0.001, 1: 0.001})
     committed: list[list[PartRecord]] = []
@@ -169,17 +157,17 @@ async def test_a_part_that_keeps_failing_commits_only_the_run_before_it() -> Non
     with pytest.raises(PartFailed):
         await pipeline.close()
     assert [p.number for batch in committed for p in batch] == [1]
-    assert s3.calls.count(2) == 4  # first try + 3 retries
+    assert s3.calls.count(2) == 1  # retries are botocore's, below the sender (test_s3_store.py)
 
 
-async def test_a_permanent_error_is_not_retried() -> None:
+async def test_a_failed_part_carries_its_error() -> None:
     async def send(number: int, data: bytearray) -> str:
         raise UploadNotFound("multipart upload aborted")
 
     async def commit(parts: list[PartRecord]) -> None:
         raise AssertionError("nothing may be committed")
 
-    pipeline = PartPipeline(send, commit, first_number=1, in_flight=2, slots=asyncio.Semaphore(1), retry_delays=(0,))
+    pipeline = PartPipeline(send, commit, first_number=1, in_flight=2, slots=asyncio.Semaphore(1))
     await pipeline.submit(bytearray(b"x"))
     with pytest.raises(PartFailed) as caught:
         await pipeline.close()

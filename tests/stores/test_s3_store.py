@@ -8,11 +8,14 @@ import os
 import random
 from collections.abc import AsyncIterator, Callable
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import boto3
 import pytest
 import redis.asyncio
+from aiobotocore.awsrequest import AioAWSResponse
 from botocore.exceptions import ClientError
+from botocore.retries.standard import ExponentialBackoff
 from yarl import URL
 
 from tests.fixtures.moto_server import MOTO_MIN_PART_SIZE, free_port
@@ -43,27 +46,44 @@ class Chunks:
             yield self.data[pos : pos + self.size]
 
 
+class _Body:
+    def __init__(self, data: bytes) -> None:
+        self.data = data
+
+    async def read(self) -> bytes:
+        return self.data
+
+
 class Recording:
-    """Wraps the real client: records calls and injects S3 faults into chosen UploadPart calls."""
+    """Wraps the real client: records calls, and answers chosen UploadPart attempts with 503
+    SlowDown on the wire, below botocore's retries (a ``before-send`` hook)."""
 
     def __init__(self, inner: Any) -> None:
         self.inner = inner
         self.calls: list[tuple[str, dict[str, Any]]] = []
-        self.fail_parts: dict[int, int] = {}  # part number -> failures left
+        self.fail_parts: dict[int, int] = {}  # part number -> failing attempts left
         self.sent: list[tuple[int, int]] = []  # (part number, bytes) of every UploadPart call
+        self.attempts: list[int] = []  # part number of every UploadPart attempt on the wire
+        inner.meta.events.register("before-send.s3.UploadPart", self._fault)
+
+    def _fault(self, request: Any, **_: Any) -> AioAWSResponse | None:
+        number = int(parse_qs(urlsplit(request.url).query)["partNumber"][0])
+        self.attempts.append(number)
+        if self.fail_parts.get(number, 0) <= 0:
+            return None
+        self.fail_parts[number] -= 1
+        body = b"<Error><Code>SlowDown</Code><Message>injected</Message></Error>"
+        return AioAWSResponse(request.url, 503, {}, _Body(body))
 
     def __getattr__(self, name: str) -> Any:
         method = getattr(self.inner, name)
+        if name in ("get_paginator", "meta"):
+            return method
 
         async def call(**kwargs: Any) -> Any:
             self.calls.append((name, kwargs))
-            number = kwargs.get("PartNumber")
             if name == "upload_part":
-                self.sent.append((number, len(kwargs["Body"])))  # before the body is read
-            if name == "upload_part" and self.fail_parts.get(number, 0) > 0:
-                self.fail_parts[number] -= 1
-                error = {"Error": {"Code": "SlowDown"}, "ResponseMetadata": {"HTTPStatusCode": 503}}
-                raise ClientError(error, "UploadPart")  # type: ignore[arg-type]
+                self.sent.append((kwargs["PartNumber"], len(kwargs["Body"])))  # before the body is read
             return await method(**kwargs)
 
         return call
@@ -79,9 +99,13 @@ def sha(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
+ATTEMPTS = 3  # per S3 call in these tests
+
+
 @pytest.fixture
-async def s3(moto_endpoint: str) -> AsyncIterator[Recording]:
-    async with open_client(endpoint_url=moto_endpoint, path_style=True) as client:
+async def s3(moto_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[Recording]:
+    monkeypatch.setattr(ExponentialBackoff, "delay_amount", lambda self, context: 0.001)  # no waiting
+    async with open_client(endpoint_url=moto_endpoint, path_style=True, attempts=ATTEMPTS) as client:
         yield Recording(client)
 
 
@@ -95,7 +119,7 @@ async def rclient(redis_url: str) -> AsyncIterator[redis.asyncio.Redis]:
 @pytest.fixture
 def make_store(s3: Recording, s3_bucket: str, rclient: redis.asyncio.Redis) -> Callable[..., S3Store]:
     def make(policy: PartPolicy = SMALL, **config: Any) -> S3Store:
-        options: dict[str, Any] = {"retry_delays": (0.01, 0.01), "expiry_seconds": 60.0}
+        options: dict[str, Any] = {"expiry_seconds": 60.0}
         options.update(config)
         return S3Store(S3Config(bucket=s3_bucket, policy=policy, **options), RedisUploadRecords(rclient), s3)
 
@@ -117,7 +141,7 @@ def bucket_keys(moto_endpoint: str, bucket: str) -> tuple[list[str], int]:
 
 
 async def get_object(store: S3Store, upload_id: str) -> bytes:
-    resp = await store.client.get_object(Bucket=store.config.bucket, Key=store.key(upload_id))
+    resp = await store.client.get_object(Bucket=store.config.bucket, Key=store.bucket.key(upload_id))
     async with resp["Body"] as stream:
         data: bytes = await stream.read()
         return data
@@ -138,7 +162,7 @@ async def test_one_mib_patches_complete_without_any_small_part(
     data = os.urandom(12 * MiB + 7)
     upload = await store.create_upload(UploadInfo(id="mib", size=len(data)))
     await patch_all(store, "mib", data, [MiB] * 13)
-    listed = await store.list_parts("mib", (await store.load("mib")).multipart_id)
+    listed = await store.bucket.list_parts("mib", (await store.load("mib")).multipart_id)
     assert listed is not None and [p.size for p in listed] == [5 * MiB, 5 * MiB, 2 * MiB + 7]
     sizes = [size for _, size in s3.part_sizes()]
     assert all(size >= 5 * MiB for size in sizes[:-1])
@@ -171,9 +195,10 @@ async def test_a_transient_part_failure_is_retried(make_store: Callable[..., S3S
     store = make_store()
     data = os.urandom(2 * MiB)
     upload = await store.create_upload(UploadInfo(id="retry", size=len(data)))
-    s3.fail_parts = {2: 2}  # two failures, then success (two retries are configured)
+    s3.fail_parts = {2: ATTEMPTS - 1}  # botocore retries part 2 under its number, then it succeeds
     assert await upload.write_chunk(0, Chunks(data)) == len(data)
-    assert [n for n, _ in s3.part_sizes()].count(2) == 3
+    assert s3.attempts.count(2) == ATTEMPTS
+    assert [n for n, _ in s3.part_sizes()].count(2) == 1  # one call: the retries are botocore's
     await upload.finish()
     assert sha(await get_object(store, "retry")) == sha(data)
 
@@ -184,7 +209,7 @@ async def test_a_failed_part_never_leaves_a_hole(
     store = make_store()
     data = os.urandom(3 * MiB + 11)
     upload = await store.create_upload(UploadInfo(id="hole", size=len(data)))
-    s3.fail_parts = {2: 3}  # part 2 fails every attempt of this request; parts 3.. may succeed
+    s3.fail_parts = {2: ATTEMPTS}  # part 2 fails every attempt of this request; parts 3.. may succeed
     with pytest.raises(StorageUnavailable):
         await upload.write_chunk(0, Chunks(data))
     assert (await upload.get_info()).offset == 512 * KiB  # only part 1: the contiguous run

@@ -48,26 +48,39 @@ class S3Client(Protocol):
     async def create_multipart_upload(self, **kwargs: Any) -> dict[str, Any]: ...
     async def upload_part(self, **kwargs: Any) -> dict[str, Any]: ...
     async def upload_part_copy(self, **kwargs: Any) -> dict[str, Any]: ...
-    async def list_parts(self, **kwargs: Any) -> dict[str, Any]: ...
     async def complete_multipart_upload(self, **kwargs: Any) -> dict[str, Any]: ...
     async def abort_multipart_upload(self, **kwargs: Any) -> dict[str, Any]: ...
     async def put_object(self, **kwargs: Any) -> dict[str, Any]: ...
     async def get_object(self, **kwargs: Any) -> dict[str, Any]: ...
     async def head_object(self, **kwargs: Any) -> dict[str, Any]: ...
     async def delete_objects(self, **kwargs: Any) -> dict[str, Any]: ...
-    async def list_objects_v2(self, **kwargs: Any) -> dict[str, Any]: ...
+    def get_paginator(self, operation_name: str) -> Any:
+        """``list_parts`` and ``list_objects_v2`` pages (botocore's paginators)."""
+
+
+ATTEMPTS = 6  # per S3 call, the first one included: about 15 s of backoff at most on average
 
 
 def open_client(
-    *, endpoint_url: str = "", region: str = "us-east-1", path_style: bool = False, max_connections: int = 32
+    *,
+    endpoint_url: str = "",
+    region: str = "us-east-1",
+    path_style: bool = False,
+    max_connections: int = 32,
+    attempts: int = ATTEMPTS,
 ) -> AbstractAsyncContextManager[S3Client]:
-    """An aiobotocore S3 client; credentials come from the usual AWS_* variables."""
+    """An aiobotocore S3 client; credentials come from the usual AWS_* variables.
+
+    botocore retries what is transient (throttling, 5xx, timeouts, connection trouble) with
+    exponential backoff and jitter ("standard" mode), ``attempts`` tries per call; a part is
+    rewound and resent whole under its own number (``PartStream`` is seekable). What still
+    fails is translated by ``map_s3_errors``."""
     from aiobotocore.config import AioConfig
     from aiobotocore.session import get_session
 
     config = AioConfig(
         s3={"addressing_style": "path" if path_style else "auto"},
-        retries={"mode": "standard", "max_attempts": 3},  # the store retries parts itself on top
+        retries={"mode": "standard", "total_max_attempts": attempts},
         connect_timeout=10,
         read_timeout=120,
         max_pool_connections=max_connections,

@@ -18,8 +18,9 @@ Sizing (``PartPolicy``), after tus-user-issues A3/A4/A6:
 
 The pipeline (``PartPipeline``) uploads numbered parts concurrently, at most ``in_flight`` per
 upload plus a process-wide semaphore, and hands them back strictly in part-number order, so the
-committed offset only ever covers a contiguous run of acknowledged parts (A5). A failed part is
-retried under its own number.
+committed offset only ever covers a contiguous run of acknowledged parts (A5). A transient
+failure of a part is retried by botocore under the same part number (``client.open_client``);
+a part that still fails stops the pipeline.
 """
 
 from __future__ import annotations
@@ -29,15 +30,10 @@ import bisect
 import io
 import itertools
 import math
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass
 
-import structlog
-
-from ...protocol.errors import StorageUnavailable
 from ...state.records import PartRecord
-
-log = structlog.get_logger("tusd_py.s3store")
 
 MiB = 1024 * 1024
 S3_MIN_PART_SIZE = 5 * MiB
@@ -192,10 +188,9 @@ class PartPipeline:
         first_number: int,
         in_flight: int,
         slots: asyncio.Semaphore,
-        retry_delays: Sequence[float] = (0.2, 1.0, 3.0),
     ) -> None:
         self._send, self._commit_fn = send, commit
-        self._in_flight, self._slots, self._delays = in_flight, slots, tuple(retry_delays)
+        self._in_flight, self._slots = in_flight, slots
         self._running: dict[int, asyncio.Task[PartRecord]] = {}
         self._done: dict[int, PartRecord] = {}
         self.next_number = first_number
@@ -213,17 +208,9 @@ class PartPipeline:
         self._running[number] = asyncio.create_task(self._upload(number, data), name=f"s3-part-{number}")
 
     async def _upload(self, number: int, data: PartBuffer) -> PartRecord:
-        for delay in (*self._delays, None):
-            try:
-                async with self._slots:
-                    etag = await self._send(number, data)
-                return PartRecord(number, len(data), etag)
-            except StorageUnavailable as exc:
-                if delay is None:
-                    raise
-                log.warning("s3_part_retry", part=number, error=exc.message, delay=delay)
-                await asyncio.sleep(delay)
-        raise AssertionError("unreachable")
+        async with self._slots:
+            etag = await self._send(number, data)
+        return PartRecord(number, len(data), etag)
 
     async def _wait(self, when: str) -> None:
         done, _ = await asyncio.wait(self._running.values(), return_when=when)

@@ -4,6 +4,8 @@
 them through the bounded ``PartPipeline``; the record's offset advances as S3 acknowledges a
 contiguous run of parts. At the end of the request the remainder becomes the new tail object,
 which also records the part count (the checkpoint a rebuild from S3 trusts).
+
+An upload sees the store only through ``S3Bucket`` (bucket.py).
 """
 
 from __future__ import annotations
@@ -11,18 +13,16 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, TypeVar
+from typing import TypeVar
 
 from ...core.ports import Body, TombstoneReason
 from ...protocol.errors import OffsetMismatch, StorageUnavailable, TusError, UploadNotFound
 from ...protocol.info import UploadInfo, UploadState
 from ...state.records import PartRecord, UploadRecord
+from .bucket import S3Bucket
 from .client import map_s3_errors
-from .parts import PartBuffer, PartFailed, PartPipeline, PartStream, Sender
-
-if TYPE_CHECKING:
-    from .store import S3Store
+from .parts import PartBuffer, PartFailed, PartPipeline, Sender
+from .recovery import load
 
 _READ = 1024 * 1024
 T = TypeVar("T")
@@ -40,84 +40,134 @@ class _RolledBack(Exception):
         self.error = error
 
 
-@dataclass
-class _Committed:
-    parts: int
-    end: int  # bytes covered by the committed parts
+class _PartWriter:
+    """One ``write_chunk``: the bytes after the committed parts, cut into parts as they arrive.
+
+    ``done`` is what the record says is committed; ``buf`` holds the bytes from ``start`` on
+    that are not part of a submitted part yet (at the start: the carried-over tail).
+    """
+
+    def __init__(self, bucket: S3Bucket, record: UploadRecord, tail: bytes) -> None:
+        self.bucket, self.record, self.id = bucket, record, record.info.id
+        self.buf = PartBuffer(tail)
+        self.start = record.parts_end  # the offset of buf[0]
+        self.done_parts, self.done_end = record.parts, record.parts_end
+        self.pipeline = PartPipeline(
+            part_sender(bucket, self.id, record.multipart_id),
+            self._commit,
+            first_number=record.parts + 1,
+            in_flight=bucket.config.parts_in_flight,
+            slots=bucket.slots,
+        )
+
+    async def _commit(self, parts: list[PartRecord]) -> None:
+        """Advance the record over parts S3 acknowledged, in order."""
+        end = self.done_end + sum(p.size for p in parts)
+        n = self.done_parts
+        if not await self.bucket.records.commit(self.id, expect=n, keep=n, add=parts, tail=0, offset=end):
+            raise _Detached
+        self.done_parts, self.done_end = n + len(parts), end
+
+    async def cut(self, body: Body, offset: int) -> None:
+        """Submit every full part of the body as it arrives (backpressure: the pipeline waits)."""
+        policy, part_size, pipeline = self.bucket.policy, self.record.part_size, self.pipeline
+        buf, start = self.buf, self.start
+        size = policy.size_at(part_size, start)
+        chunks = aiter(body)
+        while True:
+            try:
+                chunk = await anext(chunks)
+            except StopAsyncIteration:
+                break
+            except TusError as exc:  # a protocol violation in the body: undo the whole request
+                await self._roll_back(offset)
+                raise _RolledBack(exc) from exc
+            view = memoryview(chunk if isinstance(chunk, bytes) else bytes(chunk))  # views need immutable bytes
+            while view:
+                take = min(len(view), size - len(buf))
+                buf.append(view[:take])
+                view = view[take:]
+                if len(buf) == size:
+                    await pipeline.submit(buf)
+                    buf, start = PartBuffer(), start + size
+                    size = policy.size_at(part_size, start)
+        self.buf, self.start = buf, start
+
+    async def _roll_back(self, offset: int) -> None:
+        """Back to the record as it was; the S3 checkpoint and tail were never touched."""
+        record = self.record
+        await self.pipeline.abort()
+        await self.bucket.records.commit(
+            self.id, expect=self.done_parts, keep=record.parts, add=[], tail=record.tail, offset=offset
+        )
+
+    async def last_part(self) -> None:
+        """Send the short remainder as a part if it ends the upload or may be cut short; wait
+        for every part."""
+        length, buf = self.record.info.size, self.buf
+        final = length is not None and self.start + len(buf) == length
+        short_ok = self.bucket.policy.may_cut_short(
+            part_size=self.record.part_size,
+            length=length,
+            parts_used=self.pipeline.next_number - 1,
+            start=self.start,
+            size=len(buf),
+        )
+        if buf and (final or short_ok):
+            await self.pipeline.submit(buf)
+            self.buf, self.start = PartBuffer(), self.start + len(buf)
+        await self.pipeline.close()
+
+    async def salvage(self) -> None:
+        """Commit the parts S3 acknowledged before a failure, and checkpoint them."""
+        with contextlib.suppress(Exception):
+            await self.pipeline.close()
+        if self.done_parts != self.record.parts:  # the old tail went into a committed part: checkpoint anew
+            with contextlib.suppress(Exception):
+                await self.bucket.put_tail(self.id, b"", start=self.done_end, parts=self.done_parts)
+
+    async def checkpoint(self) -> int:
+        """Write the remainder as the tail object (with the part count) if anything changed;
+        the new offset."""
+        record, buf = self.record, self.buf
+        end = self.done_end + len(buf)
+        if self.done_parts != record.parts or len(buf) != record.tail:
+            await self.bucket.put_tail(self.id, buf, start=self.done_end, parts=self.done_parts)
+            n = self.done_parts
+            if not await self.bucket.records.commit(self.id, expect=n, keep=n, add=[], tail=len(buf), offset=end):
+                raise StorageUnavailable(f"the record of upload {self.id} was lost meanwhile; resume from HEAD")
+        return end
+
+
+def part_sender(bucket: S3Bucket, upload_id: str, multipart_id: str) -> Sender:
+    async def send(number: int, data: PartBuffer) -> str:
+        return await bucket.upload_part(upload_id, multipart_id, number, data)
+
+    return send
 
 
 class S3Upload:
     assembles = True  # finish() completes the multipart upload (and joins a carried tail)
 
-    def __init__(self, store: S3Store, upload_id: str) -> None:
-        self.store = store
+    def __init__(self, bucket: S3Bucket, upload_id: str) -> None:
+        self.bucket = bucket
         self.id = upload_id
-        self.key = store.key(upload_id)
+        self.key = bucket.key(upload_id)
 
     async def get_info(self) -> UploadInfo:
-        return (await self.store.load(self.id)).info  # Redis only, unless the record was lost
+        return (await load(self.bucket, self.id)).info  # Redis only, unless the record was lost
 
     # -- PATCH -------------------------------------------------------------------------------
     async def write_chunk(self, offset: int, body: Body) -> int:
-        store, policy = self.store, self.store.config.policy
-        record = await store.load(self.id)
+        record = await load(self.bucket, self.id)
         if offset != record.info.offset:
             raise OffsetMismatch(record.info.offset)
-        length, part_size = record.info.size, record.part_size
-        buf = PartBuffer(await store.read_tail(record)) if record.tail else PartBuffer()
-        done = _Committed(record.parts, record.parts_end)
-        start = record.parts_end  # the offset of buf[0]
-
-        async def commit(parts: list[PartRecord]) -> None:
-            end = done.end + sum(p.size for p in parts)
-            if not await store.records.commit(
-                self.id, expect=done.parts, keep=done.parts, add=parts, tail=0, offset=end
-            ):
-                raise _Detached
-            done.parts, done.end = done.parts + len(parts), end
-
-        pipeline = PartPipeline(
-            self._sender(record.multipart_id),
-            commit,
-            first_number=record.parts + 1,
-            in_flight=store.config.parts_in_flight,
-            slots=store.slots,
-            retry_delays=store.config.retry_delays,
-        )
+        writer = _PartWriter(self.bucket, record, await self.bucket.read_tail(record) if record.tail else b"")
         try:
-            size = policy.size_at(part_size, start)
-            chunks = aiter(body)
-            while True:
-                try:
-                    chunk = await anext(chunks)
-                except StopAsyncIteration:
-                    break
-                except TusError as exc:  # a protocol violation in the body: undo the whole request
-                    await pipeline.abort()
-                    await store.records.commit(
-                        self.id, expect=done.parts, keep=record.parts, add=[], tail=record.tail, offset=offset
-                    )
-                    # Past the salvage below: the S3 checkpoint and tail must stay as they were.
-                    raise _RolledBack(exc) from exc
-                view = memoryview(chunk if isinstance(chunk, bytes) else bytes(chunk))  # views need immutable bytes
-                while view:
-                    take = min(len(view), size - len(buf))
-                    buf.append(view[:take])
-                    view = view[take:]
-                    if len(buf) == size:
-                        await pipeline.submit(buf)
-                        buf, start = PartBuffer(), start + size
-                        size = policy.size_at(part_size, start)
-            final = length is not None and start + len(buf) == length
-            short_ok = policy.may_cut_short(
-                part_size=part_size, length=length, parts_used=pipeline.next_number - 1, start=start, size=len(buf)
-            )
-            if buf and (final or short_ok):
-                await pipeline.submit(buf)
-                buf, start = PartBuffer(), start + len(buf)
-            await pipeline.close()
+            await writer.cut(body, offset)
+            await writer.last_part()
         except PartFailed as exc:
-            await self._salvage(pipeline, done, record)
+            await writer.salvage()
             cause = exc.__cause__
             if isinstance(cause, TusError) and not isinstance(cause, StorageUnavailable):
                 raise cause from None
@@ -125,72 +175,42 @@ class S3Upload:
         except _RolledBack as rolled:
             raise rolled.error from None
         except _Detached:
-            await pipeline.abort()
+            await writer.pipeline.abort()
             raise StorageUnavailable(f"the record of upload {self.id} was lost meanwhile; resume from HEAD") from None
         except BaseException:  # cancelled, or Redis/S3 trouble outside a part: keep what S3 acknowledged
-            await asyncio.shield(self._salvage(pipeline, done, record))
+            await asyncio.shield(writer.salvage())
             raise
-        if done.parts != record.parts or len(buf) != record.tail:
-            await store.put_tail(self.id, buf, start=done.end, parts=done.parts)  # tail + checkpoint
-            if not await store.records.commit(
-                self.id, expect=done.parts, keep=done.parts, add=[], tail=len(buf), offset=done.end + len(buf)
-            ):
-                raise StorageUnavailable(f"the record of upload {self.id} was lost meanwhile; resume from HEAD")
-        return done.end + len(buf) - offset
-
-    def _sender(self, multipart_id: str) -> Sender:
-        store = self.store
-
-        async def send(number: int, data: PartBuffer) -> str:
-            async with map_s3_errors("UploadPart"):
-                resp = await store.client.upload_part(
-                    Bucket=store.config.bucket,
-                    Key=self.key,
-                    UploadId=multipart_id,
-                    PartNumber=number,
-                    Body=PartStream(data),
-                )
-            return str(resp["ETag"])
-
-        return send
-
-    async def _salvage(self, pipeline: PartPipeline, done: _Committed, record: UploadRecord) -> None:
-        """Commit the parts S3 acknowledged before a failure, and checkpoint them."""
-        with contextlib.suppress(Exception):
-            await pipeline.close()
-        if done.parts != record.parts:  # the old tail went into a committed part: checkpoint anew
-            with contextlib.suppress(Exception):
-                await self.store.put_tail(self.id, b"", start=done.end, parts=done.parts)
+        return await writer.checkpoint() - offset
 
     # -- state -------------------------------------------------------------------------------
     async def _update(self, setter: Callable[[str, T], Awaitable[bool]], value: T) -> None:
         if not await setter(self.id, value):
-            await self.store.load(self.id)  # the record was lost: rebuild it, then apply
+            await load(self.bucket, self.id)  # the record was lost: rebuild it, then apply
             if not await setter(self.id, value):
                 raise StorageUnavailable(f"could not update the record of upload {self.id}")
 
     async def declare_length(self, length: int) -> None:
-        record = await self.store.load(self.id)
+        record = await load(self.bucket, self.id)
         record.info.size = length
-        await self.store.put_info(record)  # S3 first: a rebuild must know the length too
-        await self._update(self.store.records.set_size, length)
+        await self.bucket.put_info(record)  # S3 first: a rebuild must know the length too
+        await self._update(self.bucket.records.set_size, length)
 
     async def set_expiry(self, expires_at: float | None) -> None:
-        await self._update(self.store.records.set_expiry, expires_at)
+        await self._update(self.bucket.records.set_expiry, expires_at)
 
     async def set_state(self, state: UploadState) -> None:
-        record = await self.store.load(self.id)
+        record = await load(self.bucket, self.id)
         if state.finished:  # S3 remembers it too, so a rebuild never hands an upload off twice
             record.info.state, record.info.expires_at = state, None
-            await self.store.put_info(record)
-        await self._update(self.store.records.set_state, state)
+            await self.bucket.put_info(record)
+        await self._update(self.bucket.records.set_state, state)
         if state is UploadState.HANDED_OFF or (state is UploadState.COMPLETED and record.info.is_partial):
-            await self.store.records.forget(self.id)
+            await self.bucket.records.forget(self.id)
 
     # -- completion --------------------------------------------------------------------------
     async def finish(self) -> None:
-        store = self.store
-        record = await store.load(self.id)
+        bucket = self.bucket
+        record = await load(bucket, self.id)
         info = record.info
         if info.size is None or info.offset != info.size:
             raise TusError(f"upload {self.id} cannot be assembled before every byte is stored")
@@ -199,76 +219,61 @@ class S3Upload:
                 record = await self._tail_as_last_part(record)
             if info.size == 0:
                 async with map_s3_errors("PutObject"):
-                    await store.client.put_object(Bucket=store.config.bucket, Key=self.key, Body=b"")
-                await self._abort_multipart(record)
+                    await bucket.client.put_object(Bucket=bucket.name, Key=self.key, Body=b"")
+                await bucket.abort_multipart(record)
             else:
-                parts = [{"PartNumber": p.number, "ETag": p.etag} for p in await store.records.parts(self.id)]
-                try:
-                    async with map_s3_errors("CompleteMultipartUpload"):
-                        await store.client.complete_multipart_upload(
-                            Bucket=store.config.bucket,
-                            Key=self.key,
-                            UploadId=record.multipart_id,
-                            MultipartUpload={"Parts": parts},
-                        )
-                except UploadNotFound:
-                    pass  # completed by an earlier attempt: the size check below decides
-        actual = await store.object_size(self.key)
+                await self._complete(record)
+        actual = await bucket.object_size(self.key)
         if actual != info.size:
             raise TusError(f"the object of upload {self.id} has {actual} bytes, expected {info.size}")
-        await self._delete(".part")
+        await bucket.delete(self.id, ".part")
+
+    async def _complete(self, record: UploadRecord) -> None:
+        parts = [{"PartNumber": p.number, "ETag": p.etag} for p in await self.bucket.records.parts(self.id)]
+        try:
+            async with map_s3_errors("CompleteMultipartUpload"):
+                await self.bucket.client.complete_multipart_upload(
+                    Bucket=self.bucket.name,
+                    Key=self.key,
+                    UploadId=record.multipart_id,
+                    MultipartUpload={"Parts": parts},
+                )
+        except UploadNotFound:
+            pass  # completed by an earlier attempt: the size check in finish() decides
 
     async def _tail_as_last_part(self, record: UploadRecord) -> UploadRecord:
-        data = PartBuffer(await self.store.read_tail(record))
-        etag = await self._sender(record.multipart_id)(record.parts + 1, data)
+        data = PartBuffer(await self.bucket.read_tail(record))
+        etag = await self.bucket.upload_part(self.id, record.multipart_id, record.parts + 1, data)
         part = PartRecord(record.parts + 1, len(data), etag)
         end = record.info.offset
-        await self.store.put_tail(self.id, b"", start=end, parts=part.number)
-        if not await self.store.records.commit(
-            self.id, expect=record.parts, keep=record.parts, add=[part], tail=0, offset=end
-        ):
+        await self.bucket.put_tail(self.id, b"", start=end, parts=part.number)
+        n = record.parts
+        if not await self.bucket.records.commit(self.id, expect=n, keep=n, add=[part], tail=0, offset=end):
             raise StorageUnavailable(f"the record of upload {self.id} changed meanwhile; retry")
-        return await self.store.load(self.id)
-
-    async def _abort_multipart(self, record: UploadRecord) -> None:
-        if not record.multipart_id:
-            return
-        with contextlib.suppress(UploadNotFound):
-            async with map_s3_errors("AbortMultipartUpload"):
-                await self.store.client.abort_multipart_upload(
-                    Bucket=self.store.config.bucket, Key=self.key, UploadId=record.multipart_id
-                )
-
-    async def _delete(self, *suffixes: str) -> None:
-        objects = [{"Key": self.key + suffix} for suffix in suffixes]
-        async with map_s3_errors("DeleteObjects"):
-            await self.store.client.delete_objects(
-                Bucket=self.store.config.bucket, Delete={"Objects": objects, "Quiet": True}
-            )
+        return await load(self.bucket, self.id)
 
     async def discard(self) -> None:
         info = await self.get_info()
         if info.size is None or info.offset != info.size or not info.state.finished:
             raise TusError(f"upload {self.id} is not complete: its object cannot be discarded")
         # The record (Redis) and .info stay; a record rebuilt from a handed-off .info needs no object.
-        await self._delete("")
+        await self.bucket.delete(self.id, "")
 
     release = discard  # the name processing calls
 
     async def terminate(self, reason: TombstoneReason) -> None:
-        record = await self.store.load(self.id)
-        await self._abort_multipart(record)
-        await self._delete("", ".info", ".part")
-        await self.store.records.delete(self.id, tombstone_ttl=self.store.config.tombstone_ttl)
+        record = await load(self.bucket, self.id)
+        await self.bucket.abort_multipart(record)
+        await self.bucket.delete(self.id, "", ".info", ".part")
+        await self.bucket.records.delete(self.id, tombstone_ttl=self.bucket.config.tombstone_ttl)
 
     # -- GET ---------------------------------------------------------------------------------
     async def read(self, start: int, end: int) -> AsyncIterator[bytes]:
         if end <= start:  # an empty object or range: "bytes=0--1" would be a 400 from S3
             return
-        store = self.store
         async with map_s3_errors("GetObject"):
-            resp = await store.client.get_object(
-                Bucket=store.config.bucket, Key=self.key, Range=f"bytes={start}-{end - 1}"
+            resp = await self.bucket.client.get_object(
+                Bucket=self.bucket.name, Key=self.key, Range=f"bytes={start}-{end - 1}"
             )
             async with resp["Body"] as stream:
                 while chunk := await stream.read(_READ):
