@@ -31,6 +31,10 @@ checked against the storage itself and not only against the store's word.
 
 Nothing here assumes a filesystem: bytes go in through ``write_chunk`` and come back through
 ``read`` after ``finish`` (the contract only promises ``read`` on a complete upload).
+
+The cases of an optional capability (termination, concatenation, deferred length, expiry,
+plaintext discard, listing) reach the store through the view ``StoreComposer`` finds
+(``offered``), as the service does, and are skipped for a store that does not offer it.
 """
 
 from __future__ import annotations
@@ -45,6 +49,7 @@ from typing import Any
 
 import pytest
 
+from tusd_py.core.composer import StoreComposer
 from tusd_py.core.ports import Store, Upload
 from tusd_py.protocol.errors import TusError, UploadGone, UploadNotFound, UploadSizeExceeded
 from tusd_py.protocol.info import UploadInfo, UploadState
@@ -102,6 +107,13 @@ class StoreConformance:
             await self.close_store(store)
 
     # -- helpers ----------------------------------------------------------------------------------
+    def offered(self, store: Store, capability: str) -> Any:
+        """The store as ``capability`` (a ``StoreComposer`` field); the case is skipped without it."""
+        found = getattr(StoreComposer.of(store), capability)
+        if found is None:
+            pytest.skip(f"the {store.name} store does not offer {capability}")
+        return found
+
     async def create(self, store: Store, size: int | None, **fields: Any) -> Upload:
         return await store.create_upload(new_info(size, **fields))
 
@@ -236,12 +248,13 @@ class StoreConformance:
         await self.assert_offset(store, (await upload.get_info()).id, 0)
 
     async def test_declare_length_on_a_deferred_upload(self, store: Store) -> None:
+        deferrer = self.offered(store, "length_deferrer")
         data = pattern(self.SIZE, seed=5)
         upload = await self.create(store, None)
         uid = (await upload.get_info()).id
         await self.append(upload, data[:1000])
         assert (await (await store.get_upload(uid)).get_info()).size is None
-        await upload.declare_length(len(data))
+        await deferrer.as_length_declarable_upload(upload).declare_length(len(data))
         fresh = await (await store.get_upload(uid)).get_info()
         assert (fresh.size, fresh.offset, fresh.is_complete) == (len(data), 1000, False)
         await self.append(upload, data[1000:])
@@ -265,7 +278,7 @@ class StoreConformance:
             return await (await store.get_upload(uid)).get_info()
 
         later = time.time() + 7200
-        await upload.set_expiry(later)
+        await self.offered(store, "expirer").as_expiring_upload(upload).set_expiry(later)
         assert (await fresh()).expires_at == later
         await self.append(upload, b"hello")
         await upload.set_state(UploadState.COMPLETING)
@@ -293,6 +306,7 @@ class StoreConformance:
 
     # -- reading ---------------------------------------------------------------------------------
     async def test_read_returns_exactly_the_requested_range(self, store: Store) -> None:
+        self.offered(store, "reader")
         data = pattern(self.SIZE, seed=7)
         upload = await self.finished(store, data)
         n = len(data)
@@ -315,7 +329,7 @@ class StoreConformance:
         expected = datas[0] + datas[1] + datas[0]
         ids = [(await p.get_info()).id for p in order]
         final = await self.create(store, len(expected), is_final=True, concat="final;x", partial_ids=ids)
-        await store.concat(final, order)
+        await self.offered(store, "concater").concat(final, order)
         final_id = (await final.get_info()).id
         await self.assert_offset(store, final_id, len(expected))
         await final.finish()
@@ -325,10 +339,11 @@ class StoreConformance:
 
     # -- termination -----------------------------------------------------------------------------
     async def test_terminate_leaves_a_tombstone_and_frees_the_bytes(self, store: Store) -> None:
+        terminater = self.offered(store, "terminater")
         upload = await self.create(store, self.SIZE)
         uid = (await upload.get_info()).id
         await self.append(upload, pattern(self.SIZE // 2))
-        await upload.terminate("terminated")
+        await terminater.as_terminatable_upload(upload).terminate("terminated")
         with pytest.raises(UploadGone):
             await store.get_upload(uid)
         with pytest.raises(UploadGone):
@@ -336,21 +351,23 @@ class StoreConformance:
         with pytest.raises((UploadGone, UploadNotFound)):  # a typed error, never an OS or SDK one
             await read_all(upload, 0, 1)
         assert await self.stored_size(store, uid) is None
-        assert uid not in [i async for i in store.list_upload_ids()]
-        assert await store.purge_tombstones(older_than=time.time() - 3600) == 0  # too young to purge
+        if (lister := StoreComposer.of(store).lister) is not None:
+            assert uid not in [i async for i in lister.list_upload_ids()]
+        assert await terminater.purge_tombstones(older_than=time.time() - 3600) == 0  # too young to purge
         with pytest.raises(UploadGone):
             await store.get_upload(uid)
-        assert await store.purge_tombstones(older_than=time.time() + 3600) >= 1
+        assert await terminater.purge_tombstones(older_than=time.time() + 3600) >= 1
         with pytest.raises(UploadNotFound):
             await store.get_upload(uid)
 
-    async def test_release_keeps_a_finished_upload_complete(self, store: Store) -> None:
+    async def test_discard_keeps_a_finished_upload_complete(self, store: Store) -> None:
+        discarder = self.offered(store, "discarder")
         data = pattern(self.SIZE, seed=12)
         upload = await self.finished(store, data)
         uid = (await upload.get_info()).id
-        await upload.set_state(UploadState.HANDED_OFF)  # processing releases only what it was handed
-        await upload.release()
-        await upload.release()  # a retried job releases again: idempotent
+        await upload.set_state(UploadState.HANDED_OFF)  # processing discards only what it was handed
+        await discarder.as_discardable_upload(upload).discard()
+        await upload.release()  # a retried job discards again, by the older name: idempotent
         for handle in (upload, await store.get_upload(uid)):
             info = await handle.get_info()
             assert (info.offset, info.size, info.state) == (len(data), len(data), UploadState.HANDED_OFF)
@@ -358,27 +375,30 @@ class StoreConformance:
         if again is not None:
             assert (await (await again.get_upload(uid)).get_info()).offset == len(data)
 
-    async def test_an_unfinished_upload_cannot_be_released(self, store: Store) -> None:
+    async def test_an_unfinished_upload_cannot_be_discarded(self, store: Store) -> None:
+        discarder = self.offered(store, "discarder")
         data = pattern(self.SIZE, seed=13)
         upload = await self.create(store, len(data) + 1)
         await self.append(upload, data)
         with pytest.raises(TusError, match="not complete"):
-            await upload.release()
+            await discarder.as_discardable_upload(upload).discard()
         await self.assert_offset(store, (await upload.get_info()).id, len(data))  # nothing lost
 
     async def test_terminate_a_finished_upload(self, store: Store) -> None:
+        terminater = self.offered(store, "terminater")
         upload = await self.finished(store, pattern(self.SIZE, seed=8))
         uid = (await upload.get_info()).id
-        await upload.terminate("expired")
+        await terminater.as_terminatable_upload(upload).terminate("expired")
         with pytest.raises(UploadGone):
             await store.get_upload(uid)
         assert await self.stored_size(store, uid) is None
 
     async def test_list_upload_ids_lists_live_uploads_only(self, store: Store) -> None:
+        lister, terminater = self.offered(store, "lister"), self.offered(store, "terminater")
         uploads = [await self.create(store, 10) for _ in range(3)]
         ids = [(await u.get_info()).id for u in uploads]
-        await uploads[1].terminate("terminated")
-        listed = [i async for i in store.list_upload_ids()]
+        await terminater.as_terminatable_upload(uploads[1]).terminate("terminated")
+        listed = [i async for i in lister.list_upload_ids()]
         assert (ids[0] in listed, ids[1] in listed, ids[2] in listed) == (True, False, True)
         assert len(listed) == len(set(listed))
 

@@ -14,19 +14,8 @@ from tusd_py.protocol.headers import Metadata
 from tusd_py.settings import Settings
 from tusd_py.stores.memory import MemoryStore
 
+from ..conformance.lacking import CoreOnlyStore, NoTerminationStore
 from ..web.helpers import OCTET, TusCase, create
-
-
-class CoreOnlyStore(MemoryStore):
-    """Only the core contract. A method set to None does not implement a runtime Protocol."""
-
-    as_terminatable_upload = purge_tombstones = None  # type: ignore[assignment]
-    as_length_declarable_upload = as_expiring_upload = as_readable_upload = None  # type: ignore[assignment]
-    as_discardable_upload = concat = list_upload_ids = None  # type: ignore[assignment]
-
-
-class NoTerminationStore(MemoryStore):
-    as_terminatable_upload = purge_tombstones = None  # type: ignore[assignment]
 
 
 def test_the_memory_store_offers_every_extension() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from tests.conformance.lacking import CoreOnlyStore
 from tests.conformance.store_suite import StoreConformance
 from tusd_py.core.ports import Store
 from tusd_py.stores.memory import MemoryStore
@@ -15,3 +16,10 @@ class TestMemoryStore(StoreConformance):
         assert isinstance(store, MemoryStore)
         entry = store.uploads.get(upload_id)
         return None if entry is None else len(entry[1])
+
+
+class TestCoreOnlyStore(TestMemoryStore):
+    """The core of the contract alone: every capability's case is skipped, the rest still holds."""
+
+    async def make_store(self) -> Store:
+        return CoreOnlyStore()

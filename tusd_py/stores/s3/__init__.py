@@ -40,9 +40,9 @@ Without ``TUSD_REDIS_URL`` the same records live in process memory (``MemoryUplo
 
 # Considerations
 
-* The offset advances only over a contiguous run of parts S3 acknowledged. A failed part is
-  retried under its own number; if it still fails the request keeps the run before it and
-  answers 503, and the client resumes from HEAD.
+* The offset advances only over a contiguous run of parts S3 acknowledged. botocore retries a
+  transient failure of a part under its own number (``client.open_client``); if it still fails
+  the request keeps the run before it and answers 503, and the client resumes from HEAD.
 * Rebuilding from S3 (Redis flushed or restarted without persistence) trusts only the parts
   counted by the last checkpoint: a part above it may hold bytes of an interrupted request at
   other boundaries. So a rebuild can lose the progress of the request that was running, but it
