@@ -228,33 +228,6 @@ async def test_an_update_after_termination_does_not_bring_the_upload_back(store:
         await store.get_upload(upload.id)
 
 
-async def test_info_files_of_earlier_versions_are_imported_once(tmp_path: Path) -> None:
-    root = tmp_path / "data" / "uploads"
-    root.mkdir(parents=True)
-    old = new_info(10, storage={"type": "file", "path": str(root / "old")})
-    old.id = "old"
-    (root / "old").write_bytes(b"12345")
-    (root / "old.info").write_text(json.dumps(old.to_dict()))
-    (root / "gone.gone").write_text(json.dumps({"reason": "terminated", "at": 123.0}))
-    store = FileStore(tmp_path / "data")
-    assert [i async for i in store.list_upload_ids()] == ["old"]
-    info = await (await store.get_upload("old")).get_info()
-    assert (info.size, info.offset) == (10, 5)
-    with pytest.raises(UploadGone):
-        await store.get_upload("gone")
-    assert [p.name for p in root.iterdir()] == ["old"]  # imported, then removed
-    assert await store.purge_tombstones(older_than=124.0) == 1
-
-
-async def test_an_unreadable_legacy_info_is_left_in_place(tmp_path: Path) -> None:
-    root = tmp_path / "data" / "uploads"
-    root.mkdir(parents=True)
-    (root / "torn.info").write_text('{"id": "torn", "si')
-    store = FileStore(tmp_path / "data")  # starts anyway
-    assert [i async for i in store.list_upload_ids()] == []
-    assert (root / "torn.info").read_text() == '{"id": "torn", "si'  # never deleted: an operator decides
-
-
 @pytest.mark.parametrize("upload_id", ["../x", "a/b", ".", "..", "", "x.info", "/etc/passwd", "x\x00"])
 async def test_ids_that_could_leave_the_data_directory_are_not_found(store: FileStore, upload_id: str) -> None:
     outside = store.root.parent  # ../x from the uploads directory: plant a valid upload there

@@ -17,7 +17,7 @@ from ..protocol.errors import InsufficientStorage, StorageUnavailable
 _FULL = {errno.ENOSPC, errno.EDQUOT}
 
 
-class disk_errors:  # lower case: used like the function it was, ``with disk_errors("doing what"):``
+class disk_errors:  # lower case: used like a function, ``with disk_errors("doing what"):``
     """A class, not @contextmanager: it wraps several calls of every request, and a generator
     based context manager costs several times as much to enter and leave."""
 

@@ -6,9 +6,8 @@ Under ``data_dir``:
     tusd.sqlite3    table ``uploads``: UploadInfo as JSON per id, each change one atomic
                     UPDATE; table ``tombstones``: terminated or expired ids (answer 410)
 
-One new inode per upload (its data file): on ext4 an inode costs more than the bytes, and an
-info file replaced per transition cost a new one each time (localdb.py). Infos from
-``uploads/<id>.info`` files of earlier versions are imported once at start.
+One new inode per upload (its data file): on ext4 an inode costs more than the bytes, so every
+other change of an upload is a row update rather than a file (figures: docs/benchmarks.md).
 
 Single-process only: the lock is in memory. Use the S3 store and Redis for several instances.
 """
@@ -25,8 +24,6 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
-import structlog
-
 from ..core.diskspace import FreeSpace, SpaceGuard, statvfs_free
 from ..core.ports import Body, TombstoneReason, Upload
 from ..localdb import LocalDB
@@ -36,7 +33,6 @@ from .appender import Appender
 from .diskerrors import disk_errors
 from .written import WrittenInfos
 
-log = structlog.get_logger("tusd_py.stores.file")
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS uploads (id TEXT PRIMARY KEY, info TEXT NOT NULL) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS tombstones (id TEXT PRIMARY KEY, reason TEXT NOT NULL, at REAL NOT NULL) WITHOUT ROWID;
@@ -81,7 +77,7 @@ class FileUpload:
     def __init__(self, store: FileStore, upload_id: str) -> None:
         self.store = store
         self.id = upload_id
-        self._data = f"{store.root_dir}/{upload_id}"  # a str: pathlib costs ~5 us a request
+        self._data = f"{store.root_dir}/{upload_id}"  # a str, not a Path: built on every request
         self._fetched: str | None = None  # the row get_upload() read, for the first get_info()
 
     @property
@@ -222,7 +218,6 @@ class FileStore:
         self.space = SpaceGuard(self.root_dir, disk_reserve, free_space=free_space)
         self.db = LocalDB(data_dir, _SCHEMA)
         self.written = WrittenInfos()
-        import_info_files(self.root, self.db)
 
     async def start(self) -> None:
         pass  # the constructor opened the database: the worker uses the store without an app
@@ -242,9 +237,9 @@ class FileStore:
         info.storage = {"type": "file", "path": upload._data}
         await self.space.claim((info.size or 0) if info.is_final else 0)  # a final upload: its copy too
         with disk_errors("creating the upload"):
-            # In a thread: a new inode costs 20 us to over 1 ms (ext4 without a journal walks past
-            # every inode freed in the last minutes), the first commit of a row ~50 us; the event
-            # loop serves the other uploads meanwhile.
+            # In a thread: a new inode can take a millisecond (ext4 without a journal walks past
+            # recently freed inodes; docs/benchmarks.md), and the event loop serves the other
+            # uploads meanwhile.
             await _in_thread(_create, self.db, upload._data, info.id, json.dumps(info.to_dict()))
         self.written.put(info)
         return upload
@@ -291,32 +286,6 @@ class FileStore:
     async def purge_tombstones(self, older_than: float) -> int:
         with disk_errors("purging the tombstones"):
             return self.db.run("DELETE FROM tombstones WHERE at < ?", (older_than,))
-
-
-def import_info_files(root: Path, db: LocalDB) -> int:
-    """Move the ``<id>.info`` / ``<id>.gone`` files of earlier versions into the database, each
-    in one transaction that ends by deleting the file (a crash halfway imports it again)."""
-    imported = 0
-    for path in sorted(root.glob("*.info")) + sorted(root.glob("*.gone")):
-        upload_id, kind = path.stem, path.suffix
-        if not _ID.fullmatch(upload_id):
-            continue
-        try:
-            doc = json.loads(path.read_bytes())
-        except FileNotFoundError:  # another process (a worker on the same directory) took it
-            continue
-        except ValueError:  # unreadable: left where it is for an operator, never deleted
-            log.warning("legacy_info_unreadable", path=str(path))
-            continue
-        with db.transaction() as conn:
-            if kind == ".info":
-                conn.execute("INSERT OR IGNORE INTO uploads VALUES (?, ?)", (upload_id, json.dumps(doc)))
-            else:
-                row = (upload_id, doc.get("reason", "terminated"), float(doc.get("at", time.time())))
-                conn.execute("INSERT OR IGNORE INTO tombstones VALUES (?, ?, ?)", row)
-            path.unlink(missing_ok=True)
-        imported += 1
-    return imported
 
 
 if TYPE_CHECKING:
