@@ -13,10 +13,13 @@ import mimetypes
 import os
 import shutil
 import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from .contract import MEDIA_PREFIX
+from .errors import StorageError, StorageUnavailable
 
 CONTENT_TYPES = {
     ".m3u8": "application/vnd.apple.mpegurl",
@@ -149,18 +152,68 @@ class FileAssetStore:
         return len(keys)
 
 
+_S3_NOT_FOUND = frozenset({"NoSuchKey", "NoSuchUpload", "NotFound", "404"})
+_S3_TRANSIENT = frozenset(
+    {
+        "SlowDown",
+        "Throttling",
+        "ThrottlingException",
+        "TooManyRequests",
+        "TooManyRequestsException",
+        "RequestLimitExceeded",
+        "RequestThrottled",
+        "ServiceUnavailable",
+        "InternalError",
+        "RequestTimeout",
+        "OperationAborted",
+    }
+)
+
+
+@asynccontextmanager
+async def s3_errors(operation: str, key: str) -> AsyncIterator[None]:
+    """Translate the S3 SDK's errors raised inside the block into the pipeline's::
+
+        NoSuchKey / NoSuchUpload / NotFound / 404          -> AssetNotFound
+        throttling, 5xx, 429, RequestTimeout, connection
+        refused/reset/closed, timeouts                     -> StorageUnavailable (the job retries)
+        anything else (AccessDenied, NoSuchBucket...)       -> StorageError
+    """
+    from botocore.exceptions import BotoCoreError, ClientError, HTTPClientError
+    from botocore.exceptions import ConnectionError as BotoConnectionError
+
+    try:
+        yield
+    except ClientError as exc:
+        code = str(exc.response.get("Error", {}).get("Code", ""))
+        status = int(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0) or 0)
+        if code in _S3_NOT_FOUND or status == 404:
+            raise AssetNotFound(key) from exc
+        if code in _S3_TRANSIENT or status >= 500 or status == 429:
+            raise StorageUnavailable(f"S3 {operation} failed ({code or status}); retry shortly") from exc
+        raise StorageError(f"S3 {operation} failed: {code or status}") from exc
+    except (BotoConnectionError, HTTPClientError) as exc:
+        raise StorageUnavailable(f"S3 {operation}: storage unreachable ({exc.__class__.__name__})") from exc
+    except BotoCoreError as exc:
+        raise StorageError(f"S3 {operation} failed: {exc}") from exc
+    except (OSError, TimeoutError) as exc:  # the HTTP client's own errors while a body streams
+        raise StorageUnavailable(f"S3 {operation}: connection trouble ({exc.__class__.__name__})") from exc
+    except Exception as exc:
+        if type(exc).__module__.startswith("aiohttp"):
+            raise StorageUnavailable(f"S3 {operation}: connection trouble ({exc.__class__.__name__})") from exc
+        raise
+
+
 class S3AssetStore:
-    """Assets in a bucket. ``client`` is an aiobotocore S3 client (opened by the caller);
-    SDK errors become StorageUnavailable (transient) or TusError via ``map_s3_errors``."""
+    """Assets in a bucket. ``client`` is an aiobotocore S3 client (opened by the caller); SDK
+    errors become the pipeline's own (``s3_errors``)."""
 
     def __init__(self, client: Any, bucket: str) -> None:
         self.client = client
         self.bucket = bucket
 
     async def put_bytes(self, key: str, data: bytes) -> None:
-        from tusd_py.stores.s3.client import map_s3_errors
-
-        async with map_s3_errors("PutObject"):  # a PutObject is atomic: whole or absent
+        async with s3_errors("PutObject", key):  # a PutObject is atomic: whole or absent
             await self.client.put_object(Bucket=self.bucket, Key=_check(key), Body=data, ContentType=content_type(key))
 
     async def put_file(self, key: str, path: str | os.PathLike[str]) -> None:
@@ -171,9 +224,7 @@ class S3AssetStore:
 
     async def _put_parts(self, key: str, path: Path) -> None:
         """A multipart upload, one part in memory at a time; aborted on any failure."""
-        from tusd_py.stores.s3.client import map_s3_errors
-
-        async with map_s3_errors("CreateMultipartUpload"):
+        async with s3_errors("CreateMultipartUpload", key):
             created = await self.client.create_multipart_upload(
                 Bucket=self.bucket, Key=key, ContentType=content_type(key)
             )
@@ -181,12 +232,12 @@ class S3AssetStore:
         try:
             with open(path, "rb") as f:  # noqa: ASYNC230 (reads go to a thread)
                 while data := await asyncio.to_thread(f.read, PART_SIZE):
-                    async with map_s3_errors("UploadPart"):
+                    async with s3_errors("UploadPart", key):
                         resp = await self.client.upload_part(
                             Bucket=self.bucket, Key=key, UploadId=upload_id, PartNumber=len(parts) + 1, Body=data
                         )
                     parts.append({"PartNumber": len(parts) + 1, "ETag": resp["ETag"]})
-            async with map_s3_errors("CompleteMultipartUpload"):
+            async with s3_errors("CompleteMultipartUpload", key):
                 await self.client.complete_multipart_upload(
                     Bucket=self.bucket, Key=key, UploadId=upload_id, MultipartUpload={"Parts": parts}
                 )
@@ -201,14 +252,8 @@ class S3AssetStore:
             pass
 
     async def size(self, key: str) -> int:
-        from tusd_py.protocol.errors import UploadNotFound
-        from tusd_py.stores.s3.client import map_s3_errors
-
-        try:
-            async with map_s3_errors("HeadObject"):
-                head = await self.client.head_object(Bucket=self.bucket, Key=_check(key))
-        except UploadNotFound:
-            raise AssetNotFound(key) from None
+        async with s3_errors("HeadObject", key):
+            head = await self.client.head_object(Bucket=self.bucket, Key=_check(key))
         return int(head["ContentLength"])
 
     async def locate(self, key: str, *, ttl: int) -> Location:
@@ -217,17 +262,11 @@ class S3AssetStore:
         return "url", url
 
     async def _get(self, key: str, byte_range: str | None = None) -> bytes:
-        from tusd_py.protocol.errors import UploadNotFound
-        from tusd_py.stores.s3.client import map_s3_errors
-
         extra = {"Range": byte_range} if byte_range else {}
-        try:
-            async with map_s3_errors("GetObject"):
-                resp = await self.client.get_object(Bucket=self.bucket, Key=_check(key), **extra)
-                async with resp["Body"] as stream:
-                    data: bytes = await stream.read()
-        except UploadNotFound:
-            raise AssetNotFound(key) from None
+        async with s3_errors("GetObject", key):
+            resp = await self.client.get_object(Bucket=self.bucket, Key=_check(key), **extra)
+            async with resp["Body"] as stream:
+                data: bytes = await stream.read()
         return data
 
     async def get_bytes(self, key: str) -> bytes:
@@ -237,12 +276,10 @@ class S3AssetStore:
         return await self._get(key, f"bytes={start}-{end - 1}") if end > start else b""
 
     async def list(self, prefix: str) -> list[str]:
-        from tusd_py.stores.s3.client import map_s3_errors
-
         keys: list[str] = []
         token: dict[str, str] = {}
         while True:
-            async with map_s3_errors("ListObjectsV2"):
+            async with s3_errors("ListObjectsV2", prefix):
                 page = await self.client.list_objects_v2(Bucket=self.bucket, Prefix=_check(prefix + "_")[:-1], **token)
             keys += [str(obj["Key"]) for obj in page.get("Contents", [])]
             if not page.get("IsTruncated"):
@@ -250,12 +287,10 @@ class S3AssetStore:
             token = {"ContinuationToken": page["NextContinuationToken"]}
 
     async def delete_prefix(self, prefix: str) -> int:
-        from tusd_py.stores.s3.client import map_s3_errors
-
         keys = await self.list(_check(prefix + "_")[:-1])
         for start in range(0, len(keys), 1000):  # DeleteObjects takes at most 1000 keys
             batch = [{"Key": key} for key in keys[start : start + 1000]]
-            async with map_s3_errors("DeleteObjects"):
+            async with s3_errors("DeleteObjects", prefix):
                 await self.client.delete_objects(Bucket=self.bucket, Delete={"Objects": batch, "Quiet": True})
         return len(keys)
 

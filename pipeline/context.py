@@ -1,7 +1,9 @@
 """What a running job needs (``Deps``), and the arq ``on_startup``/``on_shutdown`` that build it.
 
-The embedded default (``inprocess.py``) builds the same ``Deps`` from the server's own store
-and records, so both paths run the same job code.
+The application supplies the storage (``OpenStorage``: the uploads to read, where outputs go);
+the pipeline adds the records, the key ring and the process pool. The embedded default
+(``inprocess.py``) builds the same ``Deps`` from the server's own storage and records, so both
+paths run the same job code.
 """
 
 from __future__ import annotations
@@ -12,19 +14,19 @@ import multiprocessing
 import os
 import signal
 import sys
+from collections.abc import Awaitable, Callable
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import structlog
 
-from tusd_py.core.ports import Store
-
-from .assets import AssetStore, FileAssetStore, S3AssetStore
+from .assets import AssetStore
 from .crypto.keyring import local_ring, open_ring
 from .crypto.keys import KeyEncryptionKey
 from .crypto.settings import CryptoSettings
 from .pool import JobPool
+from .ports import UploadSource
 from .publish import Publisher
 from .records import MediaRecords, RedisMediaRecords
 from .scratch import remove_abandoned
@@ -77,17 +79,18 @@ def make_pool(workers: int, priority: str = "normal") -> JobPool:
 @dataclass
 class Deps:
     settings: PipelineSettings
-    store: Store
+    uploads: UploadSource
     assets: AssetStore
     records: MediaRecords
     pool: JobPool
     keys: KeyEncryptionKey | None = None  # default: the local key ring of ``crypto``
-    crypto: CryptoSettings | None = None  # default: TUSD_* with the pipeline's data_dir and store
+    crypto: CryptoSettings | None = None  # the crypto section, placed (required)
     publisher: Publisher = field(init=False)
     own_ring: bool = field(init=False, default=False)  # a local ring this Deps reads itself
 
     def __post_init__(self) -> None:
-        self.crypto = self.crypto or CryptoSettings.for_server(self.settings)
+        if self.crypto is None:
+            raise TypeError("Deps needs the crypto section: CryptoSettings(...).placed(data_dir, ...)")
         self.own_ring = self.keys is None and self.crypto.kek_provider == "local"
         if self.own_ring:
             self.keys = local_ring(self.crypto)  # a missing key in production fails here, at start
@@ -110,41 +113,33 @@ class Deps:
         log.warning("process_pool_replaced")
 
 
-def build_assets(settings: PipelineSettings, store: Store) -> AssetStore:
-    """Outputs live beside the uploads: in the bucket with the S3 store, else under data_dir."""
-    if settings.store == "s3":
-        return S3AssetStore(getattr(store, "client"), settings.s3_bucket)  # noqa: B009 (S3Store only)
-    return FileAssetStore(settings.data_dir)
+class OpenStorage(Protocol):
+    """The application's side of the worker's start: open the uploads to read and the asset
+    store (their clients closed by ``stack``), given the worker's Redis (arq's ArqRedis)."""
+
+    def __call__(self, redis: Any, stack: AsyncExitStack) -> Awaitable[tuple[UploadSource, AssetStore]]: ...
 
 
-async def startup(ctx: dict[str, Any]) -> None:
-    """arq on_startup: open the upload store, the asset store, the records and the pool."""
-    settings: PipelineSettings = ctx.get("settings") or PipelineSettings()
-    stack = AsyncExitStack()
-    redis = ctx["redis"]  # arq's ArqRedis: also the Redis of upload records and media records
-    if settings.store == "s3":
-        from tusd_py.stores.s3 import S3Store
+def arq_startup(open_storage: OpenStorage) -> Callable[[dict[str, Any]], Awaitable[None]]:
+    """arq on_startup: the application's storage, then the records, the key ring and the pool."""
 
-        s3 = S3Store.from_settings(settings.upload_settings(), redis=redis)
-        await s3.start()
-        stack.push_async_callback(s3.close)
-        store: Store = s3
-    elif settings.store == "file":
-        from tusd_py.stores.filesystem import FileStore
+    async def startup(ctx: dict[str, Any]) -> None:
+        settings: PipelineSettings = ctx.get("settings") or PipelineSettings()
+        stack = AsyncExitStack()
+        ctx["stack"] = stack
+        redis = ctx["redis"]  # arq's ArqRedis: also the Redis of media records
+        uploads, assets = await open_storage(redis, stack)
+        crypto: CryptoSettings = ctx["crypto"]  # the application's crypto section, placed
+        # KMS: one client for the worker's life; local keys: Deps reads them (and rereads per job)
+        keys = await stack.enter_async_context(open_ring(crypto)) if crypto.kek_provider == "kms" else None
+        pool = make_pool(settings.process_workers, settings.process_priority)
+        await asyncio.to_thread(remove_abandoned, settings.work_dir or None)  # jobs of a killed worker
+        ctx["settings"] = settings
+        records = RedisMediaRecords(redis)
+        ctx["deps"] = Deps(settings, uploads, assets, records, pool, keys=keys, crypto=crypto)
+        log.info("worker_started", pool=settings.process_workers, kek=crypto.kek_provider)
 
-        store = FileStore(settings.data_dir)
-    else:
-        raise ValueError("the worker needs TUSD_STORE=file or s3 (a memory store lives in one process)")
-    crypto = CryptoSettings.for_server(settings)
-    # KMS: one client for the worker's life; local keys: Deps reads them (and rereads per job)
-    keys = await stack.enter_async_context(open_ring(crypto)) if crypto.kek_provider == "kms" else None
-    pool = make_pool(settings.process_workers, settings.process_priority)
-    await asyncio.to_thread(remove_abandoned, settings.work_dir or None)  # jobs of a killed worker
-    ctx["settings"] = settings
-    ctx["stack"] = stack
-    records = RedisMediaRecords(redis)
-    ctx["deps"] = Deps(settings, store, build_assets(settings, store), records, pool, keys=keys, crypto=crypto)
-    log.info("worker_started", store=settings.store, pool=settings.process_workers, kek=crypto.kek_provider)
+    return startup
 
 
 async def shutdown(ctx: dict[str, Any]) -> None:

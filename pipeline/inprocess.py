@@ -1,6 +1,7 @@
 """The embedded default: the same job, run by the server itself (no Redis, no arq).
 
-``EmbeddedPipeline.handle(upload_id)`` is the handler of tusd_py's ``InProcessQueue``. It runs
+``EmbeddedPipeline.handle(upload_id)`` is the handler of the application's queue
+(``ports.JobQueue``). It runs
 ``jobs.run`` with a process pool of its own, retries transient errors with backoff by putting
 the id back on the queue later (the queue keeps serving other uploads meanwhile), and
 ``rescan()`` re-enqueues uploads that were handed off but never processed: the queue lives in
@@ -11,15 +12,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from typing import Any
 
 import structlog
 
-from tusd_py.core.ports import Store
-from tusd_py.protocol.info import UploadState
-
-from .context import Deps, build_assets, make_pool
+from .assets import AssetStore
+from .context import Deps, make_pool
+from .crypto.settings import CryptoSettings
 from .jobs import TransientError, run_timed
+from .ports import JobQueue, UploadSource
 from .records import MediaRecords
 from .scratch import remove_abandoned
 from .settings import PipelineSettings
@@ -28,10 +28,19 @@ log = structlog.get_logger("pipeline.inprocess")
 
 
 class EmbeddedPipeline:
-    def __init__(self, settings: PipelineSettings, store: Store, records: MediaRecords, queue: Any) -> None:
-        self.queue = queue  # tusd_py.completion.InProcessQueue
+    def __init__(
+        self,
+        settings: PipelineSettings,
+        uploads: UploadSource,
+        assets: AssetStore,
+        records: MediaRecords,
+        queue: JobQueue,
+        *,
+        crypto: CryptoSettings,
+    ) -> None:
+        self.queue = queue
         pool = make_pool(settings.process_workers, settings.process_priority)
-        self.deps = Deps(settings, store, build_assets(settings, store), records, pool)
+        self.deps = Deps(settings, uploads, assets, records, pool, crypto=crypto)
         self.tries: dict[str, int] = {}
         self.retries: set[asyncio.Task[None]] = set()
 
@@ -64,14 +73,11 @@ class EmbeddedPipeline:
     async def rescan(self) -> int:
         """Enqueue every handed-off upload whose record is missing or not final."""
         found = 0
-        async for upload_id in self.deps.store.list_upload_ids():
+        async for upload_id in self.deps.uploads.handed_off():  # the others: the sweeper's finisher
             try:
-                info = await (await self.deps.store.get_upload(upload_id)).get_info()
-                if info.state is not UploadState.HANDED_OFF or not info.is_finished_file:
-                    continue  # not yet handed off: the sweeper's finisher enqueues those
                 record = await self.deps.records.get(upload_id)
                 if record is None or not record.state.terminal:
-                    await self.queue.upload_finished(info)
+                    await self.queue.submit(upload_id)
                     found += 1
             except Exception:
                 log.exception("rescan_failed", upload_id=upload_id)

@@ -4,7 +4,7 @@ Read top to bottom: reread the upload, claim the record (skip if ready), fetch t
 (a file-store upload is read in place), probe it in the process pool, then transcode +
 thumbnails there (progress comes back through the pool's channel, ``pool.py``), publish (encrypted)
 under the attempt's prefix, switch the record to ready, then remove the plaintext upload from
-the store (``release.py``). The scratch directory is made only when it is needed.
+the store (``plaintext.py``). The scratch directory is made only when it is needed.
 
 Errors: bad media -> ``failed`` with the reason, at once. Transient storage/Redis errors ->
 ``TransientError`` (arq: ``Retry`` with backoff; the last try marks the record ``failed``).
@@ -25,8 +25,9 @@ from . import source
 from .context import Deps
 from .contract import MediaRecord, MediaState
 from .crypto.keys import KeyProviderError
+from .errors import StorageUnavailable
+from .plaintext import drop_source_if_ready
 from .records import update
-from .release import release_if_ready
 from .scratch import Scratch
 from .work import probe_media, process_media
 
@@ -40,8 +41,6 @@ class TransientError(Exception):
 def is_transient(exc: BaseException) -> bool:
     from redis.exceptions import ConnectionError as RedisConnectionError
     from redis.exceptions import TimeoutError as RedisTimeoutError
-
-    from tusd_py.protocol.errors import StorageUnavailable
 
     transient = (StorageUnavailable, RedisConnectionError, RedisTimeoutError, ConnectionError, TimeoutError)
     if isinstance(exc, KeyProviderError):
@@ -81,7 +80,7 @@ async def run(
     """One try of the job. Raises TransientError when a later try may succeed."""
     bound = log.bind(upload_id=upload_id, job_id=job_id, job_try=job_try)
     try:
-        info = await source.load(deps.store, upload_id)
+        info = await source.load(deps.uploads, upload_id)
     except source.NotReady as exc:
         bound.warning("job_skipped", reason=str(exc))
         return await mark_failed(deps, upload_id, str(exc))
@@ -94,12 +93,12 @@ async def run(
             bound.info("job_already_done")
             done = await deps.records.get(upload_id)
             if done is not None:  # the winner may have died before dropping the source
-                await release_if_ready(deps.store, deps.records, info, done)
+                await drop_source_if_ready(deps.uploads, deps.records, info, done)
             return await deps.records.get(upload_id)
         bound.info("job_started", attempt=attempt)
         scratch = Scratch(deps.settings.work_dir or None, upload_id)
         try:
-            src = source.in_place(info) or await source.fetch(deps.store, info, scratch.path)
+            src = source.in_place(info) or await source.fetch(deps.uploads, info, scratch.path)
             verdict = await _pool_call(deps, probe_media, str(src))
             outcome = verdict if "error" in verdict else await _transcode(deps, claimed, src, scratch.path, verdict)
             if "error" in outcome:
@@ -109,7 +108,7 @@ async def run(
             record = await deps.publisher.publish(claimed, scratch.path / "out", outcome, src)
         finally:
             scratch.remove()
-        await release_if_ready(deps.store, deps.records, info, record)
+        await drop_source_if_ready(deps.uploads, deps.records, info, record)
         bound.info("job_done", attempt=record.attempt, prefix=record.output_prefix)
         return await deps.records.get(upload_id) or record
     except Exception as exc:

@@ -4,7 +4,7 @@ Every write is a compare-and-set on ``MediaRecord.version`` and notifies watcher
 upload, so ``GET /media/{id}/events`` pushes changes without polling.
 
 ``FileMediaRecords`` (embedded default): rows of ``media_records`` in ``data_dir/tusd.sqlite3``
-(tusd_py/localdb.py), each compare-and-set one ``BEGIN IMMEDIATE`` transaction (safe across
+(``localdb.py``), each compare-and-set one ``BEGIN IMMEDIATE`` transaction (safe across
 processes on one host, e.g. ``tusd-py keys rotate`` beside the server; a killed writer's
 transaction rolls back). No file per record: a failed upload costs no inode at all. Watchers
 are notified in-process. ``media/<id>/record.json`` files of earlier versions are imported.
@@ -30,9 +30,8 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import structlog
 
-from tusd_py.localdb import LocalDB
-
 from .contract import MEDIA_PREFIX, MediaRecord
+from .localdb import LocalDB
 
 log = structlog.get_logger("pipeline.records")
 RECORD_PREFIX = "media:record:"

@@ -1,9 +1,9 @@
 """The pipeline side of delivery: it unwraps an asset's data key and reads its encrypted
-outputs for the web process, which knows only the ports in ``tusd_py/web/delivery_ports.py``
-(``MediaVault``, ``OriginalSource``, ``PlainObject``); ``app.py`` wires this class in.
+outputs for the web process, whose playback ports (a vault, a source of originals, a byte
+source) this class and ``DecryptedObject`` fit; the application wires them in.
 
 * ``read_text``: a whole small object (a playlist), decrypted and authenticated.
-* ``open``: a large object as a ``PlainObject`` whose ``stream(start, end)`` decrypts only the
+* ``open``: a large object as a ``DecryptedObject`` whose ``stream(start, end)`` decrypts only the
   frames a range touches, a batch at a time, in a thread. The stored size is checked against
   the header on open, so truncation fails before a response starts.
 * ``media_playlist``: a media playlist with the key URI and segment URIs the caller signs.
@@ -33,7 +33,7 @@ BATCH_BYTES = 1024 * 1024  # plaintext decrypted per step of a stream
 CACHE_SIZE = 1024
 
 
-class PlainObject:
+class DecryptedObject:
     """One stored envelope object, readable by plaintext ranges."""
 
     def __init__(self, assets: AssetStore, key: str, decryptor: RangeDecryptor) -> None:
@@ -130,18 +130,18 @@ class MediaVault:
     async def hls_key(self, record: MediaRecord) -> bytes:
         return (await self._unwrap(record)).hls
 
-    async def open(self, record: MediaRecord, relative: str) -> PlainObject:
+    async def open(self, record: MediaRecord, relative: str) -> DecryptedObject:
         keys = await self._unwrap(record)
         key = record.asset_key(relative)
         size = await self.assets.size(key)
         header = await self.assets.read_range(key, 0, HEADER_SIZE)
         decryptor = RangeDecryptor(keys.envelope, keys.object_id(relative), header, size)
-        return PlainObject(self.assets, key, decryptor)
+        return DecryptedObject(self.assets, key, decryptor)
 
     async def locate(self, record: MediaRecord, relative: str) -> Location:
         return await self.assets.locate(record.asset_key(relative), ttl=self.presign_ttl)
 
-    async def original(self, upload_id: str) -> PlainObject | None:
+    async def original(self, upload_id: str) -> DecryptedObject | None:
         """The decrypted kept original of a ready asset (the tus download port); None before."""
         record = await self.records.get(upload_id)
         if record is None or record.state is not MediaState.READY or not record.original:

@@ -1,7 +1,8 @@
-"""The arq worker: ``tusd-py worker`` (or ``arq pipeline.worker.WorkerSettings``).
+"""The arq worker's options for the pipeline's one job, given the application's storage.
 
-``create_worker(settings)`` is what the CLI and the tests use; ``WorkerSettings`` is the same
-configuration as the plain class arq's own CLI expects, read from ``TUSD_*`` once at import.
+The application's entry point (``tusd_py/worker.py``: ``tusd-py worker``, or
+``arq tusd_py.worker.WorkerSettings``) passes its ``OpenStorage``; tests call
+``create_worker(settings, open_storage, burst=True, poll_delay=0)``.
 
 A job killed with its worker stays in arq's queue; once its in-progress key expires another
 worker runs it again (``job_try`` + 1), and the job code takes over from the record.
@@ -14,8 +15,9 @@ from typing import Any
 from arq.connections import RedisSettings
 from arq.worker import Function, Worker, func
 
-from .context import shutdown, startup
+from .context import OpenStorage, arq_startup, shutdown
 from .contract import JOB_PROCESS_UPLOAD
+from .crypto.settings import CryptoSettings
 from .jobs import process_upload
 from .settings import PipelineSettings
 
@@ -35,43 +37,29 @@ def functions(settings: PipelineSettings) -> list[Function]:
     ]
 
 
-def redis_settings(settings: PipelineSettings) -> RedisSettings:
-    return RedisSettings.from_dsn(settings.redis_url) if settings.redis_url else RedisSettings()
+def redis_settings(redis_url: str) -> RedisSettings:
+    return RedisSettings.from_dsn(redis_url) if redis_url else RedisSettings()
 
 
-def worker_options(settings: PipelineSettings) -> dict[str, Any]:
-    """Keyword arguments of ``arq.worker.Worker`` for these settings."""
+def worker_options(
+    settings: PipelineSettings, open_storage: OpenStorage, *, redis_url: str, crypto: CryptoSettings
+) -> dict[str, Any]:
+    """Keyword arguments of ``arq.worker.Worker`` for these settings; the Redis URL and the crypto
+    section (placed) are the application's."""
     return {
         "functions": functions(settings),
-        "on_startup": startup,
+        "on_startup": arq_startup(open_storage),
         "on_shutdown": shutdown,
-        "redis_settings": redis_settings(settings),
+        "redis_settings": redis_settings(redis_url),
         "job_timeout": settings.job_timeout + TIMEOUT_MARGIN,
         "max_tries": settings.max_tries,
         "max_jobs": settings.max_jobs,
-        "ctx": {"settings": settings},
+        "ctx": {"settings": settings, "crypto": crypto},
     }
 
 
-def create_worker(settings: PipelineSettings, **overrides: Any) -> Worker:
+def create_worker(
+    settings: PipelineSettings, open_storage: OpenStorage, *, redis_url: str, crypto: CryptoSettings, **overrides: Any
+) -> Worker:
     """An arq Worker (``burst=True, poll_delay=0`` in tests)."""
-    return Worker(**{**worker_options(settings), **overrides})
-
-
-class WorkerSettings:
-    """For ``arq pipeline.worker.WorkerSettings``: the same options, from the environment."""
-
-    _settings = PipelineSettings()
-    functions = functions(_settings)
-    on_startup = startup
-    on_shutdown = shutdown
-    redis_settings = redis_settings(_settings)
-    job_timeout = _settings.job_timeout + TIMEOUT_MARGIN
-    max_tries = _settings.max_tries
-    max_jobs = _settings.max_jobs
-    ctx = {"settings": _settings}
-
-
-def run(settings: PipelineSettings) -> None:
-    """Run until SIGINT/SIGTERM (arq handles the signals and finishes running jobs)."""
-    create_worker(settings).run()
+    return Worker(**{**worker_options(settings, open_storage, redis_url=redis_url, crypto=crypto), **overrides})

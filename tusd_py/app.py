@@ -28,6 +28,7 @@ from .web.middlewares import tus_middleware
 from .web.routes import setup_routes
 
 if TYPE_CHECKING:
+    from pipeline.assets import AssetStore
     from pipeline.crypto.settings import CryptoSettings
     from pipeline.records import MediaRecords
     from pipeline.vault import MediaVault
@@ -84,20 +85,25 @@ def build_media_records(settings: Settings, redis: Any | None) -> MediaRecords:
     return RedisMediaRecords(redis) if redis is not None else FileMediaRecords(settings.storage.data_dir)
 
 
+def _assets(settings: Settings, store: Store) -> AssetStore:
+    from .processing import build_assets
+
+    storage = settings.storage
+    return build_assets(storage.store, store, bucket=storage.s3_bucket, data_dir=storage.data_dir)
+
+
 def build_vault(settings: Settings, crypto: CryptoSettings, store: Store, records: MediaRecords) -> MediaVault:
     """The pipeline's side of delivery and download. A local key ring is read (or, in the embedded
     default, created) here, so a missing production key stops the start with its message; a KMS
     ring is opened at startup (``_key_ring``)."""
-    from pipeline.context import build_assets
     from pipeline.crypto.keyring import local_ring
-    from pipeline.settings import PipelineSettings
     from pipeline.vault import MediaVault
 
     ring = local_ring(crypto) if crypto.kek_provider == "local" else None
     return MediaVault(
         records,
         ring,
-        lambda: build_assets(PipelineSettings.for_server(settings), store),  # after the store's start()
+        lambda: _assets(settings, store),  # after the store's start()
         presign_ttl=crypto.presign_ttl,
         reload_keys=(lambda: local_ring(crypto)) if ring is not None else None,
     )
@@ -150,12 +156,13 @@ def create_app(
     app[SWEEPER] = Sweeper(service, tombstone_ttl=settings.server.tombstone_ttl)
     app[MEDIA] = media = build_media_records(settings, redis)
     from pipeline.crypto.keyring import signing_secret
-    from pipeline.crypto.settings import CryptoSettings
+
+    from .processing import PlaybackVault
 
     crypto = settings.crypto
     vault = build_vault(settings, crypto, store, media)
-    app[VAULT] = vault
-    app[DOWNLOADS] = UploadDownloads(vault)
+    app[VAULT] = playback = PlaybackVault(vault)  # the pipeline's errors become the server's
+    app[DOWNLOADS] = UploadDownloads(playback)
     app[SIGNER] = Signer(signing_secret(crypto), crypto.url_ttl)
     setup_routes(app)
     setup_playback_routes(app)
@@ -205,13 +212,14 @@ def _embedded_pipeline(
 
     async def ctx(app: web.Application) -> AsyncIterator[None]:
         from pipeline.inprocess import EmbeddedPipeline
-        from pipeline.settings import PipelineSettings
 
-        pipeline = EmbeddedPipeline(PipelineSettings.for_server(settings), store, records, queue)
+        from .processing import StoreUploads
+
+        uploads, assets = StoreUploads(store), _assets(settings, store)
+        pipeline = EmbeddedPipeline(settings.pipeline, uploads, assets, records, queue, crypto=settings.crypto)
         if pipeline.deps.keys is None and vault.keys is not None:
             pipeline.deps.use_keys(vault.keys)  # KMS: the ring the server opened
-        queue.handler = pipeline.handle
-        queue.ingest, queue.defer_max = app[INGEST], pipeline.deps.settings.process_defer_max
+        queue.serve(pipeline.handle, ingest=app[INGEST], defer_max=pipeline.deps.settings.process_defer_max)
         await pipeline.start()  # jobs handed off before a restart but never processed, their scratch
         yield
         await pipeline.close()

@@ -29,22 +29,32 @@ async def log_only(upload_id: str) -> None:
 
 
 class InProcessQueue:
+    """The completion sink of the embedded default, and the pipeline's ``JobQueue``."""
+
     def __init__(self, handler: ProcessHandler = log_only) -> None:
         self.handler = handler
         self.queue: asyncio.Queue[tuple[str, float]] = asyncio.Queue()  # (upload id, loop time queued)
         self.enqueued: set[str] = set()
         self.processed: list[str] = []
         # Jobs wait for a pause in uploads, at most defer_max seconds after they were queued
-        # (ingest.py); the embedded pipeline sets both.
+        # (ingest.py); ``serve`` sets both.
         self.ingest: IngestActivity | None = None
         self.defer_max = 0.0
 
+    def serve(self, handler: ProcessHandler, *, ingest: IngestActivity | None = None, defer_max: float = 0.0) -> None:
+        """Hand every queued id to ``handler``, once no upload is being received (``ingest``) or
+        at most ``defer_max`` seconds after it was queued."""
+        self.handler, self.ingest, self.defer_max = handler, ingest, defer_max
+
     async def upload_finished(self, info: UploadInfo) -> None:
-        if info.id in self.enqueued:
+        await self.submit(info.id)
+
+    async def submit(self, upload_id: str) -> None:
+        if upload_id in self.enqueued:
             return
-        self.enqueued.add(info.id)
-        await self.put(info.id)
-        log.debug("job_enqueued", upload_id=info.id, queue="in-process")  # upload_handed_off says it at info
+        self.enqueued.add(upload_id)
+        await self.put(upload_id)
+        log.debug("job_enqueued", upload_id=upload_id, queue="in-process")  # upload_handed_off says it at info
 
     async def put(self, upload_id: str) -> None:
         await self.queue.put((upload_id, asyncio.get_running_loop().time()))

@@ -19,8 +19,6 @@ import redis.asyncio
 
 from pipeline.crypto.keys import KeyConfigError
 from pipeline.crypto.segments import decrypt_segment, segment_iv
-from pipeline.settings import PipelineSettings
-from pipeline.worker import create_worker
 from tests.e2e.encrypted_support import (
     TUS,
     containing,
@@ -35,6 +33,7 @@ from tusd_py.app import create_app
 from tusd_py.settings import Settings
 from tusd_py.state import keyspace
 from tusd_py.state.memory import MemoryLocker
+from tusd_py.worker import create_worker
 
 AWS = {"region_name": "us-east-1", "aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
 
@@ -48,7 +47,7 @@ def s3_settings(tmp_path: Path, moto_endpoint: str, bucket: str, **extra: Any) -
         "s3_path_style": True,
         **extra,
     }
-    return Settings(_env_file=None, **values)  # type: ignore[call-arg]
+    return Settings.from_flat(**values)
 
 
 @pytest.fixture
@@ -107,7 +106,7 @@ async def test_s3_redis_kms_worker_end_to_end(
     marker = f"MARKER-{uuid.uuid4().hex}"
     source = make_marked_clip(tmp_path / "marked.mp4", marker).read_bytes()
     upload_id = await tus_upload(session, base, source, filename="marked.mp4", uploadedBy="dana")
-    worker = create_worker(PipelineSettings.for_server(settings), burst=True, poll_delay=0, handle_signals=False)
+    worker = create_worker(settings, burst=True, poll_delay=0, handle_signals=False)
     try:
         await worker.main()
         assert (worker.jobs_complete, worker.jobs_failed) == (1, 0)

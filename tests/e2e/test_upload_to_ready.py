@@ -16,12 +16,11 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient
 from yarl import URL
 
-from pipeline.settings import PipelineSettings
-from pipeline.worker import create_worker
 from tests.pipeline.test_jobs import make_clip
 from tusd_py.app import create_app
 from tusd_py.settings import Settings
 from tusd_py.state.memory import MemoryLocker
+from tusd_py.worker import create_worker
 
 Client = TestClient[web.Request, web.Application]
 TUS = {"Tus-Resumable": "1.0.0"}
@@ -105,7 +104,7 @@ async def test_embedded_default_processes_a_tus_upload_to_ready(
     settings = make_settings()
     client: Client = await aiohttp_client(create_app(settings))  # with the in-process queue running
     upload_id = await upload_and_watch(client, make_clip(tmp_path / "clip.mp4").read_bytes())
-    await check_ready(client, upload_id, Path(settings.data_dir))
+    await check_ready(client, upload_id, Path(settings.storage.data_dir))
 
 
 async def test_a_restart_picks_up_handed_off_but_unprocessed_uploads(
@@ -124,7 +123,7 @@ async def test_a_restart_picks_up_handed_off_but_unprocessed_uploads(
         if body["state"] in ("ready", "failed"):
             break
         await asyncio.sleep(0.1)
-    await check_ready(after, upload_id, Path(settings.data_dir))
+    await check_ready(after, upload_id, Path(settings.storage.data_dir))
 
 
 async def test_arq_worker_processes_a_tus_upload_to_ready(
@@ -133,10 +132,9 @@ async def test_arq_worker_processes_a_tus_upload_to_ready(
     settings = make_settings(redis_url=redis_url)
     app = create_app(settings, locker=MemoryLocker())  # hand-off through arq, records in Redis
     client: Client = await aiohttp_client(app)
-    worker_settings = PipelineSettings.for_server(settings)
 
     async def burst() -> None:
-        worker = create_worker(worker_settings, burst=True, poll_delay=0, handle_signals=False)
+        worker = create_worker(settings, burst=True, poll_delay=0, handle_signals=False)
         try:
             await worker.main()
             assert (worker.jobs_complete, worker.jobs_failed) == (1, 0)
@@ -144,4 +142,4 @@ async def test_arq_worker_processes_a_tus_upload_to_ready(
             await worker.close()
 
     upload_id = await upload_and_watch(client, make_clip(tmp_path / "clip.mp4").read_bytes(), burst)
-    await check_ready(client, upload_id, Path(settings.data_dir))
+    await check_ready(client, upload_id, Path(settings.storage.data_dir))

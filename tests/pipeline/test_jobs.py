@@ -28,11 +28,13 @@ from pipeline import jobs, scratch
 from pipeline.assets import FileAssetStore, S3AssetStore
 from pipeline.context import Deps, make_pool
 from pipeline.contract import MediaRecord, MediaState
+from pipeline.crypto.settings import CryptoSettings
 from pipeline.pool import JobPool
 from pipeline.records import FileMediaRecords
 from pipeline.settings import PipelineSettings
 from pipeline.vault import MediaVault
 from tusd_py.core.ports import Store
+from tusd_py.processing import StoreUploads
 from tusd_py.protocol.info import UploadInfo, UploadState
 from tusd_py.stores.filesystem import FileStore
 from tusd_py.stores.s3.client import open_client
@@ -68,10 +70,8 @@ def make_clip(
     return path
 
 
-def pipeline_settings(data_dir: Path, **overrides: object) -> PipelineSettings:
+def pipeline_settings(**overrides: object) -> PipelineSettings:
     values: dict[str, object] = {
-        "data_dir": str(data_dir),
-        "store": "file",
         "ladder_heights": (240,),
         "x264_preset": "ultrafast",
         "thumbnail_count": 2,
@@ -80,6 +80,11 @@ def pipeline_settings(data_dir: Path, **overrides: object) -> PipelineSettings:
     }
     values.update(overrides)
     return PipelineSettings(**values)  # type: ignore[arg-type]
+
+
+def crypto_settings(data_dir: Path | str) -> CryptoSettings:
+    """The crypto section with its key file under ``data_dir`` (the embedded default)."""
+    return CryptoSettings().placed(data_dir, shared_storage=False)
 
 
 async def add_upload(store: Store, source: Path, filename: str = "clip.mp4") -> str:
@@ -106,7 +111,9 @@ def pool() -> Iterator[JobPool]:
 @pytest.fixture
 def deps(tmp_path: Path, pool: JobPool) -> Deps:
     data = tmp_path / "data"
-    return Deps(pipeline_settings(data), FileStore(data), FileAssetStore(data), FileMediaRecords(data), pool)
+    crypto = crypto_settings(data)
+    uploads = StoreUploads(FileStore(data))
+    return Deps(pipeline_settings(), uploads, FileAssetStore(data), FileMediaRecords(data), pool, crypto=crypto)
 
 
 async def assert_one_consistent_asset(deps: Deps | Any, upload_id: str) -> MediaRecord:
@@ -133,7 +140,7 @@ async def assert_one_consistent_asset(deps: Deps | Any, upload_id: str) -> Media
 
 
 async def test_a_clip_becomes_ready_with_monotonic_progress(deps: Deps, tmp_path: Path) -> None:
-    upload_id = await add_upload(deps.store, make_clip(tmp_path / "clip.mp4"))
+    upload_id = await add_upload(deps.uploads.store, make_clip(tmp_path / "clip.mp4"))
     seen: list[tuple[str, float]] = []
 
     async def watch() -> None:
@@ -156,7 +163,7 @@ async def test_a_clip_becomes_ready_with_monotonic_progress(deps: Deps, tmp_path
 
 
 async def test_duplicated_jobs_leave_exactly_one_asset(deps: Deps, tmp_path: Path) -> None:
-    upload_id = await add_upload(deps.store, make_clip(tmp_path / "clip.mp4"))
+    upload_id = await add_upload(deps.uploads.store, make_clip(tmp_path / "clip.mp4"))
     first, second = await asyncio.gather(jobs.run(deps, upload_id, job_try=1), jobs.run(deps, upload_id, job_try=1))
     assert first is not None and second is not None
     assert first.output_prefix == second.output_prefix
@@ -172,23 +179,25 @@ import asyncio, sys
 from pipeline import jobs
 from pipeline.assets import FileAssetStore
 from pipeline.context import Deps, make_pool
+from pipeline.crypto.settings import CryptoSettings
 from pipeline.records import FileMediaRecords
 from pipeline.settings import PipelineSettings
+from tusd_py.processing import StoreUploads
 from tusd_py.stores.filesystem import FileStore
 
 data, upload_id, work = sys.argv[1], sys.argv[2], sys.argv[3]
-settings = PipelineSettings(
-    data_dir=data, work_dir=work, ladder_heights=(240,), x264_preset="medium", thumbnail_count=2
-)
-deps = Deps(settings, FileStore(data), FileAssetStore(data), FileMediaRecords(data), make_pool(1))
+settings = PipelineSettings(work_dir=work, ladder_heights=(240,), x264_preset="medium", thumbnail_count=2)
+crypto = CryptoSettings().placed(data, shared_storage=False)
+uploads = StoreUploads(FileStore(data))
+deps = Deps(settings, uploads, FileAssetStore(data), FileMediaRecords(data), make_pool(1), crypto=crypto)
 asyncio.run(jobs.run(deps, upload_id, job_id="doomed", job_try=1))
 """
 
 
 async def test_a_job_killed_mid_transcode_is_retried_to_one_consistent_asset(deps: Deps, tmp_path: Path) -> None:
     clip = make_clip(tmp_path / "long.mp4", seconds=8, noise=True)
-    upload_id = await add_upload(deps.store, clip)
-    data, work = deps.settings.data_dir, tmp_path / "work"
+    upload_id = await add_upload(deps.uploads.store, clip)
+    data, work = str(tmp_path / "data"), tmp_path / "work"
     work.mkdir()
     proc = await asyncio.create_subprocess_exec(
         sys.executable, "-c", KILLABLE_JOB, data, upload_id, str(work), cwd=ROOT, start_new_session=True
@@ -227,12 +236,12 @@ async def test_bad_media_fails_at_once_and_the_pool_keeps_working(deps: Deps, tm
         whole = make_clip(tmp_path / "whole.mp4").read_bytes()
         bad = tmp_path / "cut.mp4"
         bad.write_bytes(whole[: len(whole) // 3])
-    bad_id = await add_upload(deps.store, bad)
+    bad_id = await add_upload(deps.uploads.store, bad)
     record = await jobs.run(deps, bad_id, job_try=1, final=False)  # not the last try: still no retry
     assert record is not None and record.state is MediaState.FAILED
     assert record.reason and "Traceback" not in record.reason
     assert [k for k in await deps.assets.list(f"media/{bad_id}/") if k.count("/") >= 3] == []  # no outputs
-    good_id = await add_upload(deps.store, make_clip(tmp_path / "good.mp4"))
+    good_id = await add_upload(deps.uploads.store, make_clip(tmp_path / "good.mp4"))
     good = await jobs.run(deps, good_id, job_try=1)
     assert good is not None and good.state is MediaState.READY
 
@@ -252,14 +261,16 @@ async def test_scratch_space_is_made_only_for_media_and_removed_after(
     monkeypatch.setattr(tempfile, "mkdtemp", mkdtemp)
     data, scratch = tmp_path / "data", tmp_path / "scratch"
     scratch.mkdir()
-    settings = pipeline_settings(data, work_dir=str(scratch))
-    deps = Deps(settings, FileStore(data), FileAssetStore(data), FileMediaRecords(data), pool)
+    settings = pipeline_settings(work_dir=str(scratch))
+    crypto = crypto_settings(data)
+    uploads = StoreUploads(FileStore(data))
+    deps = Deps(settings, uploads, FileAssetStore(data), FileMediaRecords(data), pool, crypto=crypto)
     notes = tmp_path / "notes.txt"
     notes.write_text("these are my holiday notes, not a video\n" * 50)
-    failed = await jobs.run(deps, await add_upload(deps.store, notes, "notes.txt"), job_try=1)
+    failed = await jobs.run(deps, await add_upload(deps.uploads.store, notes, "notes.txt"), job_try=1)
     assert failed is not None and failed.state is MediaState.FAILED and failed.reason.startswith("not a media file")
     assert made == []
-    ready = await jobs.run(deps, await add_upload(deps.store, make_clip(tmp_path / "clip.mp4")), job_try=1)
+    ready = await jobs.run(deps, await add_upload(deps.uploads.store, make_clip(tmp_path / "clip.mp4")), job_try=1)
     assert ready is not None and ready.state is MediaState.READY
     assert made and {Path(m).relative_to(scratch).parts[0] for m in made} == {Path(made[0]).name}  # one job dir
     assert list(scratch.iterdir()) == []  # removed after publishing
@@ -273,7 +284,7 @@ async def test_a_vanished_upload_fails_without_retry(deps: Deps) -> None:
 async def test_unreachable_storage_is_retried_with_backoff_then_fails(deps: Deps, tmp_path: Path) -> None:
     from tests.fixtures.moto_server import free_port
 
-    upload_id = await add_upload(deps.store, make_clip(tmp_path / "clip.mp4"))
+    upload_id = await add_upload(deps.uploads.store, make_clip(tmp_path / "clip.mp4"))
     async with open_client(endpoint_url=f"http://127.0.0.1:{free_port()}", path_style=True) as client:
         deps.assets = S3AssetStore(client, "nobucket")  # nothing listens there: connection refused
         deps.publisher.assets = deps.assets
@@ -317,7 +328,7 @@ async def test_progress_comes_through_the_pool_as_a_fraction_that_moves(tmp_path
 async def test_a_cancelled_job_stops_its_pool_worker_at_once(deps: Deps, tmp_path: Path) -> None:
     """Timeout, shutdown or a deleted upload cancel the job; the pool worker must not transcode on."""
     deps.settings = deps.settings.model_copy(update={"x264_preset": "medium"})  # slow enough to catch mid-transcode
-    upload_id = await add_upload(deps.store, make_clip(tmp_path / "long.mp4", seconds=8, noise=True))
+    upload_id = await add_upload(deps.uploads.store, make_clip(tmp_path / "long.mp4", seconds=8, noise=True))
     job = asyncio.create_task(jobs.run(deps, upload_id, job_id="cancelled", job_try=1))
     deadline = time.monotonic() + 120
     while True:

@@ -65,10 +65,13 @@ def test_no_directory_until_it_is_needed(tmp_path: Path) -> None:
 
 
 async def test_the_embedded_pipeline_removes_them_when_the_server_starts(tmp_path: Path) -> None:
+    from pipeline.assets import FileAssetStore
+    from pipeline.crypto.settings import CryptoSettings
     from pipeline.inprocess import EmbeddedPipeline
     from pipeline.records import FileMediaRecords
     from pipeline.settings import PipelineSettings
     from tusd_py.completion import InProcessQueue
+    from tusd_py.processing import StoreUploads
     from tusd_py.stores.filesystem import FileStore
 
     work, data = tmp_path / "work", str(tmp_path / "data")
@@ -78,7 +81,12 @@ async def test_the_embedded_pipeline_removes_them_when_the_server_starts(tmp_pat
     for left in work.iterdir():
         _age(left, 2 * scratch.MIN_AGE)
     pipeline = EmbeddedPipeline(
-        PipelineSettings(data_dir=data, work_dir=str(work)), FileStore(data), FileMediaRecords(data), InProcessQueue()
+        PipelineSettings(work_dir=str(work)),
+        StoreUploads(FileStore(data)),
+        FileAssetStore(data),
+        FileMediaRecords(data),
+        InProcessQueue(),
+        crypto=CryptoSettings().placed(data, shared_storage=False),
     )
     try:
         await pipeline.start()  # what app.py runs at startup

@@ -21,17 +21,17 @@ from pipeline import scratch
 from pipeline.assets import FileAssetStore
 from pipeline.contract import JOB_PROCESS_UPLOAD, MediaState, job_id
 from pipeline.crypto.keyring import local_ring
-from pipeline.crypto.settings import CryptoSettings
 from pipeline.records import RedisMediaRecords
-from pipeline.settings import PipelineSettings
-from pipeline.worker import create_worker
 from tests.pipeline.test_jobs import ROOT, add_upload, assert_one_consistent_asset, make_clip, pipeline_settings
+from tusd_py.settings import Settings
 from tusd_py.stores.filesystem import FileStore
+from tusd_py.worker import create_worker
 
 
 @pytest.fixture
-def settings(tmp_path: Path, redis_url: str) -> PipelineSettings:
-    return pipeline_settings(tmp_path / "data", redis_url=redis_url)
+def settings(tmp_path: Path, redis_url: str) -> Settings:
+    data_dir = str(tmp_path / "data")
+    return Settings.from_flat(store="file", data_dir=data_dir, redis_url=redis_url, **pipeline_settings().model_dump())
 
 
 @pytest.fixture
@@ -44,13 +44,14 @@ async def arq_pool(redis_url: str) -> AsyncIterator[ArqRedis]:
 
 
 @pytest.fixture
-async def view(settings: PipelineSettings, redis_client: redis.asyncio.Redis) -> SimpleNamespace:
+async def view(settings: Settings, redis_client: redis.asyncio.Redis) -> SimpleNamespace:
     """What the web process sees: the same records and assets the worker writes, and the key ring."""
-    keys = local_ring(CryptoSettings(data_dir=settings.data_dir))
-    return SimpleNamespace(records=RedisMediaRecords(redis_client), assets=FileAssetStore(settings.data_dir), keys=keys)
+    keys = local_ring(settings.crypto)
+    assets = FileAssetStore(settings.storage.data_dir)
+    return SimpleNamespace(records=RedisMediaRecords(redis_client), assets=assets, keys=keys)
 
 
-async def run_burst(settings: PipelineSettings) -> tuple[int, int]:
+async def run_burst(settings: Settings) -> tuple[int, int]:
     worker = create_worker(settings, burst=True, poll_delay=0, handle_signals=False)
     try:
         await worker.main()
@@ -64,9 +65,9 @@ async def enqueue(pool: ArqRedis, upload_id: str) -> bool:
 
 
 async def test_burst_worker_turns_an_upload_into_one_ready_asset(
-    settings: PipelineSettings, arq_pool: ArqRedis, view: SimpleNamespace, tmp_path: Path
+    settings: Settings, arq_pool: ArqRedis, view: SimpleNamespace, tmp_path: Path
 ) -> None:
-    upload_id = await add_upload(FileStore(settings.data_dir), make_clip(tmp_path / "clip.mp4"))
+    upload_id = await add_upload(FileStore(settings.storage.data_dir), make_clip(tmp_path / "clip.mp4"))
     assert await enqueue(arq_pool, upload_id)
     assert not await enqueue(arq_pool, upload_id)  # a duplicate hand-off is the same job
     assert await run_burst(settings) == (1, 0)
@@ -75,9 +76,9 @@ async def test_burst_worker_turns_an_upload_into_one_ready_asset(
 
 
 async def test_bad_media_fails_with_a_reason_and_the_worker_goes_on(
-    settings: PipelineSettings, arq_pool: ArqRedis, view: SimpleNamespace, tmp_path: Path
+    settings: Settings, arq_pool: ArqRedis, view: SimpleNamespace, tmp_path: Path
 ) -> None:
-    store = FileStore(settings.data_dir)
+    store = FileStore(settings.storage.data_dir)
     text = tmp_path / "video.mp4"
     text.write_text("not a video at all\n" * 100)
     bad_id = await add_upload(store, text)
@@ -90,22 +91,23 @@ async def test_bad_media_fails_with_a_reason_and_the_worker_goes_on(
 
 
 async def test_a_killed_worker_leaves_a_job_arq_runs_again_to_completion(
-    settings: PipelineSettings,
+    settings: Settings,
     arq_pool: ArqRedis,
     view: SimpleNamespace,
     redis_client: redis.asyncio.Redis,
     tmp_path: Path,
 ) -> None:
-    upload_id = await add_upload(FileStore(settings.data_dir), make_clip(tmp_path / "long.mp4", seconds=8, noise=True))
+    clip = make_clip(tmp_path / "long.mp4", seconds=8, noise=True)
+    upload_id = await add_upload(FileStore(settings.storage.data_dir), clip)
     assert await enqueue(arq_pool, upload_id)
     work = tmp_path / "work"
     work.mkdir()
-    settings = settings.model_copy(update={"work_dir": str(work)})
+    settings.pipeline = settings.pipeline.model_copy(update={"work_dir": str(work)})
     env = {
         "TUSD_WORK_DIR": str(work),
         **os.environ,
-        "TUSD_REDIS_URL": settings.redis_url,
-        "TUSD_DATA_DIR": settings.data_dir,
+        "TUSD_REDIS_URL": settings.redis.redis_url,
+        "TUSD_DATA_DIR": settings.storage.data_dir,
         "TUSD_STORE": "file",
         "TUSD_LADDER_HEIGHTS": "240",
         "TUSD_X264_PRESET": "medium",  # slow enough to be caught mid-transcode

@@ -1,0 +1,81 @@
+"""``tusd-py worker``: the pipeline's arq worker, given this server's storage.
+
+The pipeline knows nothing of the tus store: ``storage_opener`` opens it here (the S3 store
+with its client, or the file store) and hands the pipeline its ports, the uploads to read
+(``processing.StoreUploads``) and the asset store beside them.
+
+``create_worker(settings)`` is what the CLI and the tests use; ``WorkerSettings`` is the same
+configuration as the plain class arq's own CLI expects (``arq tusd_py.worker.WorkerSettings``),
+read from ``TUSD_*`` once at import.
+"""
+
+from __future__ import annotations
+
+from contextlib import AsyncExitStack
+from typing import Any
+
+from arq.worker import Worker
+
+from pipeline import worker as pipeline_worker
+from pipeline.assets import AssetStore
+from pipeline.context import OpenStorage, shutdown
+from pipeline.ports import UploadSource
+
+from .core.ports import Store
+from .processing import StoreUploads, build_assets
+from .settings import Settings
+
+
+def storage_opener(settings: Settings) -> OpenStorage:
+    """The upload store the server writes, and the asset store beside it (closed by the stack)."""
+    storage = settings.storage
+
+    async def open_storage(redis: Any, stack: AsyncExitStack) -> tuple[UploadSource, AssetStore]:
+        if storage.store == "s3":
+            from .stores.s3 import S3Store
+
+            s3 = S3Store.from_settings(settings, redis=redis)
+            await s3.start()
+            stack.push_async_callback(s3.close)
+            store: Store = s3
+        elif storage.store == "file":
+            from .stores.filesystem import FileStore
+
+            store = FileStore(storage.data_dir)
+        else:
+            raise ValueError("the worker needs TUSD_STORE=file or s3 (a memory store lives in one process)")
+        assets = build_assets(storage.store, store, bucket=storage.s3_bucket, data_dir=storage.data_dir)
+        return StoreUploads(store), assets
+
+    return open_storage
+
+
+def worker_options(settings: Settings) -> dict[str, Any]:
+    """Keyword arguments of ``arq.worker.Worker``."""
+    return pipeline_worker.worker_options(
+        settings.pipeline, storage_opener(settings), redis_url=settings.redis.redis_url, crypto=settings.crypto
+    )
+
+
+def create_worker(settings: Settings, **overrides: Any) -> Worker:
+    """An arq Worker (``burst=True, poll_delay=0`` in tests)."""
+    return Worker(**{**worker_options(settings), **overrides})
+
+
+def run(settings: Settings) -> None:
+    """Run until SIGINT/SIGTERM (arq handles the signals and finishes running jobs)."""
+    create_worker(settings).run()
+
+
+class WorkerSettings:
+    """For ``arq tusd_py.worker.WorkerSettings``: the same options, from the environment."""
+
+    _options = worker_options(Settings())
+    functions = _options["functions"]
+    on_startup = _options["on_startup"]
+    on_shutdown = shutdown
+    redis_settings = _options["redis_settings"]
+    job_timeout = _options["job_timeout"]
+    max_tries = _options["max_tries"]
+    max_jobs = _options["max_jobs"]
+    ctx = _options["ctx"]
