@@ -7,7 +7,7 @@ upload, so ``GET /media/{id}/events`` pushes changes without polling.
 (``localdb.py``), each compare-and-set one ``BEGIN IMMEDIATE`` transaction (safe across
 processes on one host, e.g. ``tusd-py keys rotate`` beside the server; a killed writer's
 transaction rolls back). No file per record: a failed upload costs no inode at all. Watchers
-are notified in-process. ``media/<id>/record.json`` files of earlier versions are imported.
+are notified in-process.
 
 ``RedisMediaRecords``, Redis keys:
 
@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import structlog
 
-from .contract import MEDIA_PREFIX, MediaRecord
+from .contract import MediaRecord
 from .localdb import LocalDB
 
 log = structlog.get_logger("pipeline.records")
@@ -99,7 +99,6 @@ class FileMediaRecords:
         """Opened at first use: a read-only caller (a vault in tests) needs no database."""
         if self._db is None:
             self._db = LocalDB(self.data_dir, _SCHEMA)
-            import_record_files(self.data_dir / MEDIA_PREFIX, self._db)
         return self._db
 
     @staticmethod
@@ -142,27 +141,6 @@ class FileMediaRecords:
     async def list_ids(self) -> AsyncIterator[str]:
         for (upload_id,) in self.db.all("SELECT id FROM media_records ORDER BY id"):
             yield str(upload_id)
-
-
-def import_record_files(root: Path, db: LocalDB) -> int:
-    """``media/<id>/record.json`` of earlier versions into the database, then removed (with its
-    ``.record.lock``); a crash halfway imports the rest at the next start."""
-    imported = 0
-    for path in sorted(root.glob("*/record.json")):
-        try:
-            record = MediaRecord.from_json(path.read_bytes())
-        except FileNotFoundError:  # another process (the server or a worker) took it
-            continue
-        except ValueError:  # unreadable: left where it is for an operator, never deleted
-            log.warning("legacy_record_unreadable", path=str(path))
-            continue
-        with db.transaction() as conn:
-            row = (path.parent.name, record.version, record.to_json())
-            conn.execute("INSERT OR IGNORE INTO media_records VALUES (?, ?, ?)", row)
-        path.unlink(missing_ok=True)
-        path.with_name(".record.lock").unlink(missing_ok=True)
-        imported += 1
-    return imported
 
 
 # KEYS: record hash, events channel. ARGV: expected version (-1 = any), record JSON without version.

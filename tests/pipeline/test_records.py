@@ -96,24 +96,3 @@ async def test_file_records_are_rows_not_files_and_survive_a_restart(tmp_path: P
         await records.get("../etc")
 
 
-async def test_record_files_of_earlier_versions_are_imported(tmp_path: Path) -> None:
-    old = tmp_path / "media" / "old"
-    old.mkdir(parents=True)
-    (old / "record.json").write_text(MediaRecord(upload_id="old", state=MediaState.READY, version=7).to_json())
-    (old / ".record.lock").touch()
-    records = FileMediaRecords(tmp_path)
-    stored = await records.get("old")
-    assert stored is not None and (stored.state, stored.version) == (MediaState.READY, 7)
-    assert list(old.iterdir()) == []
-    # the next write is a compare-and-set against the imported version
-    assert await records.compare_and_set(stored.evolve(progress=50.0), 6) is None
-    assert await records.compare_and_set(stored.evolve(progress=50.0), 7) is not None
-
-
-async def test_an_unreadable_legacy_record_is_left_in_place(tmp_path: Path) -> None:
-    torn = tmp_path / "media" / "torn" / "record.json"
-    torn.parent.mkdir(parents=True)
-    torn.write_text('{"upload_id": "to')
-    records = FileMediaRecords(tmp_path)
-    assert await records.get("torn") is None  # opens anyway
-    assert torn.read_text() == '{"upload_id": "to'  # never deleted: an operator decides
