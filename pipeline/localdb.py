@@ -2,12 +2,12 @@
 
 Why SQLite and not a JSON file per record: on ext4 every new inode costs far more than the
 bytes written into it (and more again while recently deleted inodes are skipped), and a
-finished upload went through four to six of them. A row in a WAL database is an append to
+finished upload would need four to six of them. A row in a WAL database is an append to
 the log, atomic and crash-safe, and readers never see a half-written record.
 
 ``synchronous=NORMAL`` in WAL mode: a committed transaction survives a crash of the process
 (``kill -9``) at once; after a power cut the last few may be lost, as unflushed data files
-would be too. Calls are synchronous and short (tens of microseconds): made inline on the
+would be too. Calls are synchronous and short (docs/benchmarks.md): made inline on the
 event loop, like the other small file-system calls of the stores.
 """
 

@@ -1,4 +1,4 @@
-"""Encryption at rest and secure delivery (issue 5); docs/encryption.md is the full story.
+"""Encryption at rest and secure delivery; docs/encryption.md is the full story.
 
 * ``keys``      KEK providers (``LocalKEK``, ``KeyRing``), wrapped data keys, the master key file
 * ``kms``       ``KmsKEK``: AWS KMS through aiobotocore (import it from ``pipeline.crypto.kms``)
