@@ -11,10 +11,10 @@ import os
 import time
 
 # Writes start inline, each batch as soon as it holds 64 KiB: the bytes were just received and
-# are still in the CPU cache, so the copy into the page cache is cheap (a 1 MiB batch written by
-# a thread copied cold memory and cost several times the CPU). One write slower than _SLOW_WRITE
-# means the kernel is throttling dirty pages: the rest of the request goes to a writer thread in
-# 1 MiB batches, one in flight, and the event loop never waits on the disk again.
+# are still in the CPU cache, so the copy into the page cache is cheap (a thread writing 1 MiB
+# batches copies memory that has left the cache; docs/benchmarks.md). One write slower than
+# _SLOW_WRITE means the kernel is throttling dirty pages: the rest of the request goes to a
+# writer thread in 1 MiB batches, one in flight, and the event loop never waits on the disk again.
 INLINE_WRITES = True
 _INLINE_FLUSH = 64 * 1024
 _THREAD_FLUSH = 1024 * 1024

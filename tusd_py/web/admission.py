@@ -1,4 +1,4 @@
-"""Admission: how much of the server the requests of one moment may hold (issue 11).
+"""Admission: how much of the server the requests of one moment may hold.
 
 Upload bodies in flight are capped server-wide (``TUSD_MAX_UPLOADS_IN_FLIGHT``): each one holds
 a store writer, its buffers and, on S3, parts in flight, so a flood of slow bodies would take

@@ -1,5 +1,5 @@
 """The listening socket of ``tusd-py serve``, with at most ``TUSD_MAX_CONNECTIONS`` open client
-connections (issue 11).
+connections.
 
 aiohttp accepts every connection it is offered, and each costs a file descriptor and a request
 handler until the client closes it or its keep-alive times out. A client that opens connections

@@ -20,8 +20,8 @@ def upload_headers(info: UploadInfo) -> dict[str, str]:
         headers[c.H_UPLOAD_DEFER_LENGTH] = "1"
     else:
         headers[c.H_UPLOAD_LENGTH] = str(info.size)
-    # exactly what the client sent (C14); a stored value that cannot be a header (written before
-    # the creation rules, or by hand) is left out: a CR or LF in it would fail every HEAD
+    # exactly what the client sent (C14); a stored value that cannot be a header (written by hand,
+    # past the creation rules) is left out: a CR or LF in it would fail every HEAD
     if info.metadata and info.metadata.isprintable():
         headers[c.H_UPLOAD_METADATA] = info.metadata
     if info.concat and info.concat.isprintable():
