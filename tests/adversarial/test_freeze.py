@@ -1,7 +1,7 @@
 """Empty bodies never freeze the server (issue 11, item 1).
 
-aiohttp hands every body-less request one shared empty stream; reading it a second time once
-spun the event loop forever. Every case here goes through a real server and raw sockets, and
+aiohttp hands every body-less request one shared empty stream, and reading it a second time
+spins the event loop forever. Every case here goes through a real server and raw sockets, and
 each ends by checking that the server still answers."""
 
 from __future__ import annotations

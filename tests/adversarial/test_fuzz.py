@@ -213,7 +213,7 @@ def _upload_exists(port: int, path: str) -> bool:
 
 
 def test_the_refusals_issue_11_asked_for(deployment: Deployment, tmp_path: Path) -> None:
-    """The exact requests behind three fixes of issue 11 (each once went through):
+    """The exact requests issue 11 asks the server to refuse:
     X-HTTP-Method-Override on anything but POST (a GET that deletes), CR/LF in a metadata value
     read as text (header injection on download), a partial listed twice in a final upload."""
     with running(tmp_path, deployment.env) as server:
@@ -249,8 +249,8 @@ def test_the_refusals_issue_11_asked_for(deployment: Deployment, tmp_path: Path)
 
 
 def test_conflicting_duplicate_tus_headers_are_refused(tmp_path: Path) -> None:
-    """The server once took the first of two Upload-Length/Upload-Offset values, while a proxy in
-    front may act on the last."""
+    """Two Upload-Length or Upload-Offset values are refused: the server would act on the first,
+    while a proxy in front may act on the last."""
     with running(tmp_path) as server:
         port = server.port
         raw = (

@@ -79,7 +79,7 @@ def test_statvfs_free_measures_a_real_directory(tmp_path: os.PathLike[str]) -> N
 
 async def test_a_claim_arriving_as_a_measurement_ends_reads_its_figure() -> None:
     """A claim that finds the shared measurement just finished must see its result, never the
-    figure from before it (the bench once got 507 with "0 free" on an empty disk)."""
+    figure from before it (an empty disk would read "0 free" and refuse with 507)."""
     release = threading.Event()
 
     def slow(path: str) -> int:

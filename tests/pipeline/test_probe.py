@@ -123,8 +123,8 @@ def test_a_file_with_no_media_head_is_turned_away_after_a_short_search(tmp_path:
     before = _bytes_read()
     with pytest.raises(NotMediaError, match=r"^not a media file: invalid data found"):
         probe(str(noise))
-    # FFmpeg's full search reads up to 1 MiB of a file that matches no container (~80 ms of CPU per
-    # non-media upload); the short one reads 64 KiB plus one I/O buffer
+    # FFmpeg's full search reads up to 1 MiB of a file that matches no container (its CPU cost:
+    # docs/benchmarks.md); the short one reads 64 KiB plus one I/O buffer
     assert _bytes_read() - before < 256 * 1024
 
 

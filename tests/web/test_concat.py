@@ -170,7 +170,7 @@ async def test_final_above_max_size_is_413(make_client: Any) -> None:
 
 
 async def test_a_partial_listed_twice_is_400_before_any_lookup(client: Any) -> None:
-    """One 1 MiB partial listed 150 times made a 150 MiB upload: refused before anything is read,
+    """One 1 MiB partial listed 150 times would make a 150 MiB upload: refused before anything is read,
     looked up (the unknown id is not reported) or created."""
     a = await _partial(client, b"hello")
     result = await _refused(client, _final(f"final;{a} /files/doesnotexist {a}", 400))

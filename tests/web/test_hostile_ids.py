@@ -69,7 +69,7 @@ async def test_an_override_with_a_hostile_id_is_404(client: Any) -> None:
 async def test_the_file_store_never_takes_in_an_id_a_route_could_not_name(tmp_path: Path, upload_id: str) -> None:
     root = tmp_path / "uploads"
     root.mkdir()
-    legacy = root / f"{upload_id}.info"  # an info file of an earlier version, with a hostile name
+    legacy = root / f"{upload_id}.info"  # a stray info file with a hostile name is not an upload
     legacy.write_text(json.dumps({"id": upload_id, "size": 0}))
     store = FileStore(tmp_path)
     try:

@@ -1,6 +1,6 @@
 """Hostile metadata (issue 11): a control character in a value the server puts into a response
-header is refused at creation; a stored value that slipped in earlier (old data, or written by
-hand) never makes a read of the upload fail: every GET, HEAD and /media answer stays below 500."""
+header is refused at creation; a stored value that holds one anyway (written by hand, past the
+creation rules) never makes a read of the upload fail: every GET, HEAD and /media answer stays below 500."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """X-HTTP-Method-Override: PATCH, DELETE and HEAD sent as POST (tus-spec C8); only on a POST, only
-those three (issue 11: a GET carrying the header had deleted an upload)."""
+those three (issue 11: a GET carrying the header never deletes an upload)."""
 
 from __future__ import annotations
 
