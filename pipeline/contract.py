@@ -65,7 +65,7 @@ class MediaRecord(BaseModel):
         default_factory=dict,
         description="The asset's data key wrapped by a KEK (pipeline.crypto WrappedKey JSON); never in the clear.",
     )
-    source_released: bool = Field(default=False, description="The plaintext upload was removed from the store.")
+    source_dropped: bool = Field(default=False, description="The plaintext upload was removed from the store.")
     job_id: str = ""
     attempt: str = Field(default="", description="The job attempt that owns the record (its outputs' folder).")
     tries: int = 0

@@ -22,14 +22,14 @@ async def drop_source_if_ready(
     uploads: UploadSource, records: MediaRecords, info: SourceInfo, record: MediaRecord
 ) -> None:
     """Drop the plaintext source of a ready asset that keeps an encrypted original, once."""
-    if record.state is not MediaState.READY or not record.original or record.source_released:
+    if record.state is not MediaState.READY or not record.original or record.source_dropped:
         return
     done = await uploads.drop_source(info.upload_id)
 
     def mark(current: MediaRecord | None) -> MediaRecord | None:
-        if current is None or current.source_released or current.state is not MediaState.READY:
+        if current is None or current.source_dropped or current.state is not MediaState.READY:
             return None
-        return current.evolve(source_released=True)
+        return current.evolve(source_dropped=True)
 
     await update(records, record.upload_id, mark)
-    log.info("source_released", upload_id=record.upload_id, store=info.storage, removed=done)
+    log.info("source_dropped", upload_id=record.upload_id, store=info.storage, removed=done)

@@ -36,8 +36,8 @@ def resident():
     with open("/proc/self/statm") as f:
         return int(f.read().split()[1]) * resource.getpagesize()
 held = resident()
-released = heap.release()
-print(json.dumps({"kept": kept, "faults": faults, "held": held, "after_release": resident(), "released": released}))
+trimmed = heap.trim()
+print(json.dumps({"kept": kept, "faults": faults, "held": held, "after_trim": resident(), "trimmed": trimmed}))
 """
 
 
@@ -56,27 +56,27 @@ def test_kept_memory_is_not_faulted_in_again() -> None:
     assert kept["faults"] < 1024, kept
 
 
-def test_release_returns_the_kept_memory() -> None:
+def test_trim_returns_the_kept_memory() -> None:
     kept = _bodies(32 * 1024 * 1024)
-    assert kept["released"] is True
-    assert kept["held"] - kept["after_release"] >= 3 * 1024 * 1024, kept  # the burst's 4 MiB went back
+    assert kept["trimmed"] is True
+    assert kept["held"] - kept["after_trim"] >= 3 * 1024 * 1024, kept  # the burst's 4 MiB went back
 
 
 def test_keep_zero_leaves_the_allocator_alone() -> None:
     assert heap.keep_freed(0) is False
 
 
-async def test_released_once_per_burst_after_the_idle_time(monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_trimmed_once_per_burst_after_the_idle_time(monkeypatch: pytest.MonkeyPatch) -> None:
     calls: list[float] = []
     loop = asyncio.get_running_loop()
-    monkeypatch.setattr(heap, "release", lambda: calls.append(loop.time()) or True)
+    monkeypatch.setattr(heap, "trim", lambda: calls.append(loop.time()) or True)
     ingest = IngestActivity()
-    task = asyncio.create_task(heap.release_when_idle(ingest, idle=0.1))
+    task = asyncio.create_task(heap.trim_when_idle(ingest, idle=0.1))
     try:
         await asyncio.sleep(0.3)
         assert calls == []  # nothing was received: nothing to give back
         with ingest.receiving():
-            await asyncio.sleep(0.2)  # a body in flight: never released meanwhile
+            await asyncio.sleep(0.2)  # a body in flight: never trimmed meanwhile
             assert calls == []
         ended = loop.time()
         await asyncio.sleep(0.4)
@@ -84,6 +84,6 @@ async def test_released_once_per_burst_after_the_idle_time(monkeypatch: pytest.M
         with ingest.receiving():
             pass
         await asyncio.sleep(0.3)
-        assert len(calls) == 2  # the next burst, released again
+        assert len(calls) == 2  # the next burst, trimmed again
     finally:
         task.cancel()

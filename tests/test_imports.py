@@ -74,10 +74,11 @@ def _project(name: str) -> bool:
 
 @cache
 def allowed_arrows() -> dict[str, tuple[str, ...]]:
-    """The table of docs/architecture.md: row module -> the modules it may import."""
+    """The table of docs/architecture.md (the one headed ``| module | may import |``): row
+    module -> the modules it may import."""
     rows: dict[str, tuple[str, ...]] = {}
-    section = DOC.read_text().split("## Layers and import rules", 1)[1].split("\n## ", 1)[0]
-    for line in section.splitlines():
+    table = DOC.read_text().split("| module | may import |", 1)[1].split("\n\n", 1)[0]
+    for line in table.splitlines():
         match = re.fullmatch(r"\| `([\w.]+)` \| (.*) \|", line.strip())
         if match:
             row, cell = match.groups()

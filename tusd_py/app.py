@@ -13,7 +13,7 @@ from .completion import InProcessQueue
 from .core.ports import CompletionSink, Locker, Store
 from .core.service import Limits, UploadService
 from .core.sweeper import Sweeper
-from .heap import keep_freed, release_when_idle
+from .heap import keep_freed, trim_when_idle
 from .ingest import IngestActivity
 from .keys import ADMISSION, INGEST, SERVICE, SETTINGS, STORE
 from .playback import setup_playback_routes
@@ -234,7 +234,7 @@ async def _background_tasks(app: web.Application) -> AsyncIterator[None]:
         asyncio.create_task(app[QUEUE].run(), name="in-process-queue"),
     ]
     if keep_freed(settings.server.heap_keep):  # this process's allocator: kept during uploads, returned after
-        tasks.append(asyncio.create_task(release_when_idle(app[INGEST]), name="heap-release"))
+        tasks.append(asyncio.create_task(trim_when_idle(app[INGEST]), name="heap-trim"))
     yield
     for task in tasks:
         task.cancel()

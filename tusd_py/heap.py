@@ -58,20 +58,21 @@ def keep_freed(keep: int) -> bool:
     return bool(libc.mallopt(_M_MMAP_THRESHOLD, MMAP_THRESHOLD)) and bool(libc.mallopt(_M_TRIM_THRESHOLD, keep))
 
 
-def release() -> bool:
-    """Give the free memory of every heap back to the kernel. True if some was released."""
+def trim() -> bool:
+    """Give the free memory of every heap back to the kernel (``malloc_trim``). True if some
+    went back."""
     libc = _glibc()
     return bool(libc.malloc_trim(0)) if libc is not None else False
 
 
-async def release_when_idle(ingest: IngestActivity, *, idle: float = IDLE) -> None:
+async def trim_when_idle(ingest: IngestActivity, *, idle: float = IDLE) -> None:
     """Forever: after each burst of uploads, once no body has arrived for ``idle`` seconds,
-    release the kept memory (once per burst, not every ``idle`` seconds)."""
-    released_after = ingest.last_end
+    trim the kept memory (once per burst, not every ``idle`` seconds)."""
+    trimmed_after = ingest.last_end
     while True:
         await ingest.pause(deadline=float("inf"), quiet=idle)
-        if ingest.last_end != released_after:
-            released_after = ingest.last_end
-            if release():
-                log.debug("heap_released")
+        if ingest.last_end != trimmed_after:
+            trimmed_after = ingest.last_end
+            if trim():
+                log.debug("heap_trimmed")
         await ingest.next_body()

@@ -5,7 +5,7 @@ calls the pipeline: errors cross here in both directions.
   upload, drop its plaintext once processed, list the handed-off ones). The store's errors
   become the pipeline's (``SourceMissing``, ``StorageUnavailable``).
 * ``build_assets``: where outputs go, beside the uploads (the S3 store's bucket, or data_dir).
-* ``PlaybackVault``: the pipeline's ``MediaVault`` as the web layer sees it; the pipeline's
+* ``PlaybackVault``: the pipeline's ``MediaVault`` as playback's ``Vault`` port; the pipeline's
   storage errors become the server's (503 for a transient one), so nothing of the pipeline's
   error tree reaches the middleware.
 """

@@ -280,8 +280,8 @@ class StorageSettings(BaseSettings):
         return self
 
 
-class RedisSettings(BaseSettings):
-    """Redis: upload state, locks, media records and the arq queue."""
+class StateSettings(BaseSettings):
+    """Shared state in Redis: upload state, locks, media records and the arq queue."""
 
     model_config = SettingsConfigDict(env_prefix="TUSD_", extra="forbid")
 
@@ -326,7 +326,7 @@ class Settings(BaseModel):
 
     server: ServerSettings = Field(default_factory=ServerSettings)
     storage: StorageSettings = Field(default_factory=StorageSettings)
-    redis: RedisSettings = Field(default_factory=RedisSettings)
+    redis: StateSettings = Field(default_factory=StateSettings)
     log: LogSettings = Field(default_factory=LogSettings)
     pipeline: PipelineSettings = Field(default_factory=PipelineSettings)
     crypto: CryptoSettings = Field(default_factory=CryptoSettings)

@@ -367,7 +367,7 @@ class StoreConformance:
         uid = (await upload.get_info()).id
         await upload.set_state(UploadState.HANDED_OFF)  # processing discards only what it was handed
         await discarder.as_discardable_upload(upload).discard()
-        await upload.release()  # a retried job discards again, by the older name: idempotent
+        await discarder.as_discardable_upload(upload).discard()  # a retried job discards again: idempotent
         for handle in (upload, await store.get_upload(uid)):
             info = await handle.get_info()
             assert (info.offset, info.size, info.state) == (len(data), len(data), UploadState.HANDED_OFF)

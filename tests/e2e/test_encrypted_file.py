@@ -83,15 +83,15 @@ async def test_nothing_readable_is_stored_and_pyav_plays_the_signed_hls(
 ) -> None:
     base, app, data_dir = served
     marker, source, body = await _ready_asset(session, base, tmp_path)
-    # "ready" is announced first, then the plaintext upload is released (release.py: never the
+    # "ready" is announced first, then the plaintext upload is dropped (plaintext.py: never the
     # other way round, a crash in between would lose the source); wait for that second step
     for _ in range(300):
         record = await app[MEDIA].get(body["id"])
-        if record is not None and record.source_released:
+        if record is not None and record.source_dropped:
             break
         await asyncio.sleep(0.1)
     else:
-        raise AssertionError("the source was never released")
+        raise AssertionError("the source was never dropped")
     # every segment, through the signed URLs, decrypted with the key the key endpoint hands out
     status, master_text = await _get(session, body["playback_url"])
     assert status == 200

@@ -135,7 +135,7 @@ async def assert_one_consistent_asset(deps: Deps | Any, upload_id: str) -> Media
         for segment in playlist.segments:
             assert base + segment.uri in keys
     assert record.asset_key(record.poster) in keys
-    assert record.asset_key(record.original) in keys and record.source_released
+    assert record.asset_key(record.original) in keys and record.source_dropped
     return record
 
 
@@ -382,7 +382,7 @@ def _alive(pid: int) -> bool:
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="PR_SET_PDEATHSIG is Linux")
 def test_pool_children_go_when_the_server_is_killed(tmp_path: Path) -> None:
-    """A child of a server killed with kill -9 used to wait forever on its pipe, holding memory."""
+    """A child of a server killed with kill -9 goes too, rather than wait forever on its pipe, holding memory."""
     import subprocess
 
     out = tmp_path / "out.txt"

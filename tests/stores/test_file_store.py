@@ -98,8 +98,8 @@ async def test_an_upload_from_creation_to_hand_off_creates_one_file(store: FileS
 
 async def test_a_small_upload_writes_its_info_once_per_state(store: FileStore, monkeypatch: pytest.MonkeyPatch) -> None:
     """Created, completed (which ends the expiry), handed off: three writes of the info row.
-    Each is a WAL commit with its lock calls; a one-PATCH upload used to cost five, then four
-    ("completing", which this store's finish() has nothing to assemble for)."""
+    Each is a WAL commit with its lock calls, so there is no "completing" write: this store's
+    finish() has nothing to assemble."""
     statements: list[str] = []
     run = store.db.run
 
@@ -379,11 +379,11 @@ async def test_terminate_and_purge_leave_nothing_behind(store: FileStore) -> Non
         await store.get_upload(upload.id)
 
 
-async def test_release_leaves_a_hole_of_the_same_size(store: FileStore) -> None:
+async def test_discard_leaves_a_hole_of_the_same_size(store: FileStore) -> None:
     data = b"plaintext " * 50_000
     upload = await create(store, len(data))
     await upload.write_chunk(0, FakeBody(split(data, 64 * KiB)))
-    await upload.release()
+    await upload.discard()
     stat = upload.data_path.stat()
     assert stat.st_size == len(data) and stat.st_blocks == 0  # no data blocks: no plaintext on disk
     assert b"plaintext" not in upload.data_path.read_bytes()

@@ -90,9 +90,9 @@ class SpooledBody:
         self._file = await asyncio.get_running_loop().run_in_executor(None, _temp_file, self._tmp_dir, staged)
         self._budget.spilled += 1
         self._ram = None
-        self._release()
+        self._give_back()
 
-    def _release(self) -> None:
+    def _give_back(self) -> None:
         self._budget.give(self._granted)
         self._granted = 0
 
@@ -113,7 +113,7 @@ class SpooledBody:
         self._ram = None
         if self._file is not None:
             self._file.close()
-        self._release()
+        self._give_back()
 
 
 async def spool(

@@ -4,7 +4,7 @@
 * ``delivery.py``: signed HLS playlists, the key endpoint, segments, decrypted files;
 * ``downloads.py``: serving bytes by range, and the tus GET's ``Downloads`` port (a finished
   upload, or its decrypted kept original once processing replaced it);
-* ``ports.py``: what playback needs from the pipeline (``MediaStatusSource``, ``MediaVault``,
+* ``ports.py``: what playback needs from the pipeline (``MediaStatusSource``, ``Vault``,
   ``OriginalSource``, ``ByteSource``), the ``Signer`` of delivery URLs, its errors;
 * ``keys.py``: its AppKeys; ``routes.py``: ``setup_playback_routes``.
 

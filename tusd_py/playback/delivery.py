@@ -11,7 +11,7 @@ audience, so a playback session lasts as long as its master URL and no longer::
     GET /media/{id}/files/{name}        poster, thumbnails, original: decrypted, with Range
 
 A bad, altered or expired signature is 403 before anything is read. Playback holds no crypto of
-its own: the ``MediaVault`` port (``ports.py``) decrypts. Playlists are read and written with
+its own: the ``Vault`` port (``ports.py``) decrypts. Playlists are read and written with
 ``m3u8``.
 """
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from .ports import MediaStatusSource, MediaVault, Signer
+from .ports import MediaStatusSource, Signer, Vault
 
 MEDIA: web.AppKey[MediaStatusSource] = web.AppKey("tusd_py.playback.media")  # status and events
-VAULT: web.AppKey[MediaVault] = web.AppKey("tusd_py.playback.vault")  # decrypts what delivery serves
+VAULT: web.AppKey[Vault] = web.AppKey("tusd_py.playback.vault")  # decrypts what delivery serves
 SIGNER = web.AppKey("tusd_py.playback.signer", Signer)

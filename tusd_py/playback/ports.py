@@ -64,7 +64,7 @@ class OriginalSource(Protocol):
         """The kept original of a ready asset, decrypted; None while the upload store holds it."""
 
 
-class MediaVault(OriginalSource, Protocol):
+class Vault(OriginalSource, Protocol):
     async def read_text(self, record: MediaRecord, relative: str) -> str:
         """A small stored text object (a playlist), decrypted and authenticated."""
 

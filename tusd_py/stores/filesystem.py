@@ -61,7 +61,7 @@ def _create(db: LocalDB, path: str, upload_id: str, doc: str) -> None:
 def _sparse_replace(path: str, size: int) -> None:
     """Replace the data file with a hole of the same size: the offset (its size) stays, the file
     holds no data blocks, and no reader ever sees a half-replaced file (rename)."""
-    tmp = f"{path}.{os.urandom(4).hex()}.released"
+    tmp = f"{path}.{os.urandom(4).hex()}.hole"
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
     try:
         os.ftruncate(fd, size)
@@ -172,8 +172,6 @@ class FileUpload:
         with disk_errors("discarding the upload's bytes"):
             await _in_thread(_sparse_replace, self._data, info.size)
 
-    release = discard  # the name processing calls
-
     async def terminate(self, reason: TombstoneReason) -> None:
         with disk_errors("terminating the upload"):
             self.store.written.drop(self.id)
@@ -237,7 +235,7 @@ class FileStore:
         info.storage = {"type": "file", "path": upload._data}
         await self.space.claim((info.size or 0) if info.is_final else 0)  # a final upload: its copy too
         with disk_errors("creating the upload"):
-            # In a thread: a new inode can take a millisecond (ext4 without a journal walks past
+            # In a thread: creating an inode can block (ext4 without a journal walks past
             # recently freed inodes; docs/benchmarks.md), and the event loop serves the other
             # uploads meanwhile.
             await _in_thread(_create, self.db, upload._data, info.id, json.dumps(info.to_dict()))

@@ -64,8 +64,6 @@ class MemoryUpload:
             raise TusError(f"upload {self.id} is not complete: its bytes cannot be discarded")
         # kept: process memory is not storage at rest, and tests read the bytes afterwards
 
-    release = discard  # the name processing calls
-
     async def terminate(self, reason: TombstoneReason) -> None:
         self._entry()
         del self.store.uploads[self.id]

@@ -259,8 +259,6 @@ class S3Upload:
         # The record (Redis) and .info stay; a record rebuilt from a handed-off .info needs no object.
         await self.bucket.delete(self.id, "")
 
-    release = discard  # the name processing calls
-
     async def terminate(self, reason: TombstoneReason) -> None:
         record = await load(self.bucket, self.id)
         await self.bucket.abort_multipart(record)
