@@ -17,8 +17,9 @@ does not know (rotated meanwhile) makes it reload its key ring once.
 from __future__ import annotations
 
 import asyncio
-from collections import OrderedDict
 from collections.abc import AsyncIterator, Callable
+
+from cachetools import LRUCache
 
 from .assets import AssetStore, Location
 from .contract import MediaRecord, MediaState
@@ -83,7 +84,7 @@ class MediaVault:
         self._assets = assets
         self.presign_ttl = presign_ttl
         self.reload_keys = reload_keys
-        self._cache: OrderedDict[tuple[str, str], AssetKeys] = OrderedDict()
+        self._cache: LRUCache[tuple[str, str], AssetKeys] = LRUCache(maxsize=CACHE_SIZE)
 
     @property
     def assets(self) -> AssetStore:
@@ -97,7 +98,6 @@ class MediaVault:
         wrapped = WrappedKey.from_json(record.data_key)
         cache_key = (record.upload_id, wrapped.blob.hex())
         if (hit := self._cache.get(cache_key)) is not None:
-            self._cache.move_to_end(cache_key)
             return hit
         context = asset_context(record.upload_id)
         try:
@@ -109,8 +109,6 @@ class MediaVault:
             data_key = await self.keys.unwrap(wrapped, context=context)
         keys = AssetKeys.from_data_key(record.upload_id, data_key)
         self._cache[cache_key] = keys
-        if len(self._cache) > CACHE_SIZE:
-            self._cache.popitem(last=False)
         return keys
 
     async def read_text(self, record: MediaRecord, relative: str) -> str:

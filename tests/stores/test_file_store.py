@@ -29,6 +29,7 @@ from tusd_py.protocol.info import UploadState
 from tusd_py.state.memory import MemoryLocker
 from tusd_py.stores import appender
 from tusd_py.stores.filesystem import FileStore, FileUpload
+from tusd_py.stores.written import WrittenInfos
 
 
 class TestFileStore(StoreConformance):
@@ -137,7 +138,7 @@ async def test_the_infos_this_store_wrote_are_read_back_without_a_query(
 
 
 async def test_written_infos_are_bounded_and_dropped_on_termination(store: FileStore) -> None:
-    store.written.limit = 2
+    store.written = WrittenInfos(limit=2)
     uploads = [await create(store, 10, metadata=f"n {i}") for i in range(3)]
     assert uploads[0].id not in store.written and uploads[2].id in store.written
     assert (await (await store.get_upload(uploads[0].id)).get_info()).metadata == "n 0"  # read from the database

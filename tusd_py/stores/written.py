@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from cachetools import FIFOCache
+
 from ..protocol.info import UploadInfo
 
 
@@ -11,12 +13,12 @@ class WrittenInfos:
     Every PATCH and HEAD reads its upload's info, and the row it would read is the one this
     process wrote a moment ago: the file store's writer is one process (its lock is in memory),
     so that row is still current. A reader in another process (a worker on the same directory)
-    reads the database. Bounded: the oldest are dropped, and read again if they come back.
+    reads the database. Bounded: the least recently written are dropped (a ``FIFOCache``,
+    whose order a rewrite renews), and read again if they come back.
     """
 
     def __init__(self, limit: int = 4096) -> None:
-        self.limit = limit
-        self._infos: dict[str, UploadInfo] = {}
+        self._infos: FIFOCache[str, UploadInfo] = FIFOCache(maxsize=limit)
 
     def __contains__(self, upload_id: str) -> bool:
         return upload_id in self._infos
@@ -26,10 +28,7 @@ class WrittenInfos:
         return info.__copy__() if info is not None else None  # copy.copy() would look it up
 
     def put(self, info: UploadInfo) -> None:
-        self._infos.pop(info.id, None)  # re-inserted at the end: the newest are kept
         self._infos[info.id] = info.__copy__()
-        if len(self._infos) > self.limit:
-            del self._infos[next(iter(self._infos))]
 
     def drop(self, upload_id: str) -> None:
         self._infos.pop(upload_id, None)
