@@ -13,8 +13,7 @@ import mimetypes
 import os
 import shutil
 import uuid
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
@@ -152,56 +151,15 @@ class FileAssetStore:
         return len(keys)
 
 
-_S3_NOT_FOUND = frozenset({"NoSuchKey", "NoSuchUpload", "NotFound", "404"})
-_S3_TRANSIENT = frozenset(
-    {
-        "SlowDown",
-        "Throttling",
-        "ThrottlingException",
-        "TooManyRequests",
-        "TooManyRequestsException",
-        "RequestLimitExceeded",
-        "RequestThrottled",
-        "ServiceUnavailable",
-        "InternalError",
-        "RequestTimeout",
-        "OperationAborted",
-    }
-)
+def s3_errors(operation: str, key: str) -> AbstractAsyncContextManager[None]:
+    """Translate the S3 SDK's errors raised inside the block into the pipeline's, by their
+    fault (``s3errors``): MISSING -> ``AssetNotFound``, TRANSIENT -> ``StorageUnavailable``
+    (the job retries), FAILED -> ``StorageError``."""
+    from .s3errors import translate_s3_errors  # botocore loads with the S3 asset store only
 
-
-@asynccontextmanager
-async def s3_errors(operation: str, key: str) -> AsyncIterator[None]:
-    """Translate the S3 SDK's errors raised inside the block into the pipeline's::
-
-        NoSuchKey / NoSuchUpload / NotFound / 404          -> AssetNotFound
-        throttling, 5xx, 429, RequestTimeout, connection
-        refused/reset/closed, timeouts                     -> StorageUnavailable (the job retries)
-        anything else (AccessDenied, NoSuchBucket...)       -> StorageError
-    """
-    from botocore.exceptions import BotoCoreError, ClientError, HTTPClientError
-    from botocore.exceptions import ConnectionError as BotoConnectionError
-
-    try:
-        yield
-    except ClientError as exc:
-        code = str(exc.response.get("Error", {}).get("Code", ""))
-        status = int(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0) or 0)
-        if code in _S3_NOT_FOUND or status == 404:
-            raise AssetNotFound(key) from exc
-        if code in _S3_TRANSIENT or status >= 500 or status == 429:
-            raise StorageUnavailable(f"S3 {operation} failed ({code or status}); retry shortly") from exc
-        raise StorageError(f"S3 {operation} failed: {code or status}") from exc
-    except (BotoConnectionError, HTTPClientError) as exc:
-        raise StorageUnavailable(f"S3 {operation}: storage unreachable ({exc.__class__.__name__})") from exc
-    except BotoCoreError as exc:
-        raise StorageError(f"S3 {operation} failed: {exc}") from exc
-    except (OSError, TimeoutError) as exc:  # the HTTP client's own errors while a body streams
-        raise StorageUnavailable(f"S3 {operation}: connection trouble ({exc.__class__.__name__})") from exc
-    except Exception as exc:
-        if type(exc).__module__.startswith("aiohttp"):
-            raise StorageUnavailable(f"S3 {operation}: connection trouble ({exc.__class__.__name__})") from exc
-        raise
+    return translate_s3_errors(
+        operation, missing=lambda _: AssetNotFound(key), transient=StorageUnavailable, failed=StorageError
+    )
 
 
 class S3AssetStore:

@@ -30,7 +30,7 @@ from pipeline.context import Deps, make_pool
 from pipeline.contract import MediaRecord, MediaState
 from pipeline.crypto.settings import CryptoSettings
 from pipeline.pool import JobPool
-from pipeline.records import FileMediaRecords
+from pipeline.records import FileMediaRecords, MediaRecords
 from pipeline.settings import PipelineSettings
 from pipeline.vault import MediaVault
 from tusd_py.core.ports import Store
@@ -114,6 +114,23 @@ def deps(tmp_path: Path, pool: JobPool) -> Deps:
     crypto = crypto_settings(data)
     uploads = StoreUploads(FileStore(data))
     return Deps(pipeline_settings(), uploads, FileAssetStore(data), FileMediaRecords(data), pool, crypto=crypto)
+
+
+async def kill_once_it_progresses(records: MediaRecords, upload_id: str, proc: asyncio.subprocess.Process) -> None:
+    """Wait until the job that ``proc`` runs reports progress on ``upload_id``, then kill ``proc``
+    and its process group (the worker and its pool children: a machine dying)."""
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            record = await records.get(upload_id)
+            if record is not None and record.state is MediaState.PROCESSING and record.progress > 0:
+                break
+            assert proc.returncode is None, "the job ended before it could be killed"
+            assert time.monotonic() < deadline, "the job never reported progress"
+            await asyncio.sleep(0.05)
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)
+        await proc.wait()
 
 
 async def assert_one_consistent_asset(deps: Deps | Any, upload_id: str) -> MediaRecord:
@@ -202,18 +219,7 @@ async def test_a_job_killed_mid_transcode_is_retried_to_one_consistent_asset(dep
     proc = await asyncio.create_subprocess_exec(
         sys.executable, "-c", KILLABLE_JOB, data, upload_id, str(work), cwd=ROOT, start_new_session=True
     )
-    try:
-        deadline = time.monotonic() + 120
-        while True:  # wait until the transcode reports progress, then kill the worker and its pool
-            record = await deps.records.get(upload_id)
-            if record is not None and record.state is MediaState.PROCESSING and record.progress > 0:
-                break
-            assert proc.returncode is None, "the job ended before it could be killed"
-            assert time.monotonic() < deadline, "the job never reported progress"
-            await asyncio.sleep(0.05)
-    finally:
-        os.killpg(proc.pid, signal.SIGKILL)  # the worker and its pool children: a machine dying
-        await proc.wait()
+    await kill_once_it_progresses(deps.records, upload_id, proc)
     killed = await deps.records.get(upload_id)
     assert killed is not None and killed.state is MediaState.PROCESSING and killed.job_id == "doomed"
     left = list(work.iterdir())  # the dead job's source and partial renditions

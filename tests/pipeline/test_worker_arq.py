@@ -5,9 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import os
-import signal
 import sys
-import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 from types import SimpleNamespace
@@ -22,7 +20,14 @@ from pipeline.assets import FileAssetStore
 from pipeline.contract import JOB_PROCESS_UPLOAD, MediaState, job_id
 from pipeline.crypto.keyring import local_ring
 from pipeline.records import RedisMediaRecords
-from tests.pipeline.test_jobs import ROOT, add_upload, assert_one_consistent_asset, make_clip, pipeline_settings
+from tests.pipeline.test_jobs import (
+    ROOT,
+    add_upload,
+    assert_one_consistent_asset,
+    kill_once_it_progresses,
+    make_clip,
+    pipeline_settings,
+)
 from tusd_py.settings import Settings
 from tusd_py.stores.filesystem import FileStore
 from tusd_py.worker import create_worker
@@ -115,18 +120,7 @@ async def test_a_killed_worker_leaves_a_job_arq_runs_again_to_completion(
     proc = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "tusd_py", "worker", cwd=ROOT, env=env, start_new_session=True
     )
-    try:
-        deadline = time.monotonic() + 120
-        while True:
-            record = await view.records.get(upload_id)
-            if record is not None and record.state is MediaState.PROCESSING and record.progress > 0:
-                break
-            assert proc.returncode is None, "the worker exited before it could be killed"
-            assert time.monotonic() < deadline, "the job never reported progress"
-            await asyncio.sleep(0.05)
-    finally:
-        os.killpg(proc.pid, signal.SIGKILL)
-        await proc.wait()
+    await kill_once_it_progresses(view.records, upload_id, proc)
     [left] = list(work.iterdir())  # the killed job's scratch directory
     # arq keeps the job; its in-progress key expires after the job timeout. Expire it now.
     assert await redis_client.delete(in_progress_key_prefix + job_id(upload_id)) == 1

@@ -2,44 +2,25 @@
 where SDK errors become protocol errors (``map_s3_errors``, after httpx's
 ``map_httpcore_exceptions``).
 
-Translation table::
+Translation table, by the fault ``pipeline.s3errors.classify_s3_error`` finds (the pipeline's
+asset store sorts S3 errors the same way)::
 
-    NoSuchUpload / NoSuchKey / NotFound / 404   -> ``missing`` (UploadNotFound unless told otherwise)
-    throttling, 5xx, RequestTimeout, OperationAborted,
-    connection refused/reset/closed, timeouts     -> StorageUnavailable (503: tus clients retry)
-    anything else (AccessDenied, NoSuchBucket,
-    InvalidPart, bad credentials...)              -> TusError (500: a server-side bug or misconfiguration)
+    MISSING (NoSuchUpload / NoSuchKey / NotFound / 404)   -> ``missing`` (UploadNotFound unless told otherwise)
+    TRANSIENT (throttling, 5xx, timeouts, connection)     -> StorageUnavailable (503: tus clients retry)
+    FAILED (AccessDenied, NoSuchBucket, InvalidPart...)   -> TusError (500: a server-side bug or misconfiguration)
 
 A transient failure is never a 4xx: tus-js-client starts an upload over on most 4xx.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
-from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
 from typing import Any, Protocol
 
-from botocore.exceptions import BotoCoreError, ClientError, HTTPClientError
-from botocore.exceptions import ConnectionError as BotoConnectionError
+from pipeline.s3errors import translate_s3_errors
 
 from ...protocol.errors import StorageUnavailable, TusError, UploadNotFound
-
-NOT_FOUND_CODES = frozenset({"NoSuchUpload", "NoSuchKey", "NotFound", "404"})
-TRANSIENT_CODES = frozenset(
-    {
-        "SlowDown",
-        "Throttling",
-        "ThrottlingException",
-        "TooManyRequests",
-        "TooManyRequestsException",
-        "RequestLimitExceeded",
-        "RequestThrottled",
-        "ServiceUnavailable",
-        "InternalError",
-        "RequestTimeout",
-        "OperationAborted",
-    }
-)
 
 
 class S3Client(Protocol):
@@ -92,40 +73,11 @@ def open_client(
     return client
 
 
-def error_code(exc: ClientError) -> str:
-    return str(exc.response.get("Error", {}).get("Code", ""))
-
-
-def _status(exc: ClientError) -> int:
-    return int(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0) or 0)
-
-
-def _is_transport_error(exc: BaseException) -> bool:
-    # aiohttp errors may escape aiobotocore while a body streams; stores may not import
-    # aiohttp (tests/test_imports.py), so they are recognised by their module.
-    return isinstance(exc, OSError | TimeoutError) or type(exc).__module__.startswith("aiohttp")
-
-
-@asynccontextmanager
-async def map_s3_errors(
+def map_s3_errors(
     operation: str, *, missing: Callable[[str], TusError] | None = UploadNotFound
-) -> AsyncIterator[None]:
+) -> AbstractAsyncContextManager[None]:
     """Translate SDK errors raised inside the block. ``missing=None`` lets not-found errors through
     as ``UploadNotFound`` too, but callers that expect absence catch it themselves."""
-    try:
-        yield
-    except ClientError as exc:
-        code, status = error_code(exc), _status(exc)
-        if code in NOT_FOUND_CODES or status == 404:
-            raise (missing or UploadNotFound)(f"S3 {operation}: {code or status}") from exc
-        if code in TRANSIENT_CODES or status >= 500 or status == 429:
-            raise StorageUnavailable(f"S3 {operation} failed ({code or status}); retry shortly") from exc
-        raise TusError(f"S3 {operation} failed: {code or status}") from exc
-    except (BotoConnectionError, HTTPClientError) as exc:
-        raise StorageUnavailable(f"S3 {operation}: storage unreachable ({exc.__class__.__name__})") from exc
-    except BotoCoreError as exc:
-        raise TusError(f"S3 {operation} failed: {exc}") from exc
-    except Exception as exc:
-        if _is_transport_error(exc):
-            raise StorageUnavailable(f"S3 {operation}: connection trouble ({exc.__class__.__name__})") from exc
-        raise
+    return translate_s3_errors(
+        operation, missing=missing or UploadNotFound, transient=StorageUnavailable, failed=TusError
+    )
