@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Callable
+from functools import partial
 
 from cachetools import LRUCache
 
@@ -32,6 +33,9 @@ from .records import MediaRecords
 
 BATCH_BYTES = 1024 * 1024  # plaintext decrypted per step of a stream
 CACHE_SIZE = 1024
+# A media playlist with more segments than this is parsed and rewritten in a thread: m3u8 takes
+# milliseconds over a long one, which would stall every other request on the event loop.
+INLINE_SEGMENTS = 64
 
 
 class DecryptedObject:
@@ -123,7 +127,10 @@ class MediaVault:
         index = next(i for i, r in enumerate(record.renditions) if r.playlist == relative)
         stream = iv_stream(index)
         text = await self.read_text(record, relative)
-        return rewrite_media_playlist(text, key_uri, lambda n: segment_iv(n, stream=stream), uri_for)
+        rewrite = partial(rewrite_media_playlist, text, key_uri, lambda n: segment_iv(n, stream=stream), uri_for)
+        if text.count("#EXTINF") <= INLINE_SEGMENTS:
+            return rewrite()
+        return await asyncio.to_thread(rewrite)
 
     async def hls_key(self, record: MediaRecord) -> bytes:
         return (await self._unwrap(record)).hls
