@@ -174,6 +174,8 @@ THIRD_PARTY_BANNED = {
     "tusd_py.state": ("aiohttp",),
     "pipeline.contract": ("aiohttp", "aiobotocore", "botocore", "redis", "arq", "av", "cryptography"),
     "pipeline.transcode": ("aiohttp", "aiobotocore", "botocore", "redis", "arq"),
+    "pipeline.pool": ("aiohttp", "aiobotocore", "botocore", "redis", "arq", "av", "cryptography", "pydantic", "structlog"),
+    "pipeline.s3errors": ("aiohttp",),
 }
 
 
