@@ -174,7 +174,7 @@ THIRD_PARTY_BANNED = {
     "tusd_py.state": ("aiohttp",),
     "pipeline.contract": ("aiohttp", "aiobotocore", "botocore", "redis", "arq", "av", "cryptography"),
     "pipeline.transcode": ("aiohttp", "aiobotocore", "botocore", "redis", "arq"),
-    "pipeline.pool": ("aiohttp", "aiobotocore", "botocore", "redis", "arq", "av", "cryptography", "pydantic", "structlog"),
+    "pipeline.pool": ("aiohttp", "aiobotocore", "botocore", "redis", "arq", "av", "cryptography", "structlog"),
     "pipeline.s3errors": ("aiohttp",),
 }
 
