@@ -89,9 +89,9 @@ class _PartWriter:
                 view = view[take:]
                 if len(buf) == size:
                     await pipeline.submit(buf)
-                    buf, start = PartBuffer(), start + size
+                    # self.buf must not keep a submitted part alive until the body ends
+                    self.buf, self.start = buf, start = PartBuffer(), start + size
                     size = policy.size_at(part_size, start)
-        self.buf, self.start = buf, start
 
     async def _roll_back(self, offset: int) -> None:
         """Back to the record as it was; the S3 checkpoint and tail were never touched."""
