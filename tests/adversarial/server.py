@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import re
-import signal
 import socket
 import subprocess
 import sys
@@ -16,21 +15,15 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from tests.fixtures.moto_server import free_port
+from tests.fixtures.process import ServerProcess
 
 TUSD_PY = Path(sys.executable).parent / "tusd-py"
 _STATUS = re.compile(rb"HTTP/1\.[01] (\d{3}) ")
 
 
 @dataclass
-class Server:
-    port: int
-    proc: subprocess.Popen[bytes]
-    log: Path
+class Server(ServerProcess):
     data_dir: Path
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
 
     def alive(self, timeout: float = 5.0) -> bool:
         """Whether the server answers an OPTIONS within ``timeout`` seconds."""
@@ -39,19 +32,6 @@ class Server:
         except OSError:
             return False
         return status == [204]
-
-    def kill(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGKILL)
-            self.proc.wait(timeout=10)
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.kill()
 
 
 def start_server(tmp: Path, env: dict[str, str] | None = None, port: int | None = None) -> Server:

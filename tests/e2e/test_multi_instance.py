@@ -8,7 +8,6 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import os
-import signal
 import socket
 import subprocess
 import sys
@@ -23,6 +22,7 @@ import boto3
 import pytest
 
 from tests.fixtures.moto_server import MOTO_MIN_PART_SIZE, free_port
+from tests.fixtures.process import ServerProcess
 
 MiB = 1024 * 1024
 TUS = {"Tus-Resumable": "1.0.0"}
@@ -32,32 +32,8 @@ LOCK_TIMEOUT = 5  # a release that does not arrive within this turns into a 423,
 LOCK_TTL = 2
 
 
-@dataclass
-class Server:
-    port: int
-    proc: subprocess.Popen[bytes]
-    log: Path
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def kill(self) -> None:
-        self.proc.send_signal(signal.SIGKILL)
-        self.proc.wait(timeout=10)
-
-    def stop(self) -> None:
-        """SIGTERM, then SIGKILL if it has not exited within 10 s; nothing if it is gone already."""
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.kill()
-
-
 class Start(Protocol):
-    def __call__(self, port: int | None = None) -> Server: ...
+    def __call__(self, port: int | None = None) -> ServerProcess: ...
 
 
 @dataclass
@@ -65,7 +41,7 @@ class Cluster:
     start: Start
     bucket: str
     endpoint: str
-    servers: list[Server] = field(default_factory=list)
+    servers: list[ServerProcess] = field(default_factory=list)
 
     def object(self, upload_id: str) -> bytes:
         s3 = boto3.client("s3", endpoint_url=self.endpoint, region_name="us-east-1")
@@ -73,7 +49,7 @@ class Cluster:
         return body
 
 
-def wait_listening(server: Server) -> None:
+def wait_listening(server: ServerProcess) -> None:
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         if server.proc.poll() is not None:
@@ -104,16 +80,16 @@ def cluster(redis_url: str, moto_endpoint: str, s3_bucket: str, tmp_path: Path) 
         "TUSD_SWEEP_INTERVAL": "3600",
         "TUSD_LOG_LEVEL": "info",
     }
-    servers: list[Server] = []
+    servers: list[ServerProcess] = []
 
-    def start(port: int | None = None) -> Server:
+    def start(port: int | None = None) -> ServerProcess:
         port = port or free_port()
         log = tmp_path / f"server-{port}-{len(servers)}.log"
         with log.open("wb") as out:
             proc = subprocess.Popen(
                 [str(TUSD_PY), "serve"], env={**env, "TUSD_PORT": str(port)}, stdout=out, stderr=subprocess.STDOUT
             )
-        server = Server(port, proc, log)
+        server = ServerProcess(port, proc, log)
         servers.append(server)
         wait_listening(server)
         return server
@@ -129,20 +105,20 @@ async def http() -> AsyncIterator[aiohttp.ClientSession]:
         yield session
 
 
-async def create(http: aiohttp.ClientSession, server: Server, length: int) -> str:
+async def create(http: aiohttp.ClientSession, server: ServerProcess, length: int) -> str:
     async with http.post(f"{server.url}/files/", headers={**TUS, "Upload-Length": str(length)}) as resp:
         assert resp.status == 201, await resp.text()
         return resp.headers["Location"].rstrip("/").rsplit("/", 1)[1]
 
 
-async def head(http: aiohttp.ClientSession, server: Server, upload_id: str) -> int:
+async def head(http: aiohttp.ClientSession, server: ServerProcess, upload_id: str) -> int:
     async with http.head(f"{server.url}/files/{upload_id}", headers=TUS) as resp:
         assert resp.status == 200, resp.status
         return int(resp.headers["Upload-Offset"])
 
 
 async def patch(
-    http: aiohttp.ClientSession, server: Server, upload_id: str, offset: int, body: Any
+    http: aiohttp.ClientSession, server: ServerProcess, upload_id: str, offset: int, body: Any
 ) -> aiohttp.ClientResponse:
     headers = {**TUS, "Upload-Offset": str(offset), "Content-Type": OCTETS}
     async with http.patch(f"{server.url}/files/{upload_id}", data=body, headers=headers) as resp:
@@ -156,7 +132,7 @@ async def trickle(data: bytes, *, chunk: int = 64 * 1024, pause: float = 0.01) -
         await asyncio.sleep(pause)
 
 
-async def finish(http: aiohttp.ClientSession, server: Server, upload_id: str, data: bytes) -> None:
+async def finish(http: aiohttp.ClientSession, server: ServerProcess, upload_id: str, data: bytes) -> None:
     """Resume as a tus client does: HEAD for the offset, then PATCH the rest."""
     offset = await head(http, server, upload_id)
     resp = await patch(http, server, upload_id, offset, data[offset:])
