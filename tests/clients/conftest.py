@@ -18,8 +18,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.e2e.test_multi_instance import TUSD_PY, Server, cluster, wait_listening
+from tests.e2e.test_multi_instance import TUSD_PY, cluster, wait_listening
 from tests.fixtures.moto_server import free_port
+from tests.fixtures.process import ServerProcess
 
 __all__ = ["cluster"]  # the S3 variant asks for it by name
 
@@ -31,7 +32,7 @@ TUS = {"Tus-Resumable": "1.0.0"}
 @dataclass
 class TusServer:
     kind: str
-    server: Server
+    server: ServerProcess
     stored: Callable[[str], bytes]  # the bytes the store holds for a finished upload id
 
     @property
@@ -39,11 +40,11 @@ class TusServer:
         return f"{self.server.url}/files/"
 
 
-def start_server(env: dict[str, str], log: Path, *, cwd: Path | None = None) -> Server:
+def start_server(env: dict[str, str], log: Path, *, cwd: Path | None = None) -> ServerProcess:
     port = int(env["TUSD_PORT"])
     with log.open("ab") as out:
         proc = subprocess.Popen([str(TUSD_PY), "serve"], env=env, cwd=cwd, stdout=out, stderr=subprocess.STDOUT)
-    server = Server(port, proc, log)
+    server = ServerProcess(port, proc, log)
     try:
         wait_listening(server)
     except BaseException:
