@@ -13,6 +13,7 @@ event loop, like the other small file-system calls of the stores.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import sqlite3
 import threading
@@ -63,6 +64,10 @@ class LocalDB:
                 self._conn.execute("ROLLBACK")
                 raise
             self._conn.execute("COMMIT")
+
+    async def ready(self) -> None:
+        """Readiness: ``SELECT 1`` in a thread (the connection's lock may be held by a transaction)."""
+        await asyncio.to_thread(self.one, "SELECT 1")
 
     def close(self) -> None:
         with self._lock:

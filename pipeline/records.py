@@ -23,7 +23,7 @@ import asyncio
 import contextlib
 import os
 from collections import defaultdict
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 import structlog
 
 from .contract import MediaRecord
+from .errors import StorageUnavailable
 from .localdb import LocalDB
 
 log = structlog.get_logger("pipeline.records")
@@ -101,6 +102,10 @@ class FileMediaRecords:
             self._db = LocalDB(self.data_dir, _SCHEMA)
         return self._db
 
+    async def ready(self) -> None:
+        """Readiness (the server's /readyz): the database answers ``SELECT 1``."""
+        await self.db.ready()
+
     @staticmethod
     def _check(upload_id: str) -> None:
         if not upload_id or "/" in upload_id or upload_id.startswith("."):
@@ -154,19 +159,39 @@ return v + 1
 """
 
 
+@contextlib.contextmanager
+def _redis_errors() -> Iterator[None]:
+    """Redis unreachable or silent (``ConnectionError``, ``TimeoutError``, a server still loading)
+    is the pipeline's ``StorageUnavailable``: transient, a 503 for the server, a retry for a job."""
+    from redis.exceptions import ConnectionError as RedisConnectionError
+    from redis.exceptions import TimeoutError as RedisTimeoutError
+
+    try:
+        yield
+    except (RedisConnectionError, RedisTimeoutError) as exc:
+        raise StorageUnavailable(f"the media records (Redis) are unavailable: {exc}") from exc
+
+
 class RedisMediaRecords:
     def __init__(self, redis: Any) -> None:
         self.redis = redis  # a redis.asyncio.Redis (arq's ArqRedis is one)
         self._script = redis.register_script(_CAS)
 
+    async def ready(self) -> None:
+        """Readiness (the server's /readyz): Redis answers a PING."""
+        with _redis_errors():
+            await self.redis.ping()
+
     async def get(self, upload_id: str) -> MediaRecord | None:
-        doc = await self.redis.hget(RECORD_PREFIX + upload_id, "doc")
+        with _redis_errors():
+            doc = await self.redis.hget(RECORD_PREFIX + upload_id, "doc")
         return MediaRecord.from_json(doc) if doc else None
 
     async def _swap(self, record: MediaRecord, expected: int) -> MediaRecord | None:
         keys = [RECORD_PREFIX + record.upload_id, EVENTS_PREFIX + record.upload_id]
         doc = record.model_copy(update={"version": 0}).to_json()
-        version = int(await self._script(keys=keys, args=[expected, doc]))
+        with _redis_errors():
+            version = int(await self._script(keys=keys, args=[expected, doc]))
         return record.model_copy(update={"version": version}) if version else None
 
     async def compare_and_set(self, record: MediaRecord, expected_version: int) -> MediaRecord | None:
@@ -178,19 +203,27 @@ class RedisMediaRecords:
         return stored
 
     async def list_ids(self) -> AsyncIterator[str]:
-        async for key in self.redis.scan_iter(match=RECORD_PREFIX + "*", count=500):
-            name = key.decode() if isinstance(key, bytes) else str(key)
-            yield name[len(RECORD_PREFIX) :]
+        with _redis_errors():
+            async for key in self.redis.scan_iter(match=RECORD_PREFIX + "*", count=500):
+                name = key.decode() if isinstance(key, bytes) else str(key)
+                yield name[len(RECORD_PREFIX) :]
 
     @asynccontextmanager
     async def watch(self, upload_id: str) -> AsyncIterator[AsyncIterator[MediaRecord]]:
         pubsub = self.redis.pubsub()
-        await pubsub.subscribe(EVENTS_PREFIX + upload_id)
+        try:
+            with _redis_errors():
+                await pubsub.subscribe(EVENTS_PREFIX + upload_id)
+        except BaseException:
+            with contextlib.suppress(Exception):
+                await pubsub.aclose()
+            raise
 
         async def records() -> AsyncIterator[MediaRecord]:
-            async for message in pubsub.listen():
-                if message.get("type") == "message":
-                    yield MediaRecord.from_json(message["data"])
+            with _redis_errors():
+                async for message in pubsub.listen():
+                    if message.get("type") == "message":
+                        yield MediaRecord.from_json(message["data"])
 
         try:
             yield records()

@@ -24,6 +24,7 @@ from .settings import Settings
 from .state.memory import MemoryLocker
 from .web.admission import Admission
 from .web.download import DOWNLOADS
+from .web.health import Readiness, setup_health_routes
 from .web.middlewares import tus_middleware
 from .web.routes import setup_routes
 
@@ -83,6 +84,25 @@ def build_media_records(settings: Settings, redis: Any | None) -> MediaRecords:
     from pipeline.records import FileMediaRecords, RedisMediaRecords
 
     return RedisMediaRecords(redis) if redis is not None else FileMediaRecords(settings.storage.data_dir)
+
+
+def readiness_checks(store: Store, media: MediaRecords, redis: Any | None) -> dict[str, Readiness]:
+    """What ``/readyz`` asks: the store (HeadBucket, the uploads directory), Redis when configured
+    (PING, through the media records), and the SQLite database (``SELECT 1``) where one is used."""
+    from pipeline.records import FileMediaRecords
+
+    from .stores.filesystem import FileStore
+
+    checks: dict[str, Readiness] = {}
+    if isinstance(store, Readiness):
+        checks["storage"] = store
+    if redis is not None and isinstance(media, Readiness):
+        checks["redis"] = media
+    if isinstance(store, FileStore):
+        checks["database"] = store.db  # the upload rows (and, embedded, the media records)
+    elif isinstance(media, FileMediaRecords):
+        checks["database"] = media
+    return checks
 
 
 def _assets(settings: Settings, store: Store) -> AssetStore:
@@ -154,16 +174,19 @@ def create_app(
         trust_forwarded=settings.server.behind_proxy,
     )
     app[SWEEPER] = Sweeper(service, tombstone_ttl=settings.server.tombstone_ttl)
-    app[MEDIA] = media = build_media_records(settings, redis)
+    media = build_media_records(settings, redis)
     from pipeline.crypto.keyring import signing_secret
 
-    from .processing import PlaybackVault
+    from .processing import PlaybackVault, StatusRecords
+
+    app[MEDIA] = StatusRecords(media)  # Redis unreachable: 503, not 500
 
     crypto = settings.crypto
     vault = build_vault(settings, crypto, store, media)
     app[VAULT] = playback = PlaybackVault(vault)  # the pipeline's errors become the server's
     app[DOWNLOADS] = UploadDownloads(playback)
     app[SIGNER] = Signer(signing_secret(crypto), crypto.url_ttl)
+    setup_health_routes(app, readiness_checks(store, media, redis))  # first: base path "/" must not shadow them
     setup_routes(app)
     setup_playback_routes(app)
     if settings.server.base_path != "/":

@@ -16,6 +16,7 @@ from typing import Any
 import structlog
 
 from .ingest import IngestActivity
+from .protocol.errors import StorageUnavailable
 from .protocol.info import UploadInfo
 from .state import keyspace
 
@@ -112,5 +113,11 @@ class ArqCompletionSink:
             result_key_prefix + jid,
             self.redis.default_queue_name,
         ]
-        enqueued = await self._handoff(keys=keys, args=[now_ms, self.redis.expires_extra_ms, job, jid])
+        from redis.exceptions import ConnectionError as RedisConnectionError
+        from redis.exceptions import TimeoutError as RedisTimeoutError
+
+        try:
+            enqueued = await self._handoff(keys=keys, args=[now_ms, self.redis.expires_extra_ms, job, jid])
+        except (RedisConnectionError, RedisTimeoutError) as exc:  # 503; the next HEAD, PATCH or sweep retries
+            raise StorageUnavailable(f"the processing queue (Redis) is unavailable: {exc}") from exc
         log.info("job_enqueued" if enqueued else "job_already_handed_off", upload_id=info.id, queue="arq")

@@ -8,12 +8,14 @@ calls the pipeline: errors cross here in both directions.
 * ``PlaybackVault``: the pipeline's ``MediaVault`` as playback's ``Vault`` port; the pipeline's
   storage errors become the server's (503 for a transient one), so nothing of the pipeline's
   error tree reaches the middleware.
+* ``StatusRecords``: the pipeline's media records as playback's status source, with the same
+  translation (Redis unreachable is 503 ``ERR_STORAGE_UNAVAILABLE`` on ``/media/{id}``, never 500).
 """
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager, contextmanager
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 import structlog
@@ -160,6 +162,37 @@ class PlaybackVault:
     async def locate(self, record: MediaRecord, relative: str) -> Location:
         with _to_server():
             return await self.inner.locate(record, relative)
+
+
+class _MediaRecords(Protocol):
+    """What ``StatusRecords`` uses of the pipeline's ``MediaRecords``."""
+
+    async def get(self, upload_id: str) -> MediaRecord | None: ...
+
+    def watch(self, upload_id: str) -> AbstractAsyncContextManager[AsyncIterator[MediaRecord]]: ...
+
+
+class StatusRecords:
+    """The media records for playback's status and events: the same calls, with the server's errors."""
+
+    def __init__(self, inner: _MediaRecords) -> None:
+        self.inner = inner
+
+    async def get(self, upload_id: str) -> MediaRecord | None:
+        with _to_server():
+            return await self.inner.get(upload_id)
+
+    @asynccontextmanager
+    async def watch(self, upload_id: str) -> AsyncIterator[AsyncIterator[MediaRecord]]:
+        with _to_server():
+            async with self.inner.watch(upload_id) as changes:
+                yield _translated(changes)
+
+
+async def _translated(changes: AsyncIterator[MediaRecord]) -> AsyncIterator[MediaRecord]:
+    with _to_server():
+        async for record in changes:
+            yield record
 
 
 if TYPE_CHECKING:

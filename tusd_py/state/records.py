@@ -11,13 +11,18 @@ terminated) do nothing and return False, so a late write never resurrects half a
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import json
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+from ..protocol.errors import StorageUnavailable
 from ..protocol.info import UploadInfo, UploadState
 from . import keyspace
 
@@ -95,6 +100,16 @@ return 1
 """
 
 
+@contextlib.contextmanager
+def _unavailable() -> Iterator[None]:
+    """Redis unreachable or silent is the server's 503 (``StorageUnavailable``), translated at the
+    call: the store above sees only the server's errors."""
+    try:
+        yield
+    except (RedisConnectionError, RedisTimeoutError) as exc:
+        raise StorageUnavailable(f"the upload records (Redis) are unavailable: {exc}") from exc
+
+
 def _text(value: Any) -> str:
     return value.decode() if isinstance(value, bytes) else str(value)
 
@@ -135,25 +150,28 @@ class RedisUploadRecords:
 
     async def put(self, record: UploadRecord, parts: list[PartRecord]) -> None:
         uid = record.info.id
-        async with self.redis.pipeline(transaction=True) as tx:
-            tx.delete(keyspace.upload_key(uid), keyspace.parts_key(uid))
-            tx.hset(keyspace.upload_key(uid), mapping=_encode(record))
-            if parts:
-                tx.rpush(keyspace.parts_key(uid), *map(_part_json, parts))
-            if not record.info.state.finished or (
-                record.info.state is UploadState.COMPLETED and not record.info.is_partial
-            ):
-                tx.zadd(keyspace.LIVE_UPLOADS, {uid: record.info.created_at})
-            await tx.execute()
+        with _unavailable():
+            async with self.redis.pipeline(transaction=True) as tx:
+                tx.delete(keyspace.upload_key(uid), keyspace.parts_key(uid))
+                tx.hset(keyspace.upload_key(uid), mapping=_encode(record))
+                if parts:
+                    tx.rpush(keyspace.parts_key(uid), *map(_part_json, parts))
+                if not record.info.state.finished or (
+                    record.info.state is UploadState.COMPLETED and not record.info.is_partial
+                ):
+                    tx.zadd(keyspace.LIVE_UPLOADS, {uid: record.info.created_at})
+                await tx.execute()
 
     async def get(self, upload_id: str) -> UploadRecord | None:
-        raw = await self.redis.hgetall(keyspace.upload_key(upload_id))
+        with _unavailable():
+            raw = await self.redis.hgetall(keyspace.upload_key(upload_id))
         if not raw:
             return None
         return _decode({_text(k): _text(v) for k, v in raw.items()})
 
     async def parts(self, upload_id: str) -> list[PartRecord]:
-        items = await self.redis.lrange(keyspace.parts_key(upload_id), 0, -1)
+        with _unavailable():
+            items = await self.redis.lrange(keyspace.parts_key(upload_id), 0, -1)
         return [PartRecord(*json.loads(_text(item))) for item in items]
 
     async def commit(
@@ -161,12 +179,14 @@ class RedisUploadRecords:
     ) -> bool:
         keys = [keyspace.upload_key(upload_id), keyspace.parts_key(upload_id)]
         args = [keep, offset, tail, keep + len(add), expect, *map(_part_json, add)]
-        return bool(await self._commit(keys=keys, args=args))
+        with _unavailable():
+            return bool(await self._commit(keys=keys, args=args))
 
     async def _set(self, upload_id: str, *fields: str, drop_parts: bool = False) -> bool:
         """HSET field, value, ... on an existing record, in one step."""
         keys = [keyspace.upload_key(upload_id), keyspace.parts_key(upload_id)]
-        return bool(await self._update(keys=keys, args=["1" if drop_parts else "0", *fields]))
+        with _unavailable():
+            return bool(await self._update(keys=keys, args=["1" if drop_parts else "0", *fields]))
 
     async def set_size(self, upload_id: str, size: int) -> bool:
         return await self._set(upload_id, "size", str(size))
@@ -180,22 +200,27 @@ class RedisUploadRecords:
         return await self._set(upload_id, "expires_at", "" if expires_at is None else repr(expires_at))
 
     async def forget(self, upload_id: str) -> None:
-        await self.redis.zrem(keyspace.LIVE_UPLOADS, upload_id)
+        with _unavailable():
+            await self.redis.zrem(keyspace.LIVE_UPLOADS, upload_id)
 
     async def delete(self, upload_id: str, *, tombstone_ttl: float) -> None:
-        async with self.redis.pipeline(transaction=True) as tx:
-            tx.delete(keyspace.upload_key(upload_id), keyspace.parts_key(upload_id))
-            tx.zrem(keyspace.LIVE_UPLOADS, upload_id)
-            if tombstone_ttl > 0:
-                tx.set(keyspace.tombstone_key(upload_id), repr(time.time()), px=max(1, int(tombstone_ttl * 1000)))
-            await tx.execute()
+        with _unavailable():
+            async with self.redis.pipeline(transaction=True) as tx:
+                tx.delete(keyspace.upload_key(upload_id), keyspace.parts_key(upload_id))
+                tx.zrem(keyspace.LIVE_UPLOADS, upload_id)
+                if tombstone_ttl > 0:
+                    ttl_ms = max(1, int(tombstone_ttl * 1000))
+                    tx.set(keyspace.tombstone_key(upload_id), repr(time.time()), px=ttl_ms)
+                await tx.execute()
 
     async def is_gone(self, upload_id: str) -> bool:
-        return bool(await self.redis.exists(keyspace.tombstone_key(upload_id)))
+        with _unavailable():
+            return bool(await self.redis.exists(keyspace.tombstone_key(upload_id)))
 
     async def list_ids(self) -> AsyncIterator[str]:
-        async for member, _ in self.redis.zscan_iter(keyspace.LIVE_UPLOADS):
-            yield _text(member)
+        with _unavailable():
+            async for member, _ in self.redis.zscan_iter(keyspace.LIVE_UPLOADS):
+                yield _text(member)
 
     async def purge_tombstones(self, older_than: float) -> int:
         """Tombstones also expire by their TTL; this forgets older ones now (a shorter retention)."""

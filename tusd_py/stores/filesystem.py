@@ -223,6 +223,11 @@ class FileStore:
     async def close(self) -> None:
         self.db.close()
 
+    async def ready(self) -> None:
+        """Readiness (web/health.py): the uploads directory is there and can be listed into, in a
+        thread, so a hung mount never stalls the event loop."""
+        await asyncio.to_thread(os.stat, self.root_dir)
+
     def missing(self, upload_id: str) -> TusError:
         with disk_errors("reading the tombstones"):
             gone = self.db.one("SELECT 1 FROM tombstones WHERE id = ?", (upload_id,))

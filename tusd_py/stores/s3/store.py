@@ -92,6 +92,11 @@ class S3Store:
     def client(self) -> S3Client:
         return self.bucket.client
 
+    async def ready(self) -> None:
+        """Readiness (web/health.py): HeadBucket answers, a read that writes nothing."""
+        async with map_s3_errors("HeadBucket"):
+            await self.client.head_bucket(Bucket=self.bucket.name)
+
     async def load(self, upload_id: str) -> UploadRecord:
         """The upload's record (recovery.load)."""
         return await load(self.bucket, upload_id)
