@@ -13,6 +13,7 @@ dependency implements ``Readiness``.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import json
 from typing import Protocol, runtime_checkable
 
@@ -65,7 +66,8 @@ class ReadinessProbe:
         if self._result is not None and loop.time() - self._result[0] < self.cache:
             return self._result[1]
         if self._round is None or self._round.done():
-            self._round = asyncio.create_task(self._measure(), name="readiness")
+            # A fresh context: the round serves many probes, its log line belongs to none of them.
+            self._round = asyncio.create_task(self._measure(), name="readiness", context=contextvars.Context())
         # Shielded: a prober that hangs up does not cancel the round the others wait for.
         results = await asyncio.shield(self._round)
         self._result = (loop.time(), results)
