@@ -25,6 +25,7 @@ from .assets import AssetStore
 from .crypto.keyring import local_ring, open_ring
 from .crypto.keys import KeyEncryptionKey
 from .crypto.settings import CryptoSettings
+from .observe import NO_OBSERVER, JobObserver
 from .pool import JobPool
 from .ports import UploadSource
 from .publish import Publisher
@@ -85,6 +86,7 @@ class Deps:
     pool: JobPool
     keys: KeyEncryptionKey | None = None  # default: the local key ring of ``crypto``
     crypto: CryptoSettings | None = None  # the crypto section, placed (required)
+    observer: JobObserver = NO_OBSERVER  # metrics (the application's), or nothing
     publisher: Publisher = field(init=False)
     own_ring: bool = field(init=False, default=False)  # a local ring this Deps reads itself
 
@@ -136,7 +138,8 @@ def arq_startup(open_storage: OpenStorage) -> Callable[[dict[str, Any]], Awaitab
         await asyncio.to_thread(remove_abandoned, settings.work_dir or None)  # jobs of a killed worker
         ctx["settings"] = settings
         records = RedisMediaRecords(redis)
-        ctx["deps"] = Deps(settings, uploads, assets, records, pool, keys=keys, crypto=crypto)
+        observer: JobObserver = ctx.get("observer") or NO_OBSERVER  # the application's metrics
+        ctx["deps"] = Deps(settings, uploads, assets, records, pool, keys=keys, crypto=crypto, observer=observer)
         log.info("worker_started", pool=settings.process_workers, kek=crypto.kek_provider)
 
     return startup

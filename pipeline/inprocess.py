@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 
 import structlog
 
@@ -19,6 +20,7 @@ from .assets import AssetStore
 from .context import Deps, make_pool
 from .crypto.settings import CryptoSettings
 from .jobs import TransientError, run_timed
+from .observe import NO_OBSERVER, JobObserver
 from .ports import JobQueue, UploadSource
 from .records import MediaRecords
 from .scratch import remove_abandoned
@@ -37,11 +39,13 @@ class EmbeddedPipeline:
         queue: JobQueue,
         *,
         crypto: CryptoSettings,
+        observer: JobObserver = NO_OBSERVER,
     ) -> None:
         self.queue = queue
         pool = make_pool(settings.process_workers, settings.process_priority)
-        self.deps = Deps(settings, uploads, assets, records, pool, crypto=crypto)
+        self.deps = Deps(settings, uploads, assets, records, pool, crypto=crypto, observer=observer)
         self.tries: dict[str, int] = {}
+        self.since: dict[str, float] = {}  # wall clock of an upload's first try (ready latency)
         self.retries: set[asyncio.Task[None]] = set()
 
     async def handle(self, upload_id: str) -> None:
@@ -49,8 +53,11 @@ class EmbeddedPipeline:
         job_try = self.tries.get(upload_id, 0) + 1
         self.tries[upload_id] = job_try
         final = job_try >= settings.max_tries
+        since = self.since.setdefault(upload_id, time.time())
         try:
-            await run_timed(self.deps, upload_id, job_id=f"inprocess:{upload_id}", job_try=job_try, final=final)
+            await run_timed(
+                self.deps, upload_id, job_id=f"inprocess:{upload_id}", job_try=job_try, final=final, since=since
+            )
         except TransientError as exc:
             delay = settings.backoff(job_try)
             log.warning("job_retry", upload_id=upload_id, job_try=job_try, defer=delay, error=str(exc))
@@ -59,6 +66,7 @@ class EmbeddedPipeline:
             task.add_done_callback(self.retries.discard)
             return
         self.tries.pop(upload_id, None)
+        self.since.pop(upload_id, None)
 
     async def _requeue(self, upload_id: str, delay: float) -> None:
         await asyncio.sleep(delay)

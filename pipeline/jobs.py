@@ -13,6 +13,7 @@ Errors: bad media -> ``failed`` with the reason, at once. Transient storage/Redi
 from __future__ import annotations
 
 import asyncio
+import time
 import uuid
 from collections.abc import Callable
 from concurrent.futures.process import BrokenProcessPool
@@ -55,8 +56,12 @@ async def process_upload(ctx: dict[str, Any], upload_id: str) -> str:
     deps: Deps = ctx["deps"]
     job_try = int(ctx.get("job_try") or 1)
     final = job_try >= deps.settings.max_tries
+    enqueued = ctx.get("enqueue_time")  # arq's: when the hand-off wrote the job, i.e. the upload finished
+    since = enqueued.timestamp() if enqueued is not None else None
     try:
-        record = await run_timed(deps, upload_id, job_id=str(ctx.get("job_id") or ""), job_try=job_try, final=final)
+        record = await run_timed(
+            deps, upload_id, job_id=str(ctx.get("job_id") or ""), job_try=job_try, final=final, since=since
+        )
     except TransientError as exc:
         delay = deps.settings.backoff(job_try)
         log.warning("job_retry", upload_id=upload_id, job_try=job_try, defer=delay, error=str(exc))
@@ -64,18 +69,26 @@ async def process_upload(ctx: dict[str, Any], upload_id: str) -> str:
     return str(record.state) if record else "skipped"
 
 
-async def run_timed(deps: Deps, upload_id: str, **kwargs: Any) -> MediaRecord | None:
-    """``run`` within TUSD_JOB_TIMEOUT; a source this slow will not get faster: fail, no retry."""
+async def run_timed(deps: Deps, upload_id: str, *, since: float | None = None, **kwargs: Any) -> MediaRecord | None:
+    """``run`` within TUSD_JOB_TIMEOUT; a source this slow will not get faster: fail, no retry.
+    Reports the try to ``deps.observer``; ``since`` (wall clock) is when the upload was handed off."""
+    observer, state = deps.observer, "retry"
+    observer.job_started()
     try:
-        async with asyncio.timeout(deps.settings.job_timeout):
-            return await run(deps, upload_id, **kwargs)
-    except TimeoutError:
-        log.warning("job_timeout", upload_id=upload_id, timeout=deps.settings.job_timeout)
-        return await mark_failed(deps, upload_id, f"processing took longer than {deps.settings.job_timeout:g} s")
+        try:
+            async with asyncio.timeout(deps.settings.job_timeout):
+                record = await run(deps, upload_id, since=since, **kwargs)
+        except TimeoutError:
+            log.warning("job_timeout", upload_id=upload_id, timeout=deps.settings.job_timeout)
+            record = await mark_failed(deps, upload_id, f"processing took longer than {deps.settings.job_timeout:g} s")
+        state = str(record.state) if record is not None else "skipped"
+        return record
+    finally:
+        observer.job_ended(state)
 
 
 async def run(
-    deps: Deps, upload_id: str, *, job_id: str = "", job_try: int = 1, final: bool = True
+    deps: Deps, upload_id: str, *, job_id: str = "", job_try: int = 1, final: bool = True, since: float | None = None
 ) -> MediaRecord | None:
     """One try of the job. Raises TransientError when a later try may succeed."""
     bound = log.bind(upload_id=upload_id, job_id=job_id, job_try=job_try)
@@ -110,6 +123,8 @@ async def run(
             scratch.remove()
         await drop_source_if_ready(deps.uploads, deps.records, info, record)
         bound.info("job_done", attempt=record.attempt, prefix=record.output_prefix)
+        if since is not None:
+            deps.observer.ready_after(time.time() - since)  # from the hand-off to ready
         return await deps.records.get(upload_id) or record
     except Exception as exc:
         error = _classify(exc)
@@ -150,6 +165,7 @@ async def _transcode(
             deps.reset_pool()
             raise
         future.add_done_callback(lambda _: fractions.put_nowait(None))
+        started = time.monotonic()
         shown = 0.0
         try:
             while (fraction := await fractions.get()) is not None:
@@ -157,7 +173,10 @@ async def _transcode(
                 if percent >= shown + 1.0 and not future.done():
                     shown = percent
                     await update(deps.records, claimed.upload_id, _progress(claimed.attempt, percent))
-            return future.result()
+            outcome = future.result()
+            if "error" not in outcome:
+                deps.observer.transcoded(time.monotonic() - started, float(verdict["probe"].duration))
+            return outcome
         except BrokenProcessPool:
             deps.reset_pool()
             raise

@@ -15,7 +15,8 @@ from .core.service import Limits, UploadService
 from .core.sweeper import Sweeper
 from .heap import keep_freed, trim_when_idle
 from .ingest import IngestActivity
-from .keys import ADMISSION, INGEST, SERVICE, SETTINGS, STORE
+from .keys import ADMISSION, INGEST, OBSERVER, SERVICE, SETTINGS, STORE
+from .metrics import METRICS, Metrics, metrics_handler
 from .playback import setup_playback_routes
 from .playback.downloads import UploadDownloads
 from .playback.keys import MEDIA, SIGNER, VAULT
@@ -144,8 +145,11 @@ def create_app(
 ) -> web.Application:
     app = web.Application(middlewares=[tus_middleware])
     app[SETTINGS] = settings
+    app[METRICS] = app[OBSERVER] = metrics = Metrics()  # one registry per app
     redis = build_redis(settings)
     store = store or build_store(settings, redis)
+    if (time_calls := getattr(store, "time_calls", None)) is not None:  # S3: durations by operation
+        time_calls(metrics.s3_call)
     queue = InProcessQueue()
     locker = locker or build_locker(settings, redis)
     service = UploadService(
@@ -162,10 +166,12 @@ def create_app(
             staging_memory=settings.server.staging_memory,
             disk_reserve=settings.storage.disk_reserve,
         ),
+        metrics,
     )
     app[STORE] = store
     app[SERVICE] = service
     app[QUEUE] = queue
+    metrics.watch_queue(queue.queue.qsize)  # the embedded queue; with arq, the worker's queue is in Redis
     app[INGEST] = IngestActivity()
     app[ADMISSION] = Admission(
         max_uploads=settings.server.max_uploads_in_flight,
@@ -187,6 +193,8 @@ def create_app(
     app[DOWNLOADS] = UploadDownloads(playback)
     app[SIGNER] = Signer(signing_secret(crypto), crypto.url_ttl)
     setup_health_routes(app, readiness_checks(store, media, redis))  # first: base path "/" must not shadow them
+    # Outside the tus base path, and before its routes: with TUSD_BASE_PATH=/ it would be an upload id.
+    app.router.add_get("/metrics", metrics_handler, allow_head=False)
     setup_routes(app)
     setup_playback_routes(app)
     if settings.server.base_path != "/":
@@ -239,7 +247,9 @@ def _embedded_pipeline(
         from .processing import StoreUploads
 
         uploads, assets = StoreUploads(store), _assets(settings, store)
-        pipeline = EmbeddedPipeline(settings.pipeline, uploads, assets, records, queue, crypto=settings.crypto)
+        pipeline = EmbeddedPipeline(
+            settings.pipeline, uploads, assets, records, queue, crypto=settings.crypto, observer=app[METRICS]
+        )
         if pipeline.deps.keys is None and vault.keys is not None:
             pipeline.deps.use_keys(vault.keys)  # KMS: the ring the server opened
         queue.serve(pipeline.handle, ingest=app[INGEST], defer_max=pipeline.deps.settings.process_defer_max)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from .core.observer import Observer
 from .core.ports import Store
 from .core.service import UploadService
 from .ingest import IngestActivity
@@ -15,3 +16,4 @@ SERVICE = web.AppKey("tusd_py.service", UploadService)
 STORE = web.AppKey("tusd_py.store", Store)
 INGEST = web.AppKey("tusd_py.ingest", IngestActivity)  # upload bodies in flight (ingest.py)
 ADMISSION = web.AppKey("tusd_py.admission", Admission)  # caps on bodies in flight, streams per client
+OBSERVER = web.AppKey("tusd_py.observer", Observer)  # metrics (tusd_py/metrics.py), or no-op

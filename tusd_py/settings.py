@@ -301,7 +301,7 @@ class StateSettings(BaseSettings):
 
 
 class LogSettings(BaseSettings):
-    """Logging of every process."""
+    """Logging and metrics of every process."""
 
     model_config = SettingsConfigDict(env_prefix="TUSD_", extra="forbid")
 
@@ -310,6 +310,13 @@ class LogSettings(BaseSettings):
     )
     log_level: Literal["debug", "info", "warning", "error"] = Field(
         default="info", description="debug, info, warning or error (any case); anything else stops the start."
+    )
+    metrics_port: int = Field(
+        default=0,
+        ge=0,
+        le=65535,
+        description="tusd-py worker: serve its Prometheus metrics on this port (on TUSD_HOST); 0 = none. "
+        "The server always serves its own at GET /metrics.",
     )
 
     @field_validator("log_level", mode="before")

@@ -22,11 +22,12 @@ from pipeline.context import OpenStorage, shutdown
 from pipeline.ports import UploadSource
 
 from .core.ports import Store
+from .metrics import Metrics
 from .processing import StoreUploads, build_assets
 from .settings import Settings
 
 
-def storage_opener(settings: Settings) -> OpenStorage:
+def storage_opener(settings: Settings, metrics: Metrics | None = None) -> OpenStorage:
     """The upload store the server writes, and the asset store beside it (closed by the stack)."""
     storage = settings.storage
 
@@ -35,6 +36,8 @@ def storage_opener(settings: Settings) -> OpenStorage:
             from .stores.s3 import S3Store
 
             s3 = S3Store.from_settings(settings, redis=redis)
+            if metrics is not None:
+                s3.time_calls(metrics.s3_call)
             await s3.start()
             stack.push_async_callback(s3.close)
             store: Store = s3
@@ -50,21 +53,36 @@ def storage_opener(settings: Settings) -> OpenStorage:
     return open_storage
 
 
-def worker_options(settings: Settings) -> dict[str, Any]:
-    """Keyword arguments of ``arq.worker.Worker``."""
-    return pipeline_worker.worker_options(
-        settings.pipeline, storage_opener(settings), redis_url=settings.redis.redis_url, crypto=settings.crypto
+def worker_options(settings: Settings, metrics: Metrics | None = None) -> dict[str, Any]:
+    """Keyword arguments of ``arq.worker.Worker``; ``metrics`` observes its jobs and S3 calls."""
+    options = pipeline_worker.worker_options(
+        settings.pipeline, storage_opener(settings, metrics), redis_url=settings.redis.redis_url, crypto=settings.crypto
     )
+    if metrics is not None:
+        options["ctx"] = {**options["ctx"], "observer": metrics}
+    return options
 
 
-def create_worker(settings: Settings, **overrides: Any) -> Worker:
+def create_worker(settings: Settings, *, metrics: Metrics | None = None, **overrides: Any) -> Worker:
     """An arq Worker (``burst=True, poll_delay=0`` in tests)."""
-    return Worker(**{**worker_options(settings), **overrides})
+    return Worker(**{**worker_options(settings, metrics), **overrides})
+
+
+def serve_metrics(settings: Settings) -> Metrics | None:
+    """With TUSD_METRICS_PORT: the worker's own registry over HTTP (a daemon thread of
+    prometheus-client), on TUSD_HOST."""
+    if not settings.log.metrics_port:
+        return None
+    from prometheus_client import start_http_server
+
+    metrics = Metrics()
+    start_http_server(settings.log.metrics_port, addr=settings.server.host, registry=metrics.registry)
+    return metrics
 
 
 def run(settings: Settings) -> None:
     """Run until SIGINT/SIGTERM (arq handles the signals and finishes running jobs)."""
-    create_worker(settings).run()
+    create_worker(settings, metrics=serve_metrics(settings)).run()
 
 
 class WorkerSettings:

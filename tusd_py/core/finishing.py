@@ -14,14 +14,16 @@ from __future__ import annotations
 import structlog
 
 from ..protocol.info import UploadInfo, UploadState
+from .observer import Observer
 from .ports import CompletionSink, Upload
 
 log = structlog.get_logger("tusd_py.finishing")
 
 
 class Finisher:
-    def __init__(self, sink: CompletionSink) -> None:
+    def __init__(self, sink: CompletionSink, observer: Observer | None = None) -> None:
         self.sink = sink
+        self.observer = observer or Observer()
 
     async def ensure_finished(self, upload: Upload, info: UploadInfo) -> UploadInfo:
         if not info.is_complete:
@@ -34,6 +36,7 @@ class Finisher:
             await upload.set_state(UploadState.COMPLETED)  # ends the expiry in the same write
             info.state, info.expires_at = UploadState.COMPLETED, None
             finished = True
+            self.observer.upload_finished()
         if info.state is UploadState.COMPLETED and not info.is_partial:
             # Partials are never processed: only the final upload of a concatenation is a file.
             await self.sink.upload_finished(info)

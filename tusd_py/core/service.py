@@ -35,6 +35,7 @@ from ..protocol.info import UploadInfo, UploadState
 from .composer import StoreComposer, require
 from .diskspace import SpaceGuard
 from .finishing import Finisher
+from .observer import Observer
 from .ports import CompletionSink, Locker, ReadableUpload, RequestBody, Store, Upload
 from .spool import StagingBudget, spool
 
@@ -54,12 +55,15 @@ class Limits:
 
 
 class UploadService:
-    def __init__(self, store: Store, locker: Locker, sink: CompletionSink, limits: Limits) -> None:
+    def __init__(
+        self, store: Store, locker: Locker, sink: CompletionSink, limits: Limits, observer: Observer | None = None
+    ) -> None:
         self.store = store
+        self.observer = observer or Observer()
         self.stores = StoreComposer.of(store)  # what the store offers, asked once
         self.locker = locker
         self.limits = limits
-        self.finisher = Finisher(sink)
+        self.finisher = Finisher(sink, self.observer)
         self.staging = StagingBudget(limits.staging_memory)
         self.staging_disk = SpaceGuard(limits.tmp_dir or tempfile.gettempdir(), limits.disk_reserve)
 
@@ -111,6 +115,7 @@ class UploadService:
         upload = await self.store.create_upload(info)
         bound = log.bind(upload_id=info.id)
         bound.info("upload_created", size=length, partial=info.is_partial)
+        self.observer.upload_created()
         if length == 0:  # complete at creation: finish and hand off inside the POST
             info = await self.finisher.ensure_finished(upload, await upload.get_info())
         return upload, info
@@ -151,12 +156,15 @@ class UploadService:
         upload = await self.store.create_upload(info)
         await require(self.stores.concater, "concatenation (Upload-Concat)").concat(upload, partials)
         log.info("upload_concatenated", upload_id=info.id, parts=len(partials), size=total)
+        self.observer.upload_created()
         info = await self.finisher.ensure_finished(upload, await upload.get_info())
         return upload, info
 
     # -- HEAD -------------------------------------------------------------------------------
     async def head(self, upload_id: str) -> UploadInfo:
+        asked = time.monotonic()
         async with self.locker.lock(upload_id, timeout=self.limits.lock_timeout):
+            self.observer.lock_waited(time.monotonic() - asked)
             upload, info = await self._live(upload_id)
             # A completion interrupted by a crash or an S3 error is retried here (state machine).
             return await self.finisher.ensure_finished(upload, info)
@@ -186,7 +194,9 @@ class UploadService:
         length: int | None = None,
         checksum: ExpectedChecksum | None = None,
     ) -> UploadInfo:
+        asked = time.monotonic()
         async with self.locker.lock(upload_id, timeout=self.limits.lock_timeout) as lock:
+            self.observer.lock_waited(time.monotonic() - asked)
             lock.on_release_request(body.stop)
             upload, info = await self._live(upload_id)
             bound = log.bind(upload_id=upload_id)
@@ -212,11 +222,16 @@ class UploadService:
                 remaining = min(remaining, self.limits.checksum_max_size)
             body.limit = remaining
             bound.debug("chunk_write_start", offset=offset, declared=body.declared_length)
+            declared = body.declared_length or 0
+            self.observer.body_started(declared)
             try:
                 written = await self._write(upload, offset, body, checksum)
             except InsufficientStorage as exc:  # what landed before the disk reserve is kept: say how much
                 exc.headers.setdefault("Upload-Offset", str((await upload.get_info()).offset))
                 raise
+            finally:
+                self.observer.body_ended(declared)
+            self.observer.bytes_received(written)
             info.offset = offset + written  # what the store holds now (write_chunk's contract)
             # One line per PATCH at debug; an interrupted one is worth an info line (the 4xx/5xx
             # it answers is logged as request_failed with no offset).
@@ -273,10 +288,13 @@ class UploadService:
     # -- DELETE -------------------------------------------------------------------------------
     async def terminate(self, upload_id: str) -> None:
         terminater = require(self.stores.terminater, "termination (DELETE)")
+        asked = time.monotonic()
         async with self.locker.lock(upload_id, timeout=self.limits.lock_timeout):
+            self.observer.lock_waited(time.monotonic() - asked)
             upload, _ = await self._live(upload_id)
             await terminater.as_terminatable_upload(upload).terminate("terminated")
             log.info("upload_terminated", upload_id=upload_id)
+            self.observer.upload_terminated()
 
     # -- GET ----------------------------------------------------------------------------------
     async def open_download(self, upload_id: str) -> tuple[ReadableUpload, UploadInfo]:

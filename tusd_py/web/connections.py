@@ -25,6 +25,7 @@ from collections.abc import Callable
 import structlog
 from aiohttp import web
 
+from ..keys import OBSERVER
 from ..protocol.constants import H_TUS_RESUMABLE, TUS_RESUMABLE
 from ..settings import ServerSettings
 
@@ -205,6 +206,8 @@ async def serve(app: web.Application, settings: ServerSettings, *, ready: Callab
         raise_descriptor_limit(settings.max_connections)
     runner = web.AppRunner(app, access_log=None, keepalive_timeout=KEEPALIVE_TIMEOUT)
     await runner.setup()
+    if (observer := app.get(OBSERVER)) is not None and (server := runner.server) is not None:
+        observer.watch_connections(lambda: len(server.connections))  # tusd_connections_open, read per scrape
     try:
         site = CappedSite(
             runner,

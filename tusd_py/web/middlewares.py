@@ -12,7 +12,8 @@ from collections.abc import Awaitable, Callable
 import structlog
 from aiohttp import web
 
-from ..keys import SETTINGS
+from ..core.observer import Observer
+from ..keys import OBSERVER, SETTINGS
 from ..protocol.constants import H_TUS_RESUMABLE, TUS_RESUMABLE
 from ..protocol.errors import MethodNotAllowed, OriginNotAllowed, RetryLater, ServerBusy, TusError, UploadNotFound
 from ..settings import Settings
@@ -21,6 +22,7 @@ log = structlog.get_logger("tusd_py.web")
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 CORS_METHODS = "POST, HEAD, PATCH, OPTIONS, GET, DELETE"
+_NO_OBSERVER = Observer()
 
 
 def error_response(request: web.Request, exc: TusError) -> web.Response:
@@ -77,10 +79,13 @@ def _preflight(request: web.Request, settings: Settings) -> web.Response:
 @web.middleware
 async def tus_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     settings = request.app[SETTINGS]
+    observer = request.app.get(OBSERVER, _NO_OBSERVER)
+    observer.request(request.method)  # tusd_requests_total; errors are counted below, in one place
     request_id = request.headers.get("X-Request-ID", "")[:64] or os.urandom(8).hex()  # no UUID object per request
     structlog.contextvars.clear_contextvars()
     structlog.contextvars.bind_contextvars(request_id=request_id)
     response: web.StreamResponse
+    code = ""  # the tus error code, for tusd_errors_total{status,code}
     try:
         origin = request.headers.get("Origin")
         if origin and not _origin_allowed(settings, origin):
@@ -101,17 +106,20 @@ async def tus_middleware(request: web.Request, handler: Handler) -> web.StreamRe
             log.debug("request_refused", status=exc.status, code=exc.code)
         elif exc.status >= 500:
             log.warning("request_failed", status=exc.status, code=exc.code, error=exc.message)
-        response = error_response(request, exc)
+        response, code = error_response(request, exc), exc.code
     except web.HTTPNotFound:
-        response = error_response(request, UploadNotFound("no such resource"))
+        response, code = error_response(request, UploadNotFound("no such resource")), UploadNotFound.code
     except web.HTTPMethodNotAllowed as exc:
         response = error_response(request, MethodNotAllowed(f"{request.method} is not allowed here"))
+        code = MethodNotAllowed.code
         response.headers["Allow"] = ", ".join(sorted(exc.allowed_methods))
     except web.HTTPException as exc:
         response = web.Response(status=exc.status, reason=exc.reason, text=exc.text, headers=exc.headers)
     except Exception:
         log.exception("request_crashed", method=request.method, path=request.path)
-        response = error_response(request, TusError("internal server error"))
+        response, code = error_response(request, TusError("internal server error")), TusError.code
+    if response.status >= 400:
+        observer.error(response.status, code)
     decorate(request, response)
     if response.keep_alive is False and request.body_exists and not response.prepared:
         await _send_and_close(request, response)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from ..keys import ADMISSION, INGEST, SERVICE, SETTINGS
+from ..keys import ADMISSION, INGEST, OBSERVER, SERVICE, SETTINGS
 from ..protocol.constants import (
     H_METHOD_OVERRIDE,
     H_TUS_RESUMABLE,
@@ -105,6 +105,9 @@ async def _expect(request: web.Request) -> web.StreamResponse | None:
     except TusError as exc:
         response = error_response(request, exc)
         decorate(request, response)
+        if (observer := request.app.get(OBSERVER)) is not None:  # answered here, the middleware never runs
+            observer.request(request.method)
+            observer.error(exc.status, exc.code)
         return response
     if request.headers.get("Expect", "").lower() != "100-continue":
         return None

@@ -14,6 +14,7 @@ A transient failure is never a 4xx: tus-js-client starts an upload over on most 
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
 from typing import Any, Protocol
@@ -72,6 +73,30 @@ def open_client(
         "s3", endpoint_url=endpoint_url or None, region_name=region, config=config
     )
     return client
+
+
+_STARTED = "tusd_py.started"
+
+
+def time_calls(client: Any, record: Callable[[str, float], None]) -> None:
+    """Report every S3 call's duration (retries included) to ``record(operation, seconds)``,
+    through botocore's event hooks: one clock read before and one after each call, failures too.
+    A client without botocore's ``meta.events`` (a test double) is left alone."""
+    events = getattr(getattr(client, "meta", None), "events", None)
+    if events is None:
+        return
+
+    def before(context: dict[str, Any], **_: Any) -> None:
+        context[_STARTED] = time.monotonic()
+
+    def after(event_name: str, context: dict[str, Any], **_: Any) -> None:
+        started = context.pop(_STARTED, None)
+        if started is not None:
+            record(event_name.rsplit(".", 1)[-1], time.monotonic() - started)
+
+    events.register("before-call.s3", before, unique_id="tusd_py.s3.before")
+    events.register("after-call.s3", after, unique_id="tusd_py.s3.after")
+    events.register("after-call-error.s3", after, unique_id="tusd_py.s3.error")
 
 
 def map_s3_errors(

@@ -22,7 +22,7 @@ from ...protocol.info import UploadInfo
 from ...settings import Settings
 from ...state.records import MemoryUploadRecords, PartRecord, RedisUploadRecords, UploadRecord, UploadRecords
 from .bucket import S3Bucket, S3Config
-from .client import S3Client, map_s3_errors, open_client
+from .client import S3Client, map_s3_errors, open_client, time_calls
 from .parts import PartPolicy
 from .recovery import UPLOAD_ID, load
 from .upload import S3Upload
@@ -48,6 +48,11 @@ class S3Store:
         self.bucket.opened = client
         self._connect = connect
         self._stack = AsyncExitStack()
+        self._timer: Callable[[str, float], None] | None = None
+
+    def time_calls(self, record: Callable[[str, float], None]) -> None:
+        """Report each S3 call's duration by operation (metrics), from ``start()`` on."""
+        self._timer = record
 
     @classmethod
     def from_settings(cls, settings: Settings, *, redis: Any | None = None) -> S3Store:
@@ -82,6 +87,8 @@ class S3Store:
     async def start(self) -> None:
         if self.bucket.opened is None and self._connect is not None:
             self.bucket.opened = await self._stack.enter_async_context(self._connect())
+        if self._timer is not None and self.bucket.opened is not None:
+            time_calls(self.bucket.opened, self._timer)
 
     async def close(self) -> None:
         if self._connect is not None:
