@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
+from collections.abc import Callable
 
 import structlog
 
@@ -40,12 +41,14 @@ class EmbeddedPipeline:
         *,
         crypto: CryptoSettings,
         observer: JobObserver = NO_OBSERVER,
+        handed_off_at: Callable[[str], float | None] | None = None,
     ) -> None:
         self.queue = queue
         pool = make_pool(settings.process_workers, settings.process_priority)
         self.deps = Deps(settings, uploads, assets, records, pool, crypto=crypto, observer=observer)
         self.tries: dict[str, int] = {}
-        self.since: dict[str, float] = {}  # wall clock of an upload's first try (ready latency)
+        self.since: dict[str, float] = {}  # wall clock of an upload's hand-off, else first try (ready latency)
+        self.handed_off_at = handed_off_at  # the queue's record of the hand-off (lost by a restart)
         self.retries: set[asyncio.Task[None]] = set()
 
     async def handle(self, upload_id: str) -> None:
@@ -53,7 +56,9 @@ class EmbeddedPipeline:
         job_try = self.tries.get(upload_id, 0) + 1
         self.tries[upload_id] = job_try
         final = job_try >= settings.max_tries
-        since = self.since.setdefault(upload_id, time.time())
+        if upload_id not in self.since:
+            self.since[upload_id] = (self.handed_off_at and self.handed_off_at(upload_id)) or time.time()
+        since = self.since[upload_id]
         try:
             await run_timed(
                 self.deps, upload_id, job_id=f"inprocess:{upload_id}", job_try=job_try, final=final, since=since

@@ -248,7 +248,14 @@ def _embedded_pipeline(
 
         uploads, assets = StoreUploads(store), _assets(settings, store)
         pipeline = EmbeddedPipeline(
-            settings.pipeline, uploads, assets, records, queue, crypto=settings.crypto, observer=app[METRICS]
+            settings.pipeline,
+            uploads,
+            assets,
+            records,
+            queue,
+            crypto=settings.crypto,
+            observer=app[METRICS],
+            handed_off_at=queue.handed_off_at,
         )
         if pipeline.deps.keys is None and vault.keys is not None:
             pipeline.deps.use_keys(vault.keys)  # KMS: the ring the server opened

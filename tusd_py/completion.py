@@ -41,6 +41,11 @@ class InProcessQueue:
         # (ingest.py); ``serve`` sets both.
         self.ingest: IngestActivity | None = None
         self.defer_max = 0.0
+        self.finished_at: dict[str, float] = {}  # wall clock of each hand-off, until its job takes it
+
+    def handed_off_at(self, upload_id: str) -> float | None:
+        """When ``upload_id`` was handed off (finished) in this process; asked once, by its job."""
+        return self.finished_at.pop(upload_id, None)
 
     def serve(self, handler: ProcessHandler, *, ingest: IngestActivity | None = None, defer_max: float = 0.0) -> None:
         """Hand every queued id to ``handler``, once no upload is being received (``ingest``) or
@@ -48,6 +53,7 @@ class InProcessQueue:
         self.handler, self.ingest, self.defer_max = handler, ingest, defer_max
 
     async def upload_finished(self, info: UploadInfo) -> None:
+        self.finished_at.setdefault(info.id, time.time())
         await self.submit(info.id)
 
     async def submit(self, upload_id: str) -> None:

@@ -19,7 +19,7 @@ from yarl import URL
 from tests.fixtures.moto_server import free_port
 from tests.pipeline.test_jobs import make_clip
 from tests.web.test_metrics import scrape, value
-from tusd_py.app import create_app
+from tusd_py.app import QUEUE, create_app
 from tusd_py.settings import Settings
 from tusd_py.state.memory import MemoryLocker
 from tusd_py.worker import create_worker, serve_metrics
@@ -87,7 +87,9 @@ async def test_a_processed_upload_moves_the_job_metrics(
     assert value(samples, "tusd_py_transcode_seconds_per_source_second_count") == 1
     assert value(samples, "tusd_py_transcode_seconds_per_source_second_sum") > 0
     assert value(samples, "tusd_py_job_ready_latency_seconds_count") == 1
+    assert value(samples, "tusd_py_job_ready_latency_seconds_sum") > 0
     assert value(samples, "tusd_uploads_finished") == 1
+    assert not client.app[QUEUE].finished_at  # the job took its hand-off time
 
 
 @pytest.mark.usefixtures("small_ladder")
