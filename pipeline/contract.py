@@ -6,7 +6,8 @@ the publish step, which switches it to ``ready``), read by ``GET /media/{id}``, 
 every write is a compare-and-set on ``version``, so two runs of the same job cannot both win.
 
     queued -> processing -> ready
-                         -> failed   (bad media: at once; transient errors: after the last try)
+                         -> stored   (not a media file: kept as it is, nothing to transcode)
+                         -> failed   (broken media: at once; transient errors: after the last try)
 """
 
 from __future__ import annotations
@@ -30,11 +31,12 @@ class MediaState(enum.StrEnum):
     QUEUED = "queued"
     PROCESSING = "processing"
     READY = "ready"
+    STORED = "stored"  # not media: the upload is kept as a plain file, served as it is
     FAILED = "failed"
 
     @property
     def terminal(self) -> bool:
-        return self in (MediaState.READY, MediaState.FAILED)
+        return self in (MediaState.READY, MediaState.STORED, MediaState.FAILED)
 
 
 class RenditionInfo(BaseModel):
@@ -52,8 +54,8 @@ class MediaRecord(BaseModel):
     upload_id: str
     state: MediaState = MediaState.QUEUED
     progress: float = Field(default=0.0, ge=0, le=100, description="Percent done, by decoded duration.")
-    reason: str = Field(default="", description="Why the upload failed; empty otherwise.")
-    kind: str = Field(default="", description="'video' or 'audio' once probed.")
+    reason: str = Field(default="", description="Why the upload failed, or why it was only stored; empty otherwise.")
+    kind: str = Field(default="", description="'video' or 'audio' once probed; 'file' when stored.")
     duration: float = 0.0
     master_playlist: str = ""  # relative to output_prefix
     renditions: list[RenditionInfo] = Field(default_factory=list)

@@ -6,8 +6,10 @@ thumbnails there (progress comes back through the pool's channel, ``pool.py``), 
 under the attempt's prefix, switch the record to ready, then remove the plaintext upload from
 the store (``plaintext.py``). The scratch directory is made only when it is needed.
 
-Errors: bad media -> ``failed`` with the reason, at once. Transient storage/Redis errors ->
-``TransientError`` (arq: ``Retry`` with backoff; the last try marks the record ``failed``).
+A file that is no media at all (a text, a PDF) is no error: ``stored`` (an info line), the upload
+stays in the store as it is. Errors: broken media (truncated, corrupt) -> ``failed`` with the
+reason, at once. Transient storage/Redis errors -> ``TransientError`` (arq: ``Retry`` with
+backoff; the last try marks the record ``failed``).
 """
 
 from __future__ import annotations
@@ -113,6 +115,9 @@ async def run(
         try:
             src = source.in_place(info) or await source.fetch(deps.uploads, info, scratch.path)
             verdict = await _pool_call(deps, probe_media, str(src))
+            if "plain" in verdict:  # no media: nothing to transcode, the upload is the asset
+                bound.info("job_stored", reason=verdict["plain"])
+                return await mark_stored(deps, upload_id, verdict["plain"])
             outcome = verdict if "error" in verdict else await _transcode(deps, claimed, src, scratch.path, verdict)
             if "error" in outcome:
                 bound.warning("job_failed", reason=outcome["error"])
@@ -188,7 +193,7 @@ async def _transcode(
 
 def _claim(upload_id: str, attempt: str, job_id: str, job_try: int) -> Any:
     def change(current: MediaRecord | None) -> MediaRecord | None:
-        if current is not None and current.state is MediaState.READY:
+        if current is not None and current.state in (MediaState.READY, MediaState.STORED):
             return None
         base = current or MediaRecord(upload_id=upload_id)
         return base.evolve(
@@ -207,9 +212,22 @@ def _progress(attempt: str, percent: float) -> Any:
     return change
 
 
+async def mark_stored(deps: Deps, upload_id: str, reason: str) -> MediaRecord | None:
+    """Final for a file that is no media: kept in the upload store as it is (no encrypted
+    original, no outputs); GET on the tus URL serves it from there."""
+
+    def change(current: MediaRecord | None) -> MediaRecord | None:
+        if current is not None and current.state in (MediaState.READY, MediaState.STORED):
+            return None
+        base = current or MediaRecord(upload_id=upload_id)
+        return base.evolve(state=MediaState.STORED, progress=100.0, reason=reason, kind="file")
+
+    return await update(deps.records, upload_id, change) or await deps.records.get(upload_id)
+
+
 async def mark_failed(deps: Deps, upload_id: str, reason: str) -> MediaRecord | None:
     def change(current: MediaRecord | None) -> MediaRecord | None:
-        if current is not None and current.state is MediaState.READY:
+        if current is not None and current.state in (MediaState.READY, MediaState.STORED):
             return None
         return (current or MediaRecord(upload_id=upload_id)).evolve(state=MediaState.FAILED, reason=reason)
 

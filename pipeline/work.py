@@ -32,14 +32,15 @@ def _plain(value: Any) -> Any:
 
 
 def probe_media(src: str) -> dict[str, Any]:
-    """The first call of a job: ``{"probe": ProbeResult}``, or ``{"error": reason}`` for a file
-    that is no media. The job makes its scratch directory only after a probe says media."""
+    """The first call of a job: ``{"probe": ProbeResult}``; ``{"plain": reason}`` for a file that
+    is no media at all (it is only stored); ``{"error": reason}`` for truncated or corrupt media.
+    The job makes its scratch directory only after a probe says media."""
     from pipeline.transcode import NotMediaError, probe
 
     try:
         return {"probe": probe(src)}
     except NotMediaError as exc:
-        return {"error": exc.reason}
+        return {"plain": exc.reason} if exc.plain_file else {"error": exc.reason}
 
 
 def process_media(

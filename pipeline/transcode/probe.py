@@ -47,12 +47,21 @@ _DECODE_PACKETS = 500  # give up on a stream that yields nothing for this long
 _MAX_FPS = 240.0  # above this a container's rate is a timebase, not a frame rate
 
 
+NOT_MEDIA = "not a media file"  # the reason's prefix when the file is no media at all (not a broken one)
+
+
 class NotMediaError(Exception):
     """The input cannot be processed: not media, truncated, corrupt or without streams."""
 
     def __init__(self, reason: str) -> None:
         super().__init__(reason)
         self.reason = reason
+
+    @property
+    def plain_file(self) -> bool:
+        """No media at all (a text, a PDF): nothing to transcode, the file is only stored.
+        False for media that is truncated or corrupt, which is a failure."""
+        return self.reason.startswith(NOT_MEDIA)
 
 
 @dataclass(frozen=True)

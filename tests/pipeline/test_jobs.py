@@ -1,6 +1,6 @@
 """process_upload end to end on the embedded parts (file store, file assets, file records, a real
-process pool): ready, idempotent under duplicates and kills, bad media failed at once, transient
-storage trouble retried."""
+process pool): ready, idempotent under duplicates and kills, a file that is no media stored,
+broken media failed at once, transient storage trouble retried."""
 
 from __future__ import annotations
 
@@ -23,6 +23,7 @@ import av
 import m3u8
 import pytest
 from arq import Retry
+from structlog.testing import capture_logs
 
 from pipeline import jobs, scratch
 from pipeline.assets import FileAssetStore, S3AssetStore
@@ -233,18 +234,16 @@ async def test_a_job_killed_mid_transcode_is_retried_to_one_consistent_asset(dep
     await assert_one_consistent_asset(deps, upload_id)
 
 
-@pytest.mark.parametrize("kind", ["text", "truncated"])
+@pytest.mark.parametrize("kind", ["mp4 header", "truncated"])
 async def test_bad_media_fails_at_once_and_the_pool_keeps_working(deps: Deps, tmp_path: Path, kind: str) -> None:
-    if kind == "text":
-        bad = tmp_path / "notes.mp4"
-        bad.write_text("these are my holiday notes, not a video\n" * 50)
-    else:
-        whole = make_clip(tmp_path / "whole.mp4").read_bytes()
-        bad = tmp_path / "cut.mp4"
-        bad.write_bytes(whole[: len(whole) // 3])
+    whole = make_clip(tmp_path / "whole.mp4").read_bytes()
+    bad = tmp_path / "cut.mp4"
+    bad.write_bytes(whole[:64] + b"\x00" * 4096 if kind == "mp4 header" else whole[: len(whole) // 3])
     bad_id = await add_upload(deps.uploads.store, bad)
-    record = await jobs.run(deps, bad_id, job_try=1, final=False)  # not the last try: still no retry
+    with capture_logs() as logs:
+        record = await jobs.run(deps, bad_id, job_try=1, final=False)  # not the last try: still no retry
     assert record is not None and record.state is MediaState.FAILED
+    assert "job_failed" in {e["event"] for e in logs if e["log_level"] == "warning"}
     assert record.reason and "Traceback" not in record.reason
     assert [k for k in await deps.assets.list(f"media/{bad_id}/") if k.count("/") >= 3] == []  # no outputs
     good_id = await add_upload(deps.uploads.store, make_clip(tmp_path / "good.mp4"))
@@ -273,13 +272,35 @@ async def test_scratch_space_is_made_only_for_media_and_removed_after(
     deps = Deps(settings, uploads, FileAssetStore(data), FileMediaRecords(data), pool, crypto=crypto)
     notes = tmp_path / "notes.txt"
     notes.write_text("these are my holiday notes, not a video\n" * 50)
-    failed = await jobs.run(deps, await add_upload(deps.uploads.store, notes, "notes.txt"), job_try=1)
-    assert failed is not None and failed.state is MediaState.FAILED and failed.reason.startswith("not a media file")
+    stored = await jobs.run(deps, await add_upload(deps.uploads.store, notes, "notes.txt"), job_try=1)
+    assert stored is not None and stored.state is MediaState.STORED and stored.reason.startswith("not a media file")
     assert made == []
     ready = await jobs.run(deps, await add_upload(deps.uploads.store, make_clip(tmp_path / "clip.mp4")), job_try=1)
     assert ready is not None and ready.state is MediaState.READY
     assert made and {Path(m).relative_to(scratch).parts[0] for m in made} == {Path(made[0]).name}  # one job dir
     assert list(scratch.iterdir()) == []  # removed after publishing
+
+
+@pytest.mark.parametrize("content", [b"hello", b"these are my holiday notes, not a video\n" * 50, b"%PDF-1.7\n" * 300])
+async def test_a_file_that_is_no_media_is_stored_as_it_is_without_a_warning(
+    deps: Deps, tmp_path: Path, content: bytes
+) -> None:
+    plain = tmp_path / "notes.mp4"  # the name does not make it media
+    plain.write_bytes(content)
+    upload_id = await add_upload(deps.uploads.store, plain)
+    with capture_logs() as logs:
+        record = await jobs.run(deps, upload_id, job_try=1, final=False)
+    assert record is not None and record.state is MediaState.STORED and record.state.terminal
+    assert record.reason.startswith("not a media file") and record.kind == "file" and record.progress == 100
+    assert not record.original and not record.source_dropped and not record.data_key
+    assert [e["event"] for e in logs if e["log_level"] in ("warning", "error", "critical")] == []
+    assert "job_stored" in [e["event"] for e in logs if e["log_level"] == "info"]
+    assert await deps.assets.list(f"media/{upload_id}/") == []  # no outputs, no encrypted copy
+    store = deps.uploads.store
+    reader = store.as_readable_upload(await store.get_upload(upload_id))  # type: ignore[attr-defined]
+    assert b"".join([chunk async for chunk in reader.read(0, len(content))]) == content  # kept as sent
+    assert await jobs.run(deps, upload_id, job_try=1) == record  # a duplicate job: nothing to do
+    assert await jobs.mark_failed(deps, upload_id, "late") == record  # and no late failure overrides it
 
 
 async def test_a_vanished_upload_fails_without_retry(deps: Deps) -> None:

@@ -37,7 +37,7 @@ async def _upload(client: Client, data: bytes, *, send: int | None = None, **met
 
 
 def _records(client: Client) -> FileMediaRecords:
-    records = client.app[MEDIA]
+    records = getattr(client.app[MEDIA], "inner", client.app[MEDIA])  # under the server's StatusRecords
     assert isinstance(records, FileMediaRecords)
     return records
 
@@ -162,6 +162,26 @@ async def test_events_of_a_finished_job_end_at_once(client: Client) -> None:
     resp = await client.get(f"/media/{upload_id}/events")
     events = await asyncio.wait_for(_read_events(resp), 10)
     assert [(name, body["reason"]) for name, body in events] == [("failed", "truncated")]
+
+
+async def test_a_stored_file_is_final_with_its_reason_and_still_downloads_as_sent(client: Client) -> None:
+    upload_id = await _upload(client, b"hello")
+    records = _records(client)
+    resp = await client.get(f"/media/{upload_id}/events")
+    reader = asyncio.create_task(_read_events(resp))
+    await asyncio.sleep(0.05)
+    stored = MediaRecord(
+        upload_id=upload_id, state=MediaState.STORED, progress=100, kind="file", reason="not a media file: invalid data"
+    )
+    await records.put(stored)
+    events = await asyncio.wait_for(reader, 10)  # the stream ends on stored, as on ready and failed
+    assert [(name, body["state"]) for name, body in events] == [("progress", "queued"), ("stored", "stored")]
+    body = await (await client.get(f"/media/{upload_id}")).json()
+    assert (body["state"], body["kind"], body["progress"]) == ("stored", "file", 100)
+    assert body["reason"] == "not a media file: invalid data" and body["renditions"] == []
+    assert "playback_url" not in body
+    download = await client.get(f"/files/{upload_id}", headers=TUS)
+    assert download.status == 200 and await download.read() == b"hello"
 
 
 async def test_idle_event_stream_sends_heartbeats(client: Client, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -86,12 +86,19 @@ async def test_bad_media_fails_with_a_reason_and_the_worker_goes_on(
     store = FileStore(settings.storage.data_dir)
     text = tmp_path / "video.mp4"
     text.write_text("not a video at all\n" * 100)
-    bad_id = await add_upload(store, text)
+    plain_id = await add_upload(store, text)
+    whole = make_clip(tmp_path / "whole.mp4").read_bytes()
+    cut = tmp_path / "cut.mp4"
+    cut.write_bytes(whole[: len(whole) // 3])
+    bad_id = await add_upload(store, cut)
     good_id = await add_upload(store, make_clip(tmp_path / "clip.mp4"))
-    assert await enqueue(arq_pool, bad_id) and await enqueue(arq_pool, good_id)
-    assert await run_burst(settings) == (2, 0)  # the bad job ends normally, as "failed"
+    for upload_id in (plain_id, bad_id, good_id):
+        assert await enqueue(arq_pool, upload_id)
+    assert await run_burst(settings) == (3, 0)  # the bad job ends normally, as "failed"
     bad = await view.records.get(bad_id)
     assert bad is not None and bad.state is MediaState.FAILED and bad.reason and bad.tries == 1
+    plain = await view.records.get(plain_id)  # no media is no failure: kept as it is
+    assert plain is not None and plain.state is MediaState.STORED and plain.reason.startswith("not a media file")
     await assert_one_consistent_asset(view, good_id)
 
 

@@ -4,8 +4,9 @@ The records come through the ``MediaStatusSource`` port (the pipeline's media re
 by ``app.py`` under the ``MEDIA`` AppKey), so playback imports only ``pipeline.contract``.
 A ready asset's JSON carries signed delivery URLs (``playback_url``, ``poster_url``,
 ``original_url``, ``thumbnail_urls``; see ``delivery.py``).
-Events are pushed as the job writes its record: no polling. A stream ends after ``ready`` or
-``failed``; until then a comment line every ``HEARTBEAT`` seconds keeps proxies from closing it.
+Events are pushed as the job writes its record: no polling. A stream ends after ``ready``,
+``stored`` or ``failed``; until then a comment line every ``HEARTBEAT`` seconds keeps proxies
+from closing it.
 It also ends after ``TUSD_SSE_MAX_LIFETIME`` seconds whatever the state, so that a stream on an
 upload that never finishes does not hold its subscription forever; the browser's EventSource
 reconnects by itself. One client address holds at most ``TUSD_SSE_PER_CLIENT`` streams at once
@@ -32,6 +33,7 @@ from .delivery import playback_links
 from .keys import MEDIA, SIGNER
 
 HEARTBEAT = 15.0  # seconds between keep-alive comments on an idle event stream
+FINAL_EVENTS = frozenset(str(state) for state in MediaState if state.terminal)  # ready, stored, failed
 UPLOADER_KEYS = ("uploadedBy", "uploaded_by", "user", "username")  # until authentication exists
 
 
@@ -53,7 +55,7 @@ def status(info: UploadInfo, record: MediaRecord | None, links: dict[str, Any] |
         "id": info.id,
         "state": state,
         "progress": round(record.progress, 1) if record else 0.0,
-        "reason": record.reason if record and record.state is MediaState.FAILED else None,
+        "reason": record.reason if record and record.state in (MediaState.FAILED, MediaState.STORED) else None,
         "kind": None,
         "duration": None,
         "masterPlaylist": None,
@@ -76,6 +78,8 @@ def status(info: UploadInfo, record: MediaRecord | None, links: dict[str, Any] |
             thumbnails=[key(t) for t in record.thumbnails],
             **(links or {}),
         )
+    elif record is not None and record.state is MediaState.STORED:  # no media: the upload itself is the asset
+        body.update(kind=record.kind or None)
     return body
 
 
@@ -93,7 +97,7 @@ async def get_status(request: web.Request) -> web.Response:
 
 
 def _event(body: dict[str, Any], version: int) -> bytes:
-    name = body["state"] if body["state"] in (MediaState.READY, MediaState.FAILED) else "progress"
+    name = body["state"] if body["state"] in FINAL_EVENTS else "progress"
     return f"id: {version}\nevent: {name}\ndata: {json.dumps(body)}\n\n".encode()
 
 
