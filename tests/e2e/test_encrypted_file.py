@@ -166,7 +166,7 @@ async def test_tampered_ciphertext_is_an_integrity_error_never_garbage(
 ) -> None:
     base, _, data_dir = served
     _, source, body = await _ready_asset(session, base, tmp_path)
-    folder = data_dir / body["masterPlaylist"].rsplit("/", 1)[0]
+    folder = data_dir / body["master_playlist"].rsplit("/", 1)[0]
     original, poster, playlist = folder / "original", data_dir / body["poster"], folder / "240p" / "index.m3u8"
     step = FRAME + TAG_SIZE
     master = m3u8.loads((await _get(session, body["playback_url"]))[1].decode())
@@ -240,7 +240,7 @@ async def test_rotation_then_retiring_the_old_kek_keeps_every_asset_playable(
 ) -> None:
     base, app, data_dir = served
     _, source, body = await _ready_asset(session, base, tmp_path)
-    records = app[MEDIA]  # the database the CLI (another process) changes too
+    records = getattr(app[MEDIA], "inner", app[MEDIA])  # the database the CLI (another process) changes too
     assert isinstance(records, FileMediaRecords)
     before = await records.get(body["id"])
     assert before is not None

@@ -81,10 +81,10 @@ async def check_ready(client: Client, upload_id: str, data_dir: Path) -> None:
     """Ready, and every output reachable through the signed delivery URLs (stored encrypted)."""
     resp = await client.get(f"/media/{upload_id}")
     body = await resp.json()
-    assert body["state"] == "ready" and body["reason"] is None and body["uploadedBy"] == "carol"
-    assert body["uploadOffset"] == body["uploadLength"] > 0
+    assert body["state"] == "ready" and body["reason"] is None and body["uploaded_by"] == "carol"
+    assert body["upload_offset"] == body["upload_length"] > 0
     assert [(r["width"], r["height"]) for r in body["renditions"]] == [(320, 240)]
-    assert (data_dir / body["masterPlaylist"]).read_bytes()[:4] == b"TPYE"  # the envelope, not a playlist
+    assert (data_dir / body["master_playlist"]).read_bytes()[:4] == b"TPYE"  # the envelope, not a playlist
     master_resp = await client.get(URL(body["playback_url"]).path_qs)
     assert master_resp.status == 200
     master = m3u8.loads(await master_resp.text())

@@ -69,15 +69,15 @@ async def test_finished_upload_without_a_record_is_queued(client: Client) -> Non
     body = await resp.json()
     assert body["state"] == "queued" and body["progress"] == 0
     assert body["reason"] is None and body["renditions"] == [] and body["poster"] is None
-    assert body["uploadedBy"] == "alice"
-    assert (body["uploadOffset"], body["uploadLength"]) == (100, 100)
+    assert body["uploaded_by"] == "alice"
+    assert (body["upload_offset"], body["upload_length"]) == (100, 100)
 
 
 async def test_unfinished_upload_is_uploading_and_uploader_falls_back_to_username(client: Client) -> None:
     upload_id = await _upload(client, b"x" * 100, send=40, username="bob")
     body = await (await client.get(f"/media/{upload_id}")).json()
     assert body["state"] == "uploading"
-    assert (body["uploadOffset"], body["uploadLength"], body["uploadedBy"]) == (40, 100, "bob")
+    assert (body["upload_offset"], body["upload_length"], body["uploaded_by"]) == (40, 100, "bob")
 
 
 async def test_ready_record_shows_renditions_and_poster_as_storage_keys(client: Client) -> None:
@@ -97,9 +97,9 @@ async def test_ready_record_shows_renditions_and_poster_as_storage_keys(client: 
         }
     ]
     assert body["poster"] == prefix + "poster.jpg"
-    assert body["masterPlaylist"] == prefix + "master.m3u8"
+    assert body["master_playlist"] == prefix + "master.m3u8"
     assert body["thumbnails"] == [prefix + "thumb_000.jpg"]
-    assert body["uploadedBy"] is None
+    assert body["uploaded_by"] is None
 
 
 async def test_failed_record_carries_its_reason(client: Client) -> None:
@@ -182,6 +182,25 @@ async def test_a_stored_file_is_final_with_its_reason_and_still_downloads_as_sen
     assert "playback_url" not in body
     download = await client.get(f"/files/{upload_id}", headers=TUS)
     assert download.status == 200 and await download.read() == b"hello"
+
+
+def _keys(value: Any) -> set[str]:
+    if isinstance(value, dict):
+        return set(value) | {k for v in value.values() for k in _keys(v)}
+    return {k for v in value for k in _keys(v)} if isinstance(value, list) else set()
+
+
+async def test_every_status_key_is_snake_case(client: Client) -> None:
+    """One naming convention in every JSON body, as the delivery URLs (playback_url...)."""
+    upload_id = await _upload(client, b"x" * 10, uploadedBy="alice")
+    queued = await (await client.get(f"/media/{upload_id}")).json()
+    await _records(client).put(_ready(upload_id))
+    ready = await (await client.get(f"/media/{upload_id}")).json()
+    events = await asyncio.wait_for(_read_events(await client.get(f"/media/{upload_id}/events")), 10)
+    keys = _keys([queued, ready, *(body for _, body in events)])
+    assert {k for k in keys if k != k.lower()} == set()
+    assert {"master_playlist", "uploaded_by", "upload_offset", "upload_length", "updated_at"} <= keys
+    assert (ready["uploaded_by"], ready["upload_offset"], ready["upload_length"]) == ("alice", 10, 10)
 
 
 async def test_idle_event_stream_sends_heartbeats(client: Client, monkeypatch: pytest.MonkeyPatch) -> None:

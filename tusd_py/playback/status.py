@@ -58,21 +58,21 @@ def status(info: UploadInfo, record: MediaRecord | None, links: dict[str, Any] |
         "reason": record.reason if record and record.state in (MediaState.FAILED, MediaState.STORED) else None,
         "kind": None,
         "duration": None,
-        "masterPlaylist": None,
+        "master_playlist": None,
         "renditions": [],
         "poster": None,
         "thumbnails": [],
-        "uploadedBy": _uploader(info),
-        "uploadOffset": info.offset,
-        "uploadLength": info.size,
-        "updatedAt": record.updated_at if record else None,
+        "uploaded_by": _uploader(info),
+        "upload_offset": info.offset,
+        "upload_length": info.size,
+        "updated_at": record.updated_at if record else None,
     }
     if record is not None and record.state is MediaState.READY:
         key = record.asset_key
         body.update(
             kind=record.kind or None,
             duration=record.duration,
-            masterPlaylist=key(record.master_playlist) or None,
+            master_playlist=key(record.master_playlist) or None,
             renditions=[{**r.model_dump(), "playlist": key(r.playlist)} for r in record.renditions],
             poster=key(record.poster) or None,
             thumbnails=[key(t) for t in record.thumbnails],
