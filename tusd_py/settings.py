@@ -18,6 +18,7 @@ is generated from the same text (``tusd-py config-doc``), so the reference canno
 from __future__ import annotations
 
 import re
+from functools import cached_property
 from typing import Any, Literal, Self
 from urllib.parse import urlsplit
 
@@ -224,9 +225,10 @@ class ServerSettings(BaseSettings):
             )
         return self
 
-    @property
-    def allowed_origins(self) -> list[str]:
-        return [o.strip() for o in self.cors_allow_origins.split(",") if o.strip()]
+    @cached_property
+    def allowed_origins(self) -> tuple[str, ...]:
+        """Parsed once: every browser request (each PATCH of an Uppy upload) asks it, twice."""
+        return tuple(o.strip() for o in self.cors_allow_origins.split(",") if o.strip())
 
 
 class StorageSettings(BaseSettings):

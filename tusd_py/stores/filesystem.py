@@ -224,8 +224,8 @@ class FileStore:
         self.db.close()
 
     async def ready(self) -> None:
-        """Readiness (web/health.py): the uploads directory is there and can be listed into, in a
-        thread, so a hung mount never stalls the event loop."""
+        """Readiness (web/health.py): the uploads directory answers a stat, in a thread, so a
+        hung mount never stalls the event loop."""
         await asyncio.to_thread(os.stat, self.root_dir)
 
     def missing(self, upload_id: str) -> TusError:
