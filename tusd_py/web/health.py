@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
-import json
 from typing import Protocol, runtime_checkable
 
 import structlog
@@ -85,12 +84,7 @@ async def readyz(request: web.Request) -> web.Response:
     checks = await request.app[READINESS].results()
     failing = any(why != "ok" for why in checks.values())
     body = {"status": "unavailable" if failing else "ready", "checks": checks}
-    return web.Response(
-        status=503 if failing else 200,
-        text=json.dumps(body) + "\n",
-        content_type="application/json",
-        headers={"Cache-Control": "no-store"},
-    )
+    return web.json_response(body, status=503 if failing else 200, headers={"Cache-Control": "no-store"})
 
 
 def setup_health_routes(app: web.Application, checks: dict[str, Readiness]) -> None:
