@@ -14,3 +14,7 @@ pytest_plugins = [
 # that; the suite's servers (in-process and subprocesses) keep a small reserve instead, so the check
 # still runs on every write. The tests of the reserve itself set their own.
 os.environ.setdefault("TUSD_DISK_RESERVE", str(16 * 1024 * 1024))
+# Tests of the protocol, stores and pipeline run against an open server; the tests of identity and
+# ownership (tests/auth, the conformance suite's authenticated run, the isolation walk) set
+# TUSD_AUTH=local (or auth="local") themselves.
+os.environ.setdefault("TUSD_AUTH", "none")

@@ -39,6 +39,9 @@ TITLES = {
     "log": "Logging (every process)",
     "pipeline": "Processing pipeline (`tusd-py worker` and the embedded queue)",
     "crypto": "Encryption and delivery",
+    "auth": "Authentication (docs/auth.md)",
+    "limits": "Rate limits and quotas",
+    "database": "Database (users, ownership, asset keys)",
 }
 
 

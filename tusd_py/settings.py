@@ -28,6 +28,9 @@ from pydantic_settings import BaseSettings, SettingsConfigDict, SettingsError
 from pipeline.crypto.settings import CryptoSettings
 from pipeline.settings import PipelineSettings
 
+from .auth.settings import AuthSettings, LimitSettings
+from .db.settings import DatabaseSettings
+
 DEFAULT_CORS_ALLOW_HEADERS = (
     "Authorization, Origin, X-Requested-With, X-Request-ID, X-HTTP-Method-Override, Content-Type, "
     "Upload-Length, Upload-Offset, Tus-Resumable, Upload-Metadata, Upload-Defer-Length, "
@@ -339,6 +342,9 @@ class Settings(BaseModel):
     log: LogSettings = Field(default_factory=LogSettings)
     pipeline: PipelineSettings = Field(default_factory=PipelineSettings)
     crypto: CryptoSettings = Field(default_factory=CryptoSettings)
+    auth: AuthSettings = Field(default_factory=AuthSettings)
+    limits: LimitSettings = Field(default_factory=LimitSettings)
+    database: DatabaseSettings = Field(default_factory=DatabaseSettings)
 
     @model_validator(mode="after")
     def _place_keys(self) -> Self:
