@@ -20,6 +20,20 @@ class Usage:
     uploads_in_flight: int  # the owner's unfinished uploads
 
 
+@dataclass(frozen=True, slots=True)
+class Entry:
+    """One upload as its owner's list shows it."""
+
+    upload_id: str
+    owner: str
+    name: str  # from the metadata's filename (or name), "" if none
+    filetype: str
+    size: int | None  # None while deferred
+    state: str  # UploadState's value
+    created_at: float
+    updated_at: float
+
+
 class Catalogue(Protocol):
     async def created(self, info: UploadInfo) -> None:
         """A new upload (``info.owner`` may be empty on an open server)."""
@@ -30,6 +44,13 @@ class Catalogue(Protocol):
     async def terminated(self, upload_id: str) -> None: ...
 
     async def usage(self, owner: str) -> Usage: ...
+
+    async def page(self, owner: str, *, before: str | None, limit: int) -> tuple[list[Entry], str | None]:
+        """The owner's finished, non-partial uploads, newest first: up to ``limit`` entries older than
+        the opaque cursor ``before`` (None: from the newest), and the cursor of the next page (None: last)."""
+
+    async def ids(self, owner: str) -> list[str]:
+        """Every upload id of the owner, finished or not (deleting an account walks them)."""
 
 
 class NoCatalogue:
@@ -46,3 +67,9 @@ class NoCatalogue:
 
     async def usage(self, owner: str) -> Usage:
         return Usage(0, 0)
+
+    async def page(self, owner: str, *, before: str | None, limit: int) -> tuple[list[Entry], str | None]:
+        return [], None
+
+    async def ids(self, owner: str) -> list[str]:
+        return []
