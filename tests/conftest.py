@@ -8,6 +8,7 @@ pytest_plugins = [
     "tests.fixtures.app",
     "tests.fixtures.redis_server",
     "tests.fixtures.moto_server",
+    "tests.fixtures.postgres",
 ]
 
 # The default TUSD_DISK_RESERVE (1 GiB) would refuse every upload on a CI disk with less free than
