@@ -165,6 +165,8 @@ def create_app(
             concat_max_partials=settings.server.concat_max_partials,
             staging_memory=settings.server.staging_memory,
             disk_reserve=settings.storage.disk_reserve,
+            quota_bytes=settings.limits.quota_bytes,
+            quota_uploads_in_flight=settings.limits.quota_uploads_in_flight,
         ),
         metrics,
     )

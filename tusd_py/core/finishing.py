@@ -14,6 +14,7 @@ from __future__ import annotations
 import structlog
 
 from ..protocol.info import UploadInfo, UploadState
+from .catalogue import Catalogue, NoCatalogue
 from .observer import Observer
 from .ports import CompletionSink, Upload
 
@@ -21,9 +22,12 @@ log = structlog.get_logger("tusd_py.finishing")
 
 
 class Finisher:
-    def __init__(self, sink: CompletionSink, observer: Observer | None = None) -> None:
+    def __init__(
+        self, sink: CompletionSink, observer: Observer | None = None, catalogue: Catalogue | None = None
+    ) -> None:
         self.sink = sink
         self.observer = observer or Observer()
+        self.catalogue = catalogue or NoCatalogue()
 
     async def ensure_finished(self, upload: Upload, info: UploadInfo) -> UploadInfo:
         if not info.is_complete:
@@ -43,6 +47,8 @@ class Finisher:
             await upload.set_state(UploadState.HANDED_OFF)
             info.state = UploadState.HANDED_OFF
             handed_off = True
+        if finished or handed_off:  # the catalogue hears of state changes only, never of a PATCH's bytes
+            await self.catalogue.updated(info)
         # one line for what happened here; the usual case, both steps at once, is one line
         if finished:
             log.info(

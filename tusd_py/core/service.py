@@ -2,6 +2,12 @@
 
 The service owns the protocol rules; stores only store bytes and info. It knows nothing
 of HTTP (the web layer parses headers and renders errors) nor of S3 or Redis.
+
+Ownership: every operation takes the ``owner`` the web layer found for the request ("" on an
+open server). An upload whose stored owner differs from a non-empty caller owner does not exist
+for that caller (``UploadNotFound``, 404: existence is not leaked); the empty owner reaches
+every upload, as an open server always did. The ``Catalogue`` hears of each upload's creation,
+state changes and removal (never of a PATCH's bytes) and answers the quota checks (``quota.py``).
 """
 
 from __future__ import annotations
@@ -32,11 +38,13 @@ from ..protocol.errors import (
 )
 from ..protocol.headers import Concat, Metadata
 from ..protocol.info import UploadInfo, UploadState
+from .catalogue import Catalogue, NoCatalogue
 from .composer import StoreComposer, require
 from .diskspace import SpaceGuard
 from .finishing import Finisher
 from .observer import Observer
 from .ports import CompletionSink, Locker, ReadableUpload, RequestBody, Store, Upload
+from .quota import Quota
 from .spool import StagingBudget, spool
 
 log = structlog.get_logger("tusd_py.service")
@@ -52,18 +60,34 @@ class Limits:
     concat_max_partials: int = 1000  # partial uploads one final upload may list
     staging_memory: int = 64 * 1024**2  # RAM for staging checksummed bodies, across all requests
     disk_reserve: int = 0  # free bytes staging keeps in tmp_dir's filesystem; 0 = none
+    quota_bytes: int = 0  # bytes one owner may hold (declared sizes); 0 = no quota
+    quota_uploads_in_flight: int = 0  # unfinished uploads one owner may have; 0 = no limit
+
+
+def check_owner(info: UploadInfo, owner: str) -> None:
+    """Another owner's upload does not exist for this caller; the empty owner (open server) reaches all."""
+    if owner and info.owner != owner:
+        raise UploadNotFound(f"upload {info.id} does not exist")
 
 
 class UploadService:
     def __init__(
-        self, store: Store, locker: Locker, sink: CompletionSink, limits: Limits, observer: Observer | None = None
+        self,
+        store: Store,
+        locker: Locker,
+        sink: CompletionSink,
+        limits: Limits,
+        observer: Observer | None = None,
+        catalogue: Catalogue | None = None,
     ) -> None:
         self.store = store
         self.observer = observer or Observer()
         self.stores = StoreComposer.of(store)  # what the store offers, asked once
         self.locker = locker
         self.limits = limits
-        self.finisher = Finisher(sink, self.observer)
+        self.catalogue = catalogue or NoCatalogue()
+        self.quota = Quota(self.catalogue, limits.quota_bytes, limits.quota_uploads_in_flight)
+        self.finisher = Finisher(sink, self.observer, self.catalogue)
         self.staging = StagingBudget(limits.staging_memory)
         self.staging_disk = SpaceGuard(limits.tmp_dir or tempfile.gettempdir(), limits.disk_reserve)
 
@@ -98,6 +122,8 @@ class UploadService:
             require(self.stores.concater, "concatenation (Upload-Concat)")
         if length is None and not (concat and concat.is_final):
             require(self.stores.length_deferrer, "deferred lengths (Upload-Defer-Length)")
+        if not (concat and concat.is_final):  # a final upload's size is known once its partials are
+            await self.quota.admit_upload(owner, length, in_flight=length != 0)
         now = time.time()
         info = UploadInfo(
             id=secrets.token_hex(16),  # 128 random bits as 32 hex digits: no UUID object per request
@@ -113,6 +139,7 @@ class UploadService:
         if info.is_final:
             return await self._create_final(info, partial_ids or [])
         upload = await self.store.create_upload(info)
+        await self.catalogue.created(info)
         bound = log.bind(upload_id=info.id)
         bound.info("upload_created", size=length, partial=info.is_partial)
         self.observer.upload_created()
@@ -144,6 +171,10 @@ class UploadService:
             except UploadNotFound:
                 raise UploadNotFound(f"partial upload {pid} does not exist") from None
             pinfo = await partial.get_info()
+            try:
+                check_owner(pinfo, info.owner)  # another owner's partial is as absent as a missing one
+            except UploadNotFound:
+                raise UploadNotFound(f"partial upload {pid} does not exist") from None
             if not pinfo.is_partial:
                 raise InvalidConcat(f"upload {pid} is not a partial upload")
             if not pinfo.is_complete:
@@ -153,7 +184,9 @@ class UploadService:
                 raise TooLarge(f"the concatenated size exceeds the maximum size {self.max_size}")
             partials.append(partial)
         info.size, info.partial_ids, info.expires_at = total, list(partial_ids), None
+        await self.quota.admit_upload(info.owner, total, in_flight=False)
         upload = await self.store.create_upload(info)
+        await self.catalogue.created(info)
         await require(self.stores.concater, "concatenation (Upload-Concat)").concat(upload, partials)
         log.info("upload_concatenated", upload_id=info.id, parts=len(partials), size=total)
         self.observer.upload_created()
@@ -161,28 +194,32 @@ class UploadService:
         return upload, info
 
     # -- HEAD -------------------------------------------------------------------------------
-    async def head(self, upload_id: str) -> UploadInfo:
+    async def head(self, upload_id: str, owner: str = "") -> UploadInfo:
         asked = time.monotonic()
         async with self.locker.lock(upload_id, timeout=self.limits.lock_timeout):
             self.observer.lock_waited(time.monotonic() - asked)
-            upload, info = await self._live(upload_id)
+            upload, info = await self._live(upload_id, owner)
             # A completion interrupted by a crash or an S3 error is retried here (state machine).
             return await self.finisher.ensure_finished(upload, info)
 
-    async def _live(self, upload_id: str) -> tuple[Upload, UploadInfo]:
-        """The upload and its info; an unfinished upload past its expiry is removed here (410)."""
+    async def _live(self, upload_id: str, owner: str) -> tuple[Upload, UploadInfo]:
+        """The caller's upload and its info; an unfinished upload past its expiry is removed here (410)."""
         upload = await self.store.get_upload(upload_id)
         info = await upload.get_info()
+        check_owner(info, owner)  # before the expiry: another owner learns nothing, not even a 410
         if info.expires_at is not None and not info.is_complete and info.expires_at <= time.time():
             if self.stores.terminater is not None:
                 await self.stores.terminater.as_terminatable_upload(upload).terminate("expired")
+                await self.catalogue.terminated(upload_id)
             log.info("upload_expired", upload_id=upload_id)
             raise UploadGone("the upload has expired")
         return upload, info
 
-    async def info(self, upload_id: str) -> UploadInfo:
+    async def info(self, upload_id: str, owner: str = "") -> UploadInfo:
         """Lock-free read for status pages: never interrupts a running PATCH."""
-        return await (await self.store.get_upload(upload_id)).get_info()
+        info = await (await self.store.get_upload(upload_id)).get_info()
+        check_owner(info, owner)
+        return info
 
     # -- PATCH (and the body of POST) -----------------------------------------------------------
     async def append(
@@ -193,12 +230,13 @@ class UploadService:
         *,
         length: int | None = None,
         checksum: ExpectedChecksum | None = None,
+        owner: str = "",
     ) -> UploadInfo:
         asked = time.monotonic()
         async with self.locker.lock(upload_id, timeout=self.limits.lock_timeout) as lock:
             self.observer.lock_waited(time.monotonic() - asked)
             lock.on_release_request(body.stop)
-            upload, info = await self._live(upload_id)
+            upload, info = await self._live(upload_id, owner)
             bound = log.bind(upload_id=upload_id)
             if info.is_final:
                 raise ModifyFinal("a final upload cannot be modified")
@@ -212,6 +250,11 @@ class UploadService:
                 return await self.finisher.ensure_finished(upload, info)
 
             remaining = (info.size if info.size is not None else self.max_size) - info.offset
+            room = await self.quota.room_for_body(
+                info.owner, size=info.size, offset=info.offset, body=body.declared_length
+            )
+            if room is not None:  # a deferred length: the quota caps the body as the size would
+                remaining = min(remaining, room)
             if body.declared_length is not None and body.declared_length > remaining:
                 raise (UploadSizeExceeded if info.size is not None else TooLarge)(
                     f"the body ({body.declared_length} bytes) is larger than the {remaining} bytes left"
@@ -281,25 +324,29 @@ class UploadService:
             raise InvalidLength(f"Upload-Length {length} is smaller than the offset {info.offset}")
         if length > self.max_size:
             raise TooLarge(f"Upload-Length {length} exceeds the maximum size {self.max_size}")
+        await self.quota.admit_length(info.owner, length)
         deferrer = require(self.stores.length_deferrer, "deferred lengths (Upload-Defer-Length)")
         await deferrer.as_length_declarable_upload(upload).declare_length(length)
-        return await upload.get_info()
+        info = await upload.get_info()
+        await self.catalogue.updated(info)
+        return info
 
     # -- DELETE -------------------------------------------------------------------------------
-    async def terminate(self, upload_id: str) -> None:
+    async def terminate(self, upload_id: str, owner: str = "") -> None:
         terminater = require(self.stores.terminater, "termination (DELETE)")
         asked = time.monotonic()
         async with self.locker.lock(upload_id, timeout=self.limits.lock_timeout):
             self.observer.lock_waited(time.monotonic() - asked)
-            upload, _ = await self._live(upload_id)
+            upload, _ = await self._live(upload_id, owner)
             await terminater.as_terminatable_upload(upload).terminate("terminated")
+            await self.catalogue.terminated(upload_id)
             log.info("upload_terminated", upload_id=upload_id)
             self.observer.upload_terminated()
 
     # -- GET ----------------------------------------------------------------------------------
-    async def open_download(self, upload_id: str) -> tuple[ReadableUpload, UploadInfo]:
+    async def open_download(self, upload_id: str, owner: str = "") -> tuple[ReadableUpload, UploadInfo]:
         reader = require(self.stores.reader, "downloads (GET)")
-        upload, info = await self._live(upload_id)
+        upload, info = await self._live(upload_id, owner)
         if not info.is_complete or info.state in (UploadState.RECEIVING, UploadState.COMPLETING):
             raise IncompleteUpload("the upload is not complete yet")
         return reader.as_readable_upload(upload), info

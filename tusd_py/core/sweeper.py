@@ -60,6 +60,7 @@ class Sweeper:
         async with self.service.locker.lock(upload_id, timeout=1.0):
             if expired and terminater is not None:
                 await terminater.as_terminatable_upload(upload).terminate("expired")
+                await self.service.catalogue.terminated(upload_id)
                 report.expired += 1
                 log.info("upload_expired", upload_id=upload_id)
             else:  # re-read under the lock: another instance may have finished it meanwhile

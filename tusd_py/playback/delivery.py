@@ -10,6 +10,9 @@ audience, so a playback session lasts as long as its master URL and no longer::
     GET /media/{id}/key                 the 16-byte AES-128 key
     GET /media/{id}/files/{name}        poster, thumbnails, original: decrypted, with Range
 
+The audience is the asset's owner (the user id; "" on an open server): a URL names the asset in
+its path and its owner in ``aud``, and is honoured only while that upload exists and still
+belongs to that owner, so a deleted upload or an erased account stops its URLs at once.
 A bad, altered or expired signature is 403 before anything is read. Playback holds no crypto of
 its own: the ``Vault`` port (``ports.py``) decrypts. Playlists are read and written with
 ``m3u8``.
@@ -25,7 +28,7 @@ from aiohttp import web
 
 from pipeline.contract import MediaRecord, MediaState
 
-from ..keys import SETTINGS
+from ..keys import SERVICE, SETTINGS
 from ..origin import absolute_url
 from ..web.middlewares import decorate
 from .downloads import integrity_guard, serve_plain
@@ -70,10 +73,13 @@ def playback_links(request: web.Request, record: MediaRecord, *, audience: str =
 
 
 async def _ready(request: web.Request) -> tuple[MediaRecord, Signer, int, str]:
-    """Check the signature first (403), then find the ready asset (404)."""
+    """Check the signature first (403), then the upload and its owner, then find the ready asset (404)."""
     signer = request.app[SIGNER]
     exp, aud = signer.check(request.rel_url.path, request.query)
     upload_id = request.match_info["upload_id"]
+    info = await request.app[SERVICE].info(upload_id)  # 404 / 410 once the upload is deleted
+    if info.owner != aud:  # signed for the owner of another time: the asset changed hands or was erased
+        raise MediaNotReady(f"media {upload_id} is not ready")
     record = await request.app[MEDIA].get(upload_id)
     if record is None or record.state is not MediaState.READY or not record.data_key:
         raise MediaNotReady(f"media {upload_id} is not ready")

@@ -1,5 +1,9 @@
 """Processing status of an upload: ``GET /media/{id}`` (JSON) and ``GET /media/{id}/events`` (SSE).
 
+Both answer only the upload's owner: another user's upload is 404, as an unknown one
+(``UploadService.info`` checks the owner the auth middleware found). ``uploaded_by`` is that
+owner; the client's metadata (``uploadedBy``...) is read only on an open server (``TUSD_AUTH=none``),
+where no owner exists and nothing is trusted anyway.
 The records come through the ``MediaStatusSource`` port (the pipeline's media records, wired
 by ``app.py`` under the ``MEDIA`` AppKey), so playback imports only ``pipeline.contract``.
 A ready asset's JSON carries signed delivery URLs (``playback_url``, ``poster_url``,
@@ -28,25 +32,29 @@ from pipeline.contract import MediaRecord, MediaState
 from ..keys import ADMISSION, SERVICE, SETTINGS
 from ..protocol.errors import TusError
 from ..protocol.info import UploadInfo
+from ..web.identity import owner_of
 from ..web.middlewares import decorate
 from .delivery import playback_links
 from .keys import MEDIA, SIGNER
 
 HEARTBEAT = 15.0  # seconds between keep-alive comments on an idle event stream
 FINAL_EVENTS = frozenset(str(state) for state in MediaState if state.terminal)  # ready, stored, failed
-UPLOADER_KEYS = ("uploadedBy", "uploaded_by", "user", "username")  # until authentication exists
+UPLOADER_KEYS = ("uploadedBy", "uploaded_by", "user", "username")  # read on an open server only
 
 
-def _uploader(info: UploadInfo) -> str | None:
-    if info.owner:
-        return info.owner
+def _uploader(info: UploadInfo, open_server: bool) -> str | None:
+    if info.owner or not open_server:
+        return info.owner or None
     meta = info.meta()
     return next((value for key in UPLOADER_KEYS if (value := meta.text(key))), None)
 
 
-def status(info: UploadInfo, record: MediaRecord | None, links: dict[str, Any] | None = None) -> dict[str, Any]:
+def status(
+    info: UploadInfo, record: MediaRecord | None, links: dict[str, Any] | None = None, *, open_server: bool = False
+) -> dict[str, Any]:
     """The JSON of GET /media/{id}. Output paths are storage keys (under data_dir or the bucket,
-    encrypted); ``links`` are the signed delivery URLs of a ready asset (``playback_url``...)."""
+    encrypted); ``links`` are the signed delivery URLs of a ready asset (``playback_url``...);
+    ``open_server``: no accounts, so the uploader named in the metadata is shown."""
     if record is not None:
         state = str(record.state)
     else:  # nothing written yet: "uploading" until every byte is there, then waiting for a worker
@@ -62,7 +70,7 @@ def status(info: UploadInfo, record: MediaRecord | None, links: dict[str, Any] |
         "renditions": [],
         "poster": None,
         "thumbnails": [],
-        "uploaded_by": _uploader(info),
+        "uploaded_by": _uploader(info, open_server),
         "upload_offset": info.offset,
         "upload_length": info.size,
         "updated_at": record.updated_at if record else None,
@@ -83,17 +91,23 @@ def status(info: UploadInfo, record: MediaRecord | None, links: dict[str, Any] |
     return body
 
 
-def _links(request: web.Request, record: MediaRecord | None) -> dict[str, Any] | None:
+def _links(request: web.Request, info: UploadInfo, record: MediaRecord | None) -> dict[str, Any] | None:
     if record is None or record.state is not MediaState.READY or SIGNER not in request.app:
         return None
-    return playback_links(request, record)
+    return playback_links(request, record, audience=info.owner)  # bound to the owner and the asset
+
+
+def _status(request: web.Request, info: UploadInfo, record: MediaRecord | None) -> dict[str, Any]:
+    open_server = request.app[SETTINGS].auth.auth == "none"
+    return status(info, record, _links(request, info, record), open_server=open_server)
 
 
 async def get_status(request: web.Request) -> web.Response:
     upload_id = request.match_info["upload_id"]
-    info = await request.app[SERVICE].info(upload_id)  # 404 / 410 for unknown or removed uploads
+    # 404 for unknown uploads and other users' uploads, 410 for removed ones
+    info = await request.app[SERVICE].info(upload_id, owner_of(request))
     record = await request.app[MEDIA].get(upload_id)
-    return web.json_response(status(info, record, _links(request, record)), headers={"Cache-Control": "no-store"})
+    return web.json_response(_status(request, info, record), headers={"Cache-Control": "no-store"})
 
 
 def _event(body: dict[str, Any], version: int) -> bytes:
@@ -105,7 +119,8 @@ async def events(request: web.Request) -> web.StreamResponse:
     upload_id = request.match_info["upload_id"]
     media = request.app[MEDIA]
     with request.app[ADMISSION].stream(request):  # 429 beyond the client's streams, before any work
-        info = await request.app[SERVICE].info(upload_id)  # unknown ids fail here, before the stream starts
+        # unknown ids and other users' uploads fail here, before the stream starts
+        info = await request.app[SERVICE].info(upload_id, owner_of(request))
         response = web.StreamResponse(
             headers={"Content-Type": "text/event-stream", "Cache-Control": "no-store", "X-Accel-Buffering": "no"}
         )
@@ -116,7 +131,7 @@ async def events(request: web.Request) -> web.StreamResponse:
                 await response.prepare(request)
                 record = await media.get(upload_id)
                 version = record.version if record else 0
-                await response.write(_event(status(info, record, _links(request, record)), version))
+                await response.write(_event(_status(request, info, record), version))
                 await _follow(request, response, info, record, aiter(changes), deadline)
             await response.write_eof()
         except ConnectionResetError:  # the client went away: nothing left to tell it
@@ -154,7 +169,7 @@ async def _follow(
             record, version = changed, changed.version
             with contextlib.suppress(TusError):  # removed meanwhile: keep the last known info
                 info = await request.app[SERVICE].info(info.id)
-            await response.write(_event(status(info, record, _links(request, record)), version))
+            await response.write(_event(_status(request, info, record), version))
     finally:
         if pending is not None:
             pending.cancel()

@@ -23,6 +23,7 @@ Hierarchy::
     ├── UploadGone                410 ERR_UPLOAD_GONE (terminated or expired)
     ├── PreconditionFailed        412 ERR_UNSUPPORTED_VERSION
     ├── TooLarge                  413 ERR_MAX_SIZE_EXCEEDED / ERR_UPLOAD_SIZE_EXCEEDED
+    ├── QuotaExceeded             413 ERR_QUOTA_EXCEEDED (the owner's bytes or unfinished uploads; nothing stored)
     ├── UnsupportedMediaType      415 ERR_INVALID_CONTENT_TYPE
     ├── UploadLocked              423 ERR_UPLOAD_LOCKED (lock timeout; tus clients retry 423)
     ├── UploadInterrupted         423 ERR_UPLOAD_INTERRUPTED (a newer request took over)
@@ -141,6 +142,15 @@ class TooLarge(TusError):
 
 class UploadSizeExceeded(TooLarge):
     code = "ERR_UPLOAD_SIZE_EXCEEDED"
+
+
+class QuotaExceeded(TusError):
+    """The owner holds too many bytes or unfinished uploads (``TUSD_QUOTA_*``). 413 rather than 403:
+    tus clients stop on it without retrying, as on a too-large upload, and a 403 would read as a bad
+    token to an app that refreshes and tries again. Not a ``TooLarge``: the request itself is fine."""
+
+    status = 413
+    code = "ERR_QUOTA_EXCEEDED"
 
 
 class UnsupportedMediaType(TusError):

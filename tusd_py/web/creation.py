@@ -10,6 +10,7 @@ from ..protocol.checksum import ALGORITHMS, parse_checksum
 from ..protocol.errors import InvalidLength, ModifyFinal, TusError, UnsupportedMediaType, UploadSizeExceeded
 from ..protocol.headers import http_date, parse_concat, parse_defer_length, parse_length, parse_metadata
 from .body import AiohttpBody
+from .identity import owner_of
 from .urls import id_from_url, upload_url
 
 _UNBOUNDED = 2**62
@@ -49,6 +50,7 @@ async def post(request: web.Request) -> web.Response:
     checksum = parse_checksum(headers.get(c.H_UPLOAD_CHECKSUM))
     length_header, defer_header = headers.get(c.H_UPLOAD_LENGTH), headers.get(c.H_UPLOAD_DEFER_LENGTH)
     body = AiohttpBody.from_settings(request, settings)
+    owner = owner_of(request)
 
     if concat is not None and concat.is_final:
         if length_header is not None or defer_header is not None:
@@ -56,7 +58,7 @@ async def post(request: web.Request) -> web.Response:
         if body.declared_length != 0:
             raise ModifyFinal("a final upload cannot carry a body")
         ids = [id_from_url(url, settings.server.base_path) for url in concat.urls]
-        _, info = await service.create(length=None, metadata=metadata, concat=concat, partial_ids=ids)
+        _, info = await service.create(length=None, metadata=metadata, concat=concat, partial_ids=ids, owner=owner)
         with_body = False
     else:
         if length_header is not None and defer_header is not None:
@@ -69,13 +71,13 @@ async def post(request: web.Request) -> web.Response:
         if length is not None and body.declared_length is not None and body.declared_length > length:
             raise UploadSizeExceeded(f"the body is larger than Upload-Length {length}")  # nothing created
         with_body = await _carries_body(request, body)
-        _, info = await service.create(length=length, metadata=metadata, concat=concat)
+        _, info = await service.create(length=length, metadata=metadata, concat=concat, owner=owner)
 
     location = upload_url(request, settings, info.id)
     response_headers = {"Location": location}
     if with_body:
         try:
-            info = await service.append(info.id, 0, body, checksum=checksum)
+            info = await service.append(info.id, 0, body, checksum=checksum, owner=owner)
         except TusError as exc:  # the upload exists: tell the client where to resume (CU5)
             exc.headers.setdefault("Location", location)
             raise

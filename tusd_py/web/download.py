@@ -16,6 +16,7 @@ from aiohttp import web
 
 from ..keys import SERVICE
 from ..protocol.headers import Metadata
+from .identity import owner_of
 
 # Types a browser may render inline; anything else is an attachment (stored-XSS guard, as tusd).
 # Always fullmatch: ``$`` also matches before a final newline, and "text/plain\n" in a header is a 500.
@@ -77,7 +78,7 @@ def disposition_of(meta: Metadata, content_type: str, default_name: str) -> str:
 
 
 async def get(request: web.Request) -> web.StreamResponse:
-    upload, info = await request.app[SERVICE].open_download(request.match_info["upload_id"])
+    upload, info = await request.app[SERVICE].open_download(request.match_info["upload_id"], owner_of(request))
     meta = info.meta()
     content_type = content_type_of(meta)
     headers = {"Content-Disposition": disposition_of(meta, content_type, info.id)}

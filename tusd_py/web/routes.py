@@ -31,6 +31,7 @@ from ..protocol.errors import (
 from ..protocol.headers import parse_length
 from . import creation, download, transfer
 from .creation import is_offset_stream
+from .identity import owner_of
 from .middlewares import Handler, decorate, error_response
 
 # What a browser or proxy that can only send GET and POST needs to reach; nothing else may be
@@ -95,9 +96,13 @@ async def _expect(request: web.Request) -> web.StreamResponse | None:
         method = _method(request)  # a refused override is refused before 100 Continue, too
         _check_version(request, method)
         if method == "POST" and (length := request.headers.get(H_UPLOAD_LENGTH)) is not None:
-            service = request.app[SERVICE]
-            if parse_length(length) > service.max_size:
+            service, declared = request.app[SERVICE], parse_length(length)
+            if declared > service.max_size:
                 raise TooLarge(f"Upload-Length {length} exceeds the maximum size {service.max_size}")
+            # The caller is known here only if the auth layer identified it before 100 Continue
+            # (aiohttp runs the expect handler ahead of the middlewares); else the POST checks.
+            if (owner := owner_of(request)) and not request.headers.get(H_UPLOAD_CONCAT):
+                await service.quota.admit_upload(owner, declared, in_flight=declared != 0)
         if method == "PATCH" and not is_offset_stream(request):
             raise UnsupportedMediaType(f"PATCH requires Content-Type: {OFFSET_CONTENT_TYPE}")
         if method in ("PATCH", "POST"):

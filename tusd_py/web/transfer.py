@@ -12,6 +12,7 @@ from ..protocol.headers import http_date, parse_length, parse_offset
 from ..protocol.info import UploadInfo
 from .body import AiohttpBody
 from .creation import is_offset_stream
+from .identity import owner_of
 
 
 def upload_headers(info: UploadInfo) -> dict[str, str]:
@@ -32,7 +33,7 @@ def upload_headers(info: UploadInfo) -> dict[str, str]:
 
 
 async def head(request: web.Request) -> web.Response:
-    info = await request.app[SERVICE].head(request.match_info["upload_id"])
+    info = await request.app[SERVICE].head(request.match_info["upload_id"], owner_of(request))
     return web.Response(status=200, headers=upload_headers(info))
 
 
@@ -45,7 +46,9 @@ async def patch(request: web.Request) -> web.Response:
     length = parse_length(length_header) if length_header is not None else None
     checksum = parse_checksum(request.headers.get(c.H_UPLOAD_CHECKSUM))
     body = AiohttpBody.from_settings(request, settings)
-    info = await service.append(request.match_info["upload_id"], offset, body, length=length, checksum=checksum)
+    info = await service.append(
+        request.match_info["upload_id"], offset, body, length=length, checksum=checksum, owner=owner_of(request)
+    )
     headers = {c.H_UPLOAD_OFFSET: str(info.offset)}
     if info.expires_at is not None and not info.is_complete:
         headers[c.H_UPLOAD_EXPIRES] = http_date(info.expires_at)
@@ -53,5 +56,5 @@ async def patch(request: web.Request) -> web.Response:
 
 
 async def delete(request: web.Request) -> web.Response:
-    await request.app[SERVICE].terminate(request.match_info["upload_id"])
+    await request.app[SERVICE].terminate(request.match_info["upload_id"], owner_of(request))
     return web.Response(status=204)
