@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 JS_CLIENT := tests/clients/js
 
-.PHONY: install run test lint typecheck bench services clean docs
+.PHONY: install run test lint typecheck bench services clean docs frontend
 
 install: $(STAMP)
 
@@ -23,6 +23,7 @@ run: install
 services:
 	@command -v redis-server >/dev/null || (apt-get update -qq && apt-get install -y -qq redis-server)
 	@command -v node >/dev/null || (apt-get update -qq && apt-get install -y -qq nodejs npm)
+	@command -v chromium >/dev/null || (apt-get update -qq && apt-get install -y -qq chromium)  # the web app's browser tests
 	@if [ -f $(JS_CLIENT)/package.json ]; then cd $(JS_CLIENT) && npm ci --silent --no-audit --no-fund; fi
 
 lint: install
@@ -38,7 +39,12 @@ bench: install
 	$(BIN)/python bench/bench_tus.py
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache $(JS_CLIENT)/node_modules
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache $(JS_CLIENT)/node_modules web/node_modules
+
+# The web app's bundle (tusd_py/webapp/static/, committed: `make run` needs no Node): rebuild it
+# after changing web/src or web/package.json (docs/web.md).
+frontend:
+	cd web && npm ci --silent --no-audit --no-fund && node build.mjs
 
 docs: install
 	$(BIN)/tusd-py config-doc > docs/configuration.md

@@ -28,6 +28,7 @@ from .web.download import DOWNLOADS
 from .web.health import Readiness, setup_health_routes
 from .web.middlewares import tus_middleware
 from .web.routes import setup_routes
+from .webapp import setup_webapp_routes
 
 if TYPE_CHECKING:
     from pipeline.assets import AssetStore
@@ -130,11 +131,6 @@ def build_vault(settings: Settings, crypto: CryptoSettings, store: Store, record
     )
 
 
-async def _index(request: web.Request) -> web.Response:
-    settings = request.app[SETTINGS]
-    return web.Response(text=f"tusd-py: tus 1.0.0 endpoint at {settings.server.base_path}\n")
-
-
 def create_app(
     settings: Settings,
     *,
@@ -197,10 +193,9 @@ def create_app(
     setup_health_routes(app, readiness_checks(store, media, redis))  # first: base path "/" must not shadow them
     # Outside the tus base path, and before its routes: with TUSD_BASE_PATH=/ it would be an upload id.
     app.router.add_get("/metrics", metrics_handler, allow_head=False)
+    setup_webapp_routes(app)  # GET / and /static/: before the tus routes, which base path "/" puts at "/"
     setup_routes(app)
     setup_playback_routes(app)
-    if settings.server.base_path != "/":
-        app.router.add_get("/", _index)
     app.cleanup_ctx.append(_clients(store, redis, locker))
     if vault.keys is None:
         app.cleanup_ctx.append(_key_ring(crypto, vault))
