@@ -19,12 +19,12 @@ from .catalogue import Catalogue, Usage
 def _size(n: int) -> str:
     if n < 1024:
         return f"{n} bytes"
-    scaled, unit = float(n), "bytes"
-    for unit in ("KiB", "MiB", "GiB", "TiB"):
-        scaled /= 1024
+    scaled = n / 1024
+    for unit in ("KiB", "MiB", "GiB"):
         if scaled < 1024:
-            break
-    return f"{scaled:.1f} {unit}"
+            return f"{scaled:.1f} {unit}"
+        scaled /= 1024
+    return f"{scaled:.1f} TiB"
 
 
 @dataclass(frozen=True)

@@ -85,11 +85,16 @@ class UploadService:
         self.stores = StoreComposer.of(store)  # what the store offers, asked once
         self.locker = locker
         self.limits = limits
-        self.catalogue = catalogue or NoCatalogue()
-        self.quota = Quota(self.catalogue, limits.quota_bytes, limits.quota_uploads_in_flight)
-        self.finisher = Finisher(sink, self.observer, self.catalogue)
+        self.finisher = Finisher(sink, self.observer)
+        self.use_catalogue(catalogue or NoCatalogue())
         self.staging = StagingBudget(limits.staging_memory)
         self.staging_disk = SpaceGuard(limits.tmp_dir or tempfile.gettempdir(), limits.disk_reserve)
+
+    def use_catalogue(self, catalogue: Catalogue) -> None:
+        """Record uploads in ``catalogue`` from now on (a composition root may open it after the service)."""
+        self.catalogue = catalogue
+        self.finisher.catalogue = catalogue
+        self.quota = Quota(catalogue, self.limits.quota_bytes, self.limits.quota_uploads_in_flight)
 
     @property
     def max_size(self) -> int:
