@@ -8,6 +8,7 @@ every write is a compare-and-set on ``version``, so two runs of the same job can
     queued -> processing -> ready
                          -> stored   (not a media file: kept as it is, nothing to transcode)
                          -> failed   (broken media: at once; transient errors: after the last try)
+                         -> retrying -> processing ...  (a transient error, or the worker died)
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ def job_id(upload_id: str) -> str:
 class MediaState(enum.StrEnum):
     QUEUED = "queued"
     PROCESSING = "processing"
+    RETRYING = "retrying"  # waiting for its next try (``tries``): a transient error, or its worker died
     READY = "ready"
     STORED = "stored"  # not media: the upload is kept as a plain file, served as it is
     FAILED = "failed"
@@ -70,7 +72,7 @@ class MediaRecord(BaseModel):
     source_dropped: bool = Field(default=False, description="The plaintext upload was removed from the store.")
     job_id: str = ""
     attempt: str = Field(default="", description="The job attempt that owns the record (its outputs' folder).")
-    tries: int = 0
+    tries: int = Field(default=0, description="The try that runs (processing) or runs next (retrying).")
     output_prefix: str = Field(default="", description="media/<upload_id>/<attempt>/ of the published outputs.")
     version: int = Field(default=0, description="Bumped by every write; 0 means never stored.")
     updated_at: float = Field(default_factory=time.time)

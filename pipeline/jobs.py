@@ -19,6 +19,7 @@ import time
 import uuid
 from collections.abc import Callable
 from concurrent.futures.process import BrokenProcessPool
+from contextlib import AbstractAsyncContextManager, nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +32,7 @@ from .crypto.keys import KeyProviderError
 from .errors import StorageUnavailable
 from .plaintext import drop_source_if_ready
 from .records import update
+from .recovery import Heartbeat
 from .scratch import Scratch
 from .work import probe_media, process_media
 
@@ -60,14 +62,21 @@ async def process_upload(ctx: dict[str, Any], upload_id: str) -> str:
     final = job_try >= deps.settings.max_tries
     enqueued = ctx.get("enqueue_time")  # arq's: when the hand-off wrote the job, i.e. the upload finished
     since = enqueued.timestamp() if enqueued is not None else None
-    try:
-        record = await run_timed(
-            deps, upload_id, job_id=str(ctx.get("job_id") or ""), job_try=job_try, final=final, since=since
-        )
-    except TransientError as exc:
-        delay = deps.settings.backoff(job_try)
-        log.warning("job_retry", upload_id=upload_id, job_try=job_try, defer=delay, error=str(exc))
-        raise Retry(defer=delay) from exc
+    # The heartbeat starts before the claim: a record that says processing always has one (recovery.py).
+    redis = ctx.get("redis")  # arq's; a test may call the job without one
+    beat: AbstractAsyncContextManager[object] = nullcontext()
+    if redis is not None:
+        beat = Heartbeat(redis, upload_id, deps.settings, job_try=job_try)
+    async with beat:
+        try:
+            record = await run_timed(
+                deps, upload_id, job_id=str(ctx.get("job_id") or ""), job_try=job_try, final=final, since=since
+            )
+        except TransientError as exc:
+            delay = deps.settings.backoff(job_try)
+            log.warning("job_retry", upload_id=upload_id, job_try=job_try, defer=delay, error=str(exc))
+            await mark_retrying(deps, upload_id, job_try + 1, f"try {job_try} failed: {exc}; next in {delay:g} s")
+            raise Retry(defer=delay) from exc
     return str(record.state) if record else "skipped"
 
 
@@ -177,7 +186,7 @@ async def _transcode(
                 percent = min(max(fraction * 99.0, 0.0), 99.0)  # 100 only when published
                 if percent >= shown + 1.0 and not future.done():
                     shown = percent
-                    await update(deps.records, claimed.upload_id, _progress(claimed.attempt, percent))
+                    await _show_progress(deps, claimed, percent)
             outcome = future.result()
             if "error" not in outcome:
                 deps.observer.transcoded(time.monotonic() - started, float(verdict["probe"].duration))
@@ -189,6 +198,15 @@ async def _transcode(
             if not future.done():  # cancelled (timeout, shutdown): the worker stops at its next report
                 pool.cancel(token)
                 future.cancel()
+
+
+async def _show_progress(deps: Deps, claimed: MediaRecord, percent: float) -> None:
+    """Progress is news, not state: while Redis is away (a restart, a failover) the transcode goes
+    on, and the next percent that gets through tells watchers where it is."""
+    try:
+        await update(deps.records, claimed.upload_id, _progress(claimed.attempt, percent))
+    except StorageUnavailable as exc:
+        log.warning("progress_not_saved", upload_id=claimed.upload_id, progress=round(percent, 1), error=str(exc))
 
 
 def _claim(upload_id: str, attempt: str, job_id: str, job_try: int) -> Any:
@@ -223,6 +241,22 @@ async def mark_stored(deps: Deps, upload_id: str, reason: str) -> MediaRecord | 
         return base.evolve(state=MediaState.STORED, progress=100.0, reason=reason, kind="file")
 
     return await update(deps.records, upload_id, change) or await deps.records.get(upload_id)
+
+
+async def mark_retrying(deps: Deps, upload_id: str, next_try: int, reason: str) -> None:
+    """The record while the job waits for its next try. Best effort: a job that cannot reach its
+    records is retried all the same (and the watchdog's audit puts the record right)."""
+
+    def change(current: MediaRecord | None) -> MediaRecord | None:
+        if current is not None and current.state.terminal:
+            return None
+        base = current or MediaRecord(upload_id=upload_id)
+        return base.evolve(state=MediaState.RETRYING, tries=next_try, progress=0.0, reason=reason)
+
+    try:
+        await update(deps.records, upload_id, change)
+    except StorageUnavailable as exc:
+        log.warning("retry_not_saved", upload_id=upload_id, next_try=next_try, error=str(exc))
 
 
 async def mark_failed(deps: Deps, upload_id: str, reason: str) -> MediaRecord | None:

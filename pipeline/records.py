@@ -37,6 +37,7 @@ from .localdb import LocalDB
 log = structlog.get_logger("pipeline.records")
 RECORD_PREFIX = "media:record:"
 EVENTS_PREFIX = "media:events:"
+PUBSUB_WAIT = 10.0  # seconds one read of a subscription waits before it looks again
 
 Change = Callable[["MediaRecord | None"], "MediaRecord | None"]
 
@@ -220,9 +221,12 @@ class RedisMediaRecords:
             raise
 
         async def records() -> AsyncIterator[MediaRecord]:
+            # get_message with a timeout of its own, not listen(): the client's command timeout
+            # (TUSD_REDIS_TIMEOUT) would end a quiet subscription.
             with _redis_errors():
-                async for message in pubsub.listen():
-                    if message.get("type") == "message":
+                while True:
+                    message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=PUBSUB_WAIT)
+                    if message is not None and message.get("type") == "message":
                         yield MediaRecord.from_json(message["data"])
 
         try:

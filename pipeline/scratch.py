@@ -5,11 +5,18 @@ default) and removes the directory when it ends. A worker or server killed mid-j
 the OOM killer) left it behind, with whatever the transcode had written: gigabytes for a long
 video, one more directory per crash. So the job holds an exclusive ``flock`` on its directory
 while it lives (the kernel drops it with the process), and each worker and embedded server
-removes, when it starts, every scratch directory that nobody holds.
+removes, when it starts, every scratch directory that nobody holds, however young: a supervisor
+that restarts a killed worker within a second gets its disk back at once.
+
+A directory is made under a hidden name (``.tusd-new-...``), locked, and only then renamed to
+its ``tusd-media-...`` name (the lock is on the inode, so it stays): a visible directory that
+nobody holds is a dead one, never one between its ``mkdtemp`` and its ``flock``. Hidden ones
+(a process killed in that instant) are removed once a minute old.
 """
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import os
 import shutil
@@ -22,9 +29,9 @@ import structlog
 log = structlog.get_logger("pipeline.scratch")
 
 PREFIX = "tusd-media-"
-# Between mkdtemp() and flock() a new directory is briefly unlocked; only older ones are taken
-# for dead (another process on this host may be starting a job right now).
-MIN_AGE = 60.0
+NEW_PREFIX = ".tusd-new-"  # made, not yet locked (module docstring)
+# A hidden directory younger than this may belong to a job starting right now.
+NEW_MIN_AGE = 60.0
 
 
 class Scratch:
@@ -39,9 +46,11 @@ class Scratch:
     @property
     def path(self) -> Path:
         if self._path is None:
-            path = Path(tempfile.mkdtemp(prefix=self.prefix, dir=self.parent))
-            self._fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+            new = Path(tempfile.mkdtemp(prefix=NEW_PREFIX + self.prefix, dir=self.parent))
+            self._fd = os.open(new, os.O_RDONLY | os.O_DIRECTORY)
             fcntl.flock(self._fd, fcntl.LOCK_EX)  # held until remove(), or until this process dies
+            path = new.with_name(new.name[len(NEW_PREFIX) :])
+            new.rename(path)
             self._path = path
         return self._path
 
@@ -53,10 +62,8 @@ class Scratch:
             self._fd = None
 
 
-def _abandoned(path: Path, now: float) -> bool:
+def _abandoned(path: Path) -> bool:
     try:
-        if now - path.stat().st_mtime < MIN_AGE:
-            return False
         fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
     except OSError:  # gone meanwhile, or not ours to read
         return False
@@ -74,9 +81,14 @@ def remove_abandoned(parent: str | None) -> int:
     job holds; the number removed. Blocking (rmtree): call it from a thread."""
     root, now, removed = Path(parent or tempfile.gettempdir()), time.time(), 0
     for path in root.glob(f"{PREFIX}*"):
-        if path.is_dir() and _abandoned(path, now):
+        if path.is_dir() and _abandoned(path):
             shutil.rmtree(path, ignore_errors=True)
             removed += 1
+    for path in root.glob(f"{NEW_PREFIX}{PREFIX}*"):
+        with contextlib.suppress(OSError):
+            if path.is_dir() and now - path.stat().st_mtime >= NEW_MIN_AGE and _abandoned(path):
+                shutil.rmtree(path, ignore_errors=True)
+                removed += 1
     if removed:
         log.info("scratch_removed", directories=removed, parent=str(root))
     return removed

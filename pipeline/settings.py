@@ -50,6 +50,13 @@ class PipelineSettings(BaseSettings):
         default=5.0, ge=0, description="Seconds before the first retry after a transient error; doubles per try."
     )
     retry_backoff_max: float = Field(default=300.0, ge=0, description="Longest wait between two tries, seconds.")
+    job_heartbeat: float = Field(
+        default=15.0,
+        gt=0,
+        description="Seconds between two beats of a running job's heartbeat in Redis (it lives 3 beats). "
+        "A job whose heartbeat is gone (its worker died) is retried by the next watchdog round, which "
+        "every worker runs this often; so a dead worker's job runs again within about 5 beats.",
+    )
     work_dir: str = Field(default="", description="Scratch directory for sources and outputs (default: system temp).")
 
     @field_validator("ladder_heights", mode="before")
@@ -63,3 +70,9 @@ class PipelineSettings(BaseSettings):
     def backoff(self, job_try: int) -> float:
         """Seconds to wait before try ``job_try + 1``."""
         return float(min(self.retry_backoff * 2 ** max(job_try - 1, 0), self.retry_backoff_max))
+
+    @property
+    def heartbeat_ttl(self) -> float:
+        """How long a heartbeat lives unless renewed: three beats, so one slow renewal (a busy
+        event loop, a Redis failover) is no death."""
+        return 3 * self.job_heartbeat

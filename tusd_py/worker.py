@@ -18,7 +18,7 @@ from arq.worker import Worker
 
 from pipeline import worker as pipeline_worker
 from pipeline.assets import AssetStore
-from pipeline.context import OpenStorage, shutdown
+from pipeline.context import OpenStorage
 from pipeline.ports import UploadSource
 
 from .core.ports import Store
@@ -56,7 +56,11 @@ def storage_opener(settings: Settings, metrics: Metrics | None = None) -> OpenSt
 def worker_options(settings: Settings, metrics: Metrics | None = None) -> dict[str, Any]:
     """Keyword arguments of ``arq.worker.Worker``; ``metrics`` observes its jobs and S3 calls."""
     options = pipeline_worker.worker_options(
-        settings.pipeline, storage_opener(settings, metrics), redis_url=settings.redis.redis_url, crypto=settings.crypto
+        settings.pipeline,
+        storage_opener(settings, metrics),
+        redis_url=settings.redis.redis_url,
+        crypto=settings.crypto,
+        redis_timeout=settings.redis.redis_timeout,
     )
     if metrics is not None:
         options["ctx"] = {**options["ctx"], "observer": metrics}
@@ -65,7 +69,7 @@ def worker_options(settings: Settings, metrics: Metrics | None = None) -> dict[s
 
 def create_worker(settings: Settings, *, metrics: Metrics | None = None, **overrides: Any) -> Worker:
     """An arq Worker (``burst=True, poll_delay=0`` in tests)."""
-    return Worker(**{**worker_options(settings, metrics), **overrides})
+    return pipeline_worker.PipelineWorker(**{**worker_options(settings, metrics), **overrides})
 
 
 def serve_metrics(settings: Settings) -> Metrics | None:
@@ -91,8 +95,8 @@ class WorkerSettings:
     _options = worker_options(Settings())
     functions = _options["functions"]
     on_startup = _options["on_startup"]
-    on_shutdown = shutdown
-    redis_settings = _options["redis_settings"]
+    on_shutdown = _options["on_shutdown"]
+    redis_pool = _options["redis_pool"]
     job_timeout = _options["job_timeout"]
     max_tries = _options["max_tries"]
     max_jobs = _options["max_jobs"]

@@ -94,5 +94,3 @@ async def test_file_records_are_rows_not_files_and_survive_a_restart(tmp_path: P
     assert [i async for i in again.list_ids()] == ["abc"]
     with pytest.raises(ValueError):
         await records.get("../etc")
-
-

@@ -15,7 +15,6 @@ import redis.asyncio
 from arq.connections import ArqRedis, RedisSettings, create_pool
 from arq.constants import in_progress_key_prefix
 
-from pipeline import scratch
 from pipeline.assets import FileAssetStore
 from pipeline.contract import JOB_PROCESS_UPLOAD, MediaState, job_id
 from pipeline.crypto.keyring import local_ring
@@ -102,7 +101,7 @@ async def test_bad_media_fails_with_a_reason_and_the_worker_goes_on(
     await assert_one_consistent_asset(view, good_id)
 
 
-async def test_a_killed_worker_leaves_a_job_arq_runs_again_to_completion(
+async def test_a_killed_workers_job_is_released_by_the_watchdog_and_runs_again(
     settings: Settings,
     arq_pool: ArqRedis,
     view: SimpleNamespace,
@@ -114,7 +113,8 @@ async def test_a_killed_worker_leaves_a_job_arq_runs_again_to_completion(
     assert await enqueue(arq_pool, upload_id)
     work = tmp_path / "work"
     work.mkdir()
-    settings.pipeline = settings.pipeline.model_copy(update={"work_dir": str(work)})
+    beat = 0.5  # short beats keep the test short; the job timeout stays an hour
+    settings.pipeline = settings.pipeline.model_copy(update={"work_dir": str(work), "job_heartbeat": beat})
     env = {
         "TUSD_WORK_DIR": str(work),
         **os.environ,
@@ -122,6 +122,7 @@ async def test_a_killed_worker_leaves_a_job_arq_runs_again_to_completion(
         "TUSD_DATA_DIR": settings.storage.data_dir,
         "TUSD_STORE": "file",
         "TUSD_LADDER_HEIGHTS": "240",
+        "TUSD_JOB_HEARTBEAT": str(beat),
         "TUSD_X264_PRESET": "medium",  # slow enough to be caught mid-transcode
     }
     proc = await asyncio.create_subprocess_exec(
@@ -129,11 +130,13 @@ async def test_a_killed_worker_leaves_a_job_arq_runs_again_to_completion(
     )
     await kill_once_it_progresses(view.records, upload_id, proc)
     [left] = list(work.iterdir())  # the killed job's scratch directory
-    # arq keeps the job; its in-progress key expires after the job timeout. Expire it now.
-    assert await redis_client.delete(in_progress_key_prefix + job_id(upload_id)) == 1
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(scratch, "MIN_AGE", 0.0)  # as if the next worker started a minute later
-        assert await run_burst(settings) == (1, 0)
+    jid = job_id(upload_id)
+    assert await redis_client.exists(in_progress_key_prefix + jid)  # arq's key would hold it for an hour
+    assert await redis_client.pttl(in_progress_key_prefix + jid) > 3_600_000
+    # The next worker: its start removes the dead job's scratch at once, its watchdog releases the
+    # job once the heartbeat is gone (3 beats), and it runs the job as try 2.
+    assert await run_burst(settings) == (1, 0)
     assert not left.exists() and list(work.iterdir()) == []  # removed at its start; the retry's own too
     record = await assert_one_consistent_asset(view, upload_id)
     assert record.tries == 2  # arq counted the killed run as the first try
+    assert not await redis_client.exists(f"media:heartbeat:{upload_id}")  # the finished job's beat is gone

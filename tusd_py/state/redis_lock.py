@@ -198,8 +198,9 @@ class RedisLocker:
             try:
                 await pubsub.psubscribe(keyspace.RELEASE_PATTERN, keyspace.RELEASED_PATTERN)
                 self._subscribed.set()
-                async for message in pubsub.listen():
-                    if message["type"] == "pmessage":
+                while True:  # not listen(): the client's command timeout would end a quiet subscription
+                    message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=10.0)
+                    if message is not None and message["type"] == "pmessage":
                         self._dispatch(_text(message["pattern"]), _text(message["data"]))
             except RedisError as exc:
                 log.warning("lock_listener_reconnect", error=repr(exc))
