@@ -44,9 +44,9 @@ def build_redis(settings: Settings) -> Any | None:
     """One client for state, locks and the arq queue (ArqRedis is a redis.asyncio.Redis)."""
     if not settings.redis.redis_url:
         return None
-    from pipeline.recovery import redis_client
+    from arq.connections import ArqRedis
 
-    return redis_client(settings.redis.redis_url, timeout=settings.redis.redis_timeout)
+    return ArqRedis.from_url(settings.redis.redis_url)
 
 
 def build_store(settings: Settings, redis: Any | None = None) -> Store:
@@ -193,6 +193,8 @@ def create_app(
     setup_health_routes(app, readiness_checks(store, media, redis))  # first: base path "/" must not shadow them
     # Outside the tus base path, and before its routes: with TUSD_BASE_PATH=/ it would be an upload id.
     app.router.add_get("/metrics", metrics_handler, allow_head=False)
+    if settings.direct.direct_uploads:  # /s3/: before the tus routes too
+        _setup_direct(app, settings, store, service, background=background)
     setup_webapp_routes(app)  # GET / and /static/: before the tus routes, which base path "/" puts at "/"
     setup_routes(app)
     setup_playback_routes(app)
@@ -204,6 +206,40 @@ def create_app(
     if background:
         app.cleanup_ctx.append(_background_tasks)
     return app
+
+
+def _setup_direct(
+    app: web.Application, settings: Settings, store: Store, service: UploadService, *, background: bool
+) -> None:
+    """The S3 signing API (issue 15) over the S3 store's client and records; with ``background``,
+    the sweep that finishes single PUTs (their client never calls back)."""
+    from .direct.routes import setup_direct_routes
+    from .direct.service import DirectPolicy, DirectService
+    from .stores.s3 import S3Store
+    from .stores.s3.direct import S3DirectStorage
+
+    if not isinstance(store, S3Store):
+        raise ValueError("TUSD_DIRECT_UPLOADS needs TUSD_STORE=s3: the client uploads straight to the bucket")
+    conf = settings.direct
+    storage = S3DirectStorage(store, sse=conf.direct_sse, kms_key_id=conf.direct_sse_kms_key_id)
+    policy = DirectPolicy(
+        url_ttl=conf.direct_url_ttl,
+        expiry=conf.direct_expiry,
+        min_part_size=settings.storage.s3_min_part_size,
+    )
+    direct = DirectService(service, storage, policy)
+    setup_direct_routes(app, direct)
+    if background:
+        interval = settings.server.sweep_interval
+
+        async def sweep(app: web.Application) -> AsyncIterator[None]:
+            task = asyncio.create_task(direct.run_forever(interval), name="direct-settle")
+            yield
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+        app.cleanup_ctx.append(sweep)
 
 
 def _clients(store: Store, redis: Any | None, locker: Locker) -> Callable[[web.Application], AsyncIterator[None]]:

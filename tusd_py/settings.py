@@ -30,6 +30,7 @@ from pipeline.settings import PipelineSettings
 
 from .auth.settings import AuthSettings, LimitSettings
 from .db.settings import DatabaseSettings
+from .direct.settings import DirectSettings
 
 DEFAULT_CORS_ALLOW_HEADERS = (
     "Authorization, Origin, X-Requested-With, X-Request-ID, X-HTTP-Method-Override, Content-Type, "
@@ -298,13 +299,6 @@ class StateSettings(BaseSettings):
     lock_ttl: float = Field(
         default=10.0, gt=0, description="Seconds a Redis upload lock lives unless renewed (renewed at TTL/2)."
     )
-    redis_timeout: float = Field(
-        default=5.0,
-        gt=0,
-        description="Seconds to connect to Redis, and for one Redis command to answer; beyond them the "
-        "request is 503 (a worker retries), so a Redis that accepts connections but never answers "
-        "hangs nothing. Idle connections are checked with a PING after 30 s.",
-    )
 
     @field_validator("redis_url")
     @classmethod
@@ -352,6 +346,7 @@ class Settings(BaseModel):
     auth: AuthSettings = Field(default_factory=AuthSettings)
     limits: LimitSettings = Field(default_factory=LimitSettings)
     database: DatabaseSettings = Field(default_factory=DatabaseSettings)
+    direct: DirectSettings = Field(default_factory=DirectSettings)
 
     @model_validator(mode="after")
     def _place_keys(self) -> Self:

@@ -68,6 +68,7 @@ def open_client(
         read_timeout=120,
         max_pool_connections=max_connections,
         request_checksum_calculation="when_required",
+        signature_version="s3v4",  # presigned URLs too (SigV2 is refused by newer regions and by SSE-KMS)
     )
     client: AbstractAsyncContextManager[S3Client] = get_session().create_client(
         "s3", endpoint_url=endpoint_url or None, region_name=region, config=config

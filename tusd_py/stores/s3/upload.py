@@ -16,7 +16,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import TypeVar
 
 from ...core.ports import Body, TombstoneReason
-from ...protocol.errors import OffsetMismatch, StorageUnavailable, TusError, UploadNotFound
+from ...protocol.errors import Forbidden, OffsetMismatch, StorageUnavailable, TusError, UploadNotFound
 from ...protocol.info import UploadInfo, UploadState
 from ...state.records import PartRecord, UploadRecord
 from .bucket import S3Bucket
@@ -160,6 +160,8 @@ class S3Upload:
     # -- PATCH -------------------------------------------------------------------------------
     async def write_chunk(self, offset: int, body: Body) -> int:
         record = await load(self.bucket, self.id)
+        if record.info.storage.get("direct"):  # its part numbers belong to the client (stores/s3/direct.py)
+            raise Forbidden(f"upload {self.id} is a direct upload: its bytes go to its presigned S3 URLs")
         if offset != record.info.offset:
             raise OffsetMismatch(record.info.offset)
         writer = _PartWriter(self.bucket, record, await self.bucket.read_tail(record) if record.tail else b"")
@@ -221,7 +223,7 @@ class S3Upload:
                 async with map_s3_errors("PutObject"):
                     await bucket.client.put_object(Bucket=bucket.name, Key=self.key, Body=b"")
                 await bucket.abort_multipart(record)
-            else:
+            elif record.multipart_id:  # none: a direct upload's single PUT, the object is there already
                 await self._complete(record)
         actual = await bucket.object_size(self.key)
         if actual != info.size:
