@@ -44,9 +44,9 @@ def build_redis(settings: Settings) -> Any | None:
     """One client for state, locks and the arq queue (ArqRedis is a redis.asyncio.Redis)."""
     if not settings.redis.redis_url:
         return None
-    from arq.connections import ArqRedis
+    from pipeline.recovery import redis_client
 
-    return ArqRedis.from_url(settings.redis.redis_url)
+    return redis_client(settings.redis.redis_url, timeout=settings.redis.redis_timeout)
 
 
 def build_store(settings: Settings, redis: Any | None = None) -> Store:

@@ -299,6 +299,13 @@ class StateSettings(BaseSettings):
     lock_ttl: float = Field(
         default=10.0, gt=0, description="Seconds a Redis upload lock lives unless renewed (renewed at TTL/2)."
     )
+    redis_timeout: float = Field(
+        default=5.0,
+        gt=0,
+        description="Seconds to connect to Redis, and for one Redis command to answer; beyond them the "
+        "request is 503 (a worker retries), so a Redis that accepts connections but never answers "
+        "hangs nothing. Idle connections are checked with a PING after 30 s.",
+    )
 
     @field_validator("redis_url")
     @classmethod
