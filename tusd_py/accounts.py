@@ -1,0 +1,100 @@
+"""Erasing an account's data: every upload of the owner, and everything processing made of it.
+
+``DELETE /auth/me`` (the auth package) calls the ``ERASER`` AppKey (``tusd_py/keys.py``) with the
+user id before it removes the account row: the eraser walks the catalogue's ids of the owner and,
+for each upload,
+
+1. deletes its processed outputs (``media/<id>/``: HLS ladder, poster, thumbnails, the encrypted
+   kept original) from the asset store;
+2. rewrites its media record without the wrapped data key and without outputs, state
+   ``failed`` with the reason ``erased``: the record port has no removal, and a key that is
+   gone leaves nothing to decrypt even where a copy of the ciphertext survives (a backup);
+3. terminates it through the service (its bytes, its info, and last its catalogue row; a
+   tombstone says 410 to a client that comes back with the URL), as an owner's DELETE would.
+
+It stops at the first storage error (503) so that the account stays and the erasure can be
+run again: every step is idempotent, and the catalogue row that names the upload goes last.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING
+
+import structlog
+
+from pipeline import errors as pipeline_errors
+from pipeline.contract import MEDIA_PREFIX, MediaState
+
+from .core.service import UploadService
+from .protocol.errors import StorageUnavailable, TusError, UploadGone, UploadNotFound
+
+if TYPE_CHECKING:
+    from pipeline.assets import AssetStore
+    from pipeline.records import MediaRecords
+
+log = structlog.get_logger("tusd_py.accounts")
+
+ERASED = "erased with its owner's account"
+
+
+@contextlib.contextmanager
+def _server_errors() -> Iterator[None]:
+    try:
+        yield
+    except pipeline_errors.StorageUnavailable as exc:
+        raise StorageUnavailable(str(exc)) from exc
+    except pipeline_errors.PipelineError as exc:
+        raise TusError(str(exc)) from exc
+
+
+class AccountEraser:
+    def __init__(self, service: UploadService, records: MediaRecords, assets: Callable[[], AssetStore]) -> None:
+        self.service = service
+        self.records = records
+        self.assets = assets  # opened after the store's start(): asked for at the first erasure
+
+    async def __call__(self, owner: str) -> None:
+        """Erase every upload and asset of ``owner`` (a user id; never the open server's "")."""
+        if not owner:
+            raise ValueError("the empty owner is every anonymous upload: refusing to erase them")
+        ids = await self.service.catalogue.ids(owner)
+        for upload_id in ids:
+            await self._upload(owner, upload_id)
+        log.info("account_erased", owner=owner, uploads=len(ids))
+
+    async def _upload(self, owner: str, upload_id: str) -> None:
+        stored = await self._stored_owner(upload_id)
+        if stored is not None and stored != owner:  # a catalogue row that lies: not this owner's to erase
+            log.warning("erase_skipped_not_owner", upload_id=upload_id)
+            return
+        with _server_errors():  # the outputs first: the catalogue row, gone last, keeps the id for a rerun
+            record = await self.records.get(upload_id)
+            removed = await self.assets().delete_prefix(f"{MEDIA_PREFIX}{upload_id}/")
+            if record is not None and (record.data_key or record.output_prefix):
+                erased = record.evolve(
+                    state=MediaState.FAILED,
+                    reason=ERASED,
+                    data_key={},
+                    master_playlist="",
+                    renditions=[],
+                    poster="",
+                    thumbnails=[],
+                    original="",
+                    manifest="",
+                    output_prefix="",
+                )
+                await self.records.put(erased)
+        try:
+            await self.service.terminate(upload_id, owner)
+        except (UploadNotFound, UploadGone):
+            await self.service.catalogue.terminated(upload_id)  # the store lost it first: the row goes too
+        log.info("upload_erased", upload_id=upload_id, outputs=removed)
+
+    async def _stored_owner(self, upload_id: str) -> str | None:
+        """The stored owner of an upload, None when the store has no such upload any more."""
+        try:
+            return (await self.service.info(upload_id)).owner
+        except (UploadNotFound, UploadGone):
+            return None
