@@ -34,7 +34,7 @@ async function home() {
       target: '#uploader',
       endpoint: ENDPOINT,
       limitsNote: $('upload-limits'),
-      onUploaded: (id) => videos.added(id),
+      onUploaded: (id, file) => videos.added(id, file),
     })
   }
   showView('view-home')
@@ -50,7 +50,7 @@ async function route() {
   const match = location.hash.match(/^#\/watch\/([A-Za-z0-9_-]{1,200})$/)
   if (match) {
     showView('view-watch')
-    await player.open(match[1])
+    await player.open(match[1], videos.nameOf(match[1]))
     return
   }
   player?.close()

@@ -76,15 +76,17 @@ export class VideoList {
     for (const id of [...this.items.keys()]) this.drop(id)
   }
 
-  // A new upload: shown at the top at once, its state followed from there.
-  async added(id) {
+  // A new upload (its file as Uppy had it): shown at the top at once, its state followed from there.
+  async added(id, file) {
     if (!id || this.items.has(id)) return
     const response = await api(`/media/${encodeURIComponent(id)}`)
     if (!response.ok) return
     const status = await response.json()
-    this.upsert(entry({ ...status, name: status.name ?? null }), { atEnd: false })
+    this.upsert(entry({ ...status, name: file?.name ?? null, size: file?.size ?? status.upload_length }), { atEnd: false })
     this.empty.hidden = true
   }
+
+  nameOf(id) { return this.items.get(id)?.data.name ?? null }
 
   upsert(data, { atEnd }) {
     let item = this.items.get(data.id)

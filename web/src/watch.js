@@ -19,6 +19,7 @@ export class Player {
     this.renewTimer = null
     this.renewing = false
     this.id = null
+    this.name = null
     this.quality.addEventListener('change', () => {
       if (this.hls) this.hls.currentLevel = Number(this.quality.value)
     })
@@ -26,10 +27,11 @@ export class Player {
 
   say(text) { this.message.textContent = text }
 
-  async open(id) {
+  async open(id, name = null) {
     this.close()
     this.id = id
-    this.title.textContent = 'Watch'
+    this.name = name
+    this.title.textContent = name ?? 'Watch'
     this.details.textContent = ''
     this.say('Loading…')
     const status = await this.status()
@@ -52,7 +54,7 @@ export class Player {
   }
 
   show(status) {
-    const name = status.name || status.filename
+    const name = status.name || status.filename || this.name
     if (name) this.title.textContent = name
     this.details.textContent = [formatBytes(status.upload_length), formatDuration(status.duration)].filter(Boolean).join(' · ')
     if (status.state !== 'ready') {
@@ -73,7 +75,7 @@ export class Player {
     const update = (event) => {
       const status = JSON.parse(event.data)
       if (status.state === 'ready' || status.state === 'failed' || status.state === 'stored') this.stopStream()
-      if (status.state === 'ready') this.open(this.id) // the status with the signed URLs
+      if (status.state === 'ready') this.open(this.id, this.name) // the status with the signed URLs
       else this.show(status)
     }
     for (const name of ['progress', 'ready', 'stored', 'failed']) stream.addEventListener(name, update)
