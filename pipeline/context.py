@@ -27,7 +27,7 @@ from .crypto.keys import KeyEncryptionKey
 from .crypto.settings import CryptoSettings
 from .observe import NO_OBSERVER, JobObserver
 from .pool import JobPool
-from .ports import UploadSource
+from .ports import MediaEvents, NoMediaEvents, UploadSource
 from .publish import Publisher
 from .records import MediaRecords, RedisMediaRecords
 from .scratch import remove_abandoned
@@ -87,6 +87,7 @@ class Deps:
     keys: KeyEncryptionKey | None = None  # default: the local key ring of ``crypto``
     crypto: CryptoSettings | None = None  # the crypto section, placed (required)
     observer: JobObserver = NO_OBSERVER  # metrics (the application's), or nothing
+    events: MediaEvents = field(default_factory=NoMediaEvents)  # final records (the application's webhooks)
     publisher: Publisher = field(init=False)
     own_ring: bool = field(init=False, default=False)  # a local ring this Deps reads itself
 
@@ -122,6 +123,13 @@ class OpenStorage(Protocol):
     def __call__(self, redis: Any, stack: AsyncExitStack) -> Awaitable[tuple[UploadSource, AssetStore]]: ...
 
 
+class OpenRecords(Protocol):
+    """The application's media records for the worker (``ctx["open_records"]``; default: Redis),
+    given the worker's Redis and the stack that closes what they open."""
+
+    def __call__(self, redis: Any, stack: AsyncExitStack) -> Awaitable[MediaRecords]: ...
+
+
 def arq_startup(open_storage: OpenStorage) -> Callable[[dict[str, Any]], Awaitable[None]]:
     """arq on_startup: the application's storage, then the records, the key ring and the pool."""
 
@@ -137,9 +145,13 @@ def arq_startup(open_storage: OpenStorage) -> Callable[[dict[str, Any]], Awaitab
         pool = make_pool(settings.process_workers, settings.process_priority)
         await asyncio.to_thread(remove_abandoned, settings.work_dir or None)  # jobs of a killed worker
         ctx["settings"] = settings
-        records = RedisMediaRecords(redis)
+        open_records: OpenRecords | None = ctx.get("open_records")  # the application's (its SQL database)
+        records = await open_records(redis, stack) if open_records is not None else RedisMediaRecords(redis)
         observer: JobObserver = ctx.get("observer") or NO_OBSERVER  # the application's metrics
-        ctx["deps"] = Deps(settings, uploads, assets, records, pool, keys=keys, crypto=crypto, observer=observer)
+        events: MediaEvents = ctx.get("events") or NoMediaEvents()  # the application's webhooks
+        ctx["deps"] = Deps(
+            settings, uploads, assets, records, pool, keys=keys, crypto=crypto, observer=observer, events=events
+        )
         log.info("worker_started", pool=settings.process_workers, kek=crypto.kek_provider)
 
     return startup

@@ -22,7 +22,7 @@ from .context import Deps, make_pool
 from .crypto.settings import CryptoSettings
 from .jobs import TransientError, run_timed
 from .observe import NO_OBSERVER, JobObserver
-from .ports import JobQueue, UploadSource
+from .ports import JobQueue, MediaEvents, NoMediaEvents, UploadSource
 from .records import MediaRecords
 from .scratch import remove_abandoned
 from .settings import PipelineSettings
@@ -42,10 +42,12 @@ class EmbeddedPipeline:
         crypto: CryptoSettings,
         observer: JobObserver = NO_OBSERVER,
         handed_off_at: Callable[[str], float | None] | None = None,
+        events: MediaEvents | None = None,
     ) -> None:
         self.queue = queue
         pool = make_pool(settings.process_workers, settings.process_priority)
-        self.deps = Deps(settings, uploads, assets, records, pool, crypto=crypto, observer=observer)
+        events = events or NoMediaEvents()
+        self.deps = Deps(settings, uploads, assets, records, pool, crypto=crypto, observer=observer, events=events)
         self.tries: dict[str, int] = {}
         self.since: dict[str, float] = {}  # wall clock of an upload's hand-off, else first try (ready latency)
         self.handed_off_at = handed_off_at  # the queue's record of the hand-off (lost by a restart)

@@ -92,10 +92,24 @@ async def run_timed(deps: Deps, upload_id: str, *, since: float | None = None, *
         except TimeoutError:
             log.warning("job_timeout", upload_id=upload_id, timeout=deps.settings.job_timeout)
             record = await mark_failed(deps, upload_id, f"processing took longer than {deps.settings.job_timeout:g} s")
+        if record is not None:
+            await report_settled(deps, record)
         state = str(record.state) if record is not None else "skipped"
         return record
     finally:
         observer.job_ended(state)
+
+
+async def report_settled(deps: Deps, record: MediaRecord) -> None:
+    """Tell ``deps.events`` (webhooks) of a final record. A job run again after a crash finds the
+    record final and reports it again, so the event is reported at least once; a report that
+    cannot be recorded now makes the job run again (``TransientError``)."""
+    if not record.state.terminal:
+        return
+    try:
+        await deps.events.settled(record)
+    except Exception as exc:
+        raise _classify(exc) from exc
 
 
 async def run(

@@ -3,6 +3,7 @@ Protocols and hands them in (``context.Deps``); the pipeline never imports the a
 
 * ``UploadSource``: a finished upload to read, and to drop once its encrypted original is kept.
 * ``JobQueue``: the embedded queue the pipeline puts jobs back on (retries, restarts).
+* ``MediaEvents``: told of each final record (webhooks); ``NoMediaEvents`` by default.
 * ``AssetStore`` (``assets.py``) and ``MediaRecords`` (``records.py``) live with their
   implementations, which belong to the pipeline.
 
@@ -14,6 +15,8 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Protocol
+
+from .contract import MediaRecord
 
 
 @dataclass(frozen=True)
@@ -49,3 +52,17 @@ class JobQueue(Protocol):
 
     async def put(self, upload_id: str) -> None:
         """Queue the upload's job again (a retry)."""
+
+
+class MediaEvents(Protocol):
+    async def settled(self, record: MediaRecord) -> None:
+        """The job ended on a final ``record`` (ready, stored or failed). Called again for the same
+        record by a job that runs after a crash, so an event is reported at least once;
+        ``StorageUnavailable`` if it cannot be recorded now (the job then runs again)."""
+
+
+class NoMediaEvents:
+    """The default: nobody listens."""
+
+    async def settled(self, record: MediaRecord) -> None:
+        return None

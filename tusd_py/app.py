@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 from aiohttp import web
 
 from .completion import InProcessQueue
+from .core.catalogue import Catalogue, NoCatalogue
 from .core.ports import CompletionSink, Locker, Store
 from .core.service import Limits, UploadService
 from .core.sweeper import Sweeper
@@ -29,6 +30,7 @@ from .web.health import Readiness, setup_health_routes
 from .web.middlewares import tus_middleware
 from .web.routes import setup_routes
 from .webapp import setup_webapp_routes
+from .webhooks.wiring import Webhooks
 
 if TYPE_CHECKING:
     from pipeline.assets import AssetStore
@@ -38,6 +40,7 @@ if TYPE_CHECKING:
 
 SWEEPER = web.AppKey("tusd_py.sweeper", Sweeper)
 QUEUE = web.AppKey("tusd_py.queue", InProcessQueue)
+WEBHOOKS = web.AppKey("tusd_py.webhooks", Webhooks)
 
 
 def build_redis(settings: Settings) -> Any | None:
@@ -114,6 +117,16 @@ def _assets(settings: Settings, store: Store) -> AssetStore:
     return build_assets(storage.store, store, bucket=storage.s3_bucket, data_dir=storage.data_dir)
 
 
+def build_webhooks(settings: Settings, store: Store) -> Webhooks | None:
+    """Signed callbacks (TUSD_WEBHOOK_URLS), their outbox in the SQL database; None without URLs."""
+    if not settings.webhooks.urls:
+        return None
+    from .db.engine import Database
+
+    database = Database.from_settings(settings.database, settings.storage.data_dir)
+    return Webhooks(settings.webhooks, database.engine, store)
+
+
 def build_vault(settings: Settings, crypto: CryptoSettings, store: Store, records: MediaRecords) -> MediaVault:
     """The pipeline's side of delivery and download. A local key ring is read (or, in the embedded
     default, created) here, so a missing production key stops the start with its message; a KMS
@@ -148,10 +161,16 @@ def create_app(
         time_calls(metrics.s3_call)
     queue = InProcessQueue()
     locker = locker or build_locker(settings, redis)
+    completion = sink or build_sink(settings, redis, queue)
+    catalogue: Catalogue = NoCatalogue()
+    webhooks = build_webhooks(settings, store)
+    if webhooks is not None:  # events recorded where they happen (tusd_py/webhooks/sources.py)
+        completion, catalogue = webhooks.sink(completion), webhooks.catalogue(catalogue)
+        app[WEBHOOKS] = webhooks
     service = UploadService(
         store,
         locker,
-        sink or build_sink(settings, redis, queue),
+        completion,
         Limits(
             max_size=settings.server.max_size or None,
             expiry_seconds=settings.server.upload_expiry,
@@ -165,6 +184,7 @@ def create_app(
             quota_uploads_in_flight=settings.limits.quota_uploads_in_flight,
         ),
         metrics,
+        catalogue=catalogue,
     )
     app[STORE] = store
     app[SERVICE] = service
@@ -199,6 +219,8 @@ def create_app(
     setup_routes(app)
     setup_playback_routes(app)
     app.cleanup_ctx.append(_clients(store, redis, locker))
+    if webhooks is not None:  # before the embedded pipeline, whose restart rescan may report events
+        app.cleanup_ctx.append(_webhooks(webhooks, migrate=settings.database.database_migrate, send=background))
     if vault.keys is None:
         app.cleanup_ctx.append(_key_ring(crypto, vault))
     if background and redis is None and sink is None:
@@ -289,6 +311,7 @@ def _embedded_pipeline(
             crypto=settings.crypto,
             observer=app[METRICS],
             handed_off_at=queue.handed_off_at,
+            events=app[WEBHOOKS].media if WEBHOOKS in app else None,
         )
         if pipeline.deps.keys is None and vault.keys is not None:
             pipeline.deps.use_keys(vault.keys)  # KMS: the ring the server opened
@@ -296,6 +319,28 @@ def _embedded_pipeline(
         await pipeline.start()  # jobs handed off before a restart but never processed, their scratch
         yield
         await pipeline.close()
+
+    return ctx
+
+
+def _webhooks(webhooks: Webhooks, *, migrate: bool, send: bool) -> Callable[[web.Application], AsyncIterator[None]]:
+    """The outbox's schema (with TUSD_DATABASE_MIGRATE), then its dispatcher while the server runs
+    (``send``: the background tasks); the engine is closed at shutdown."""
+
+    async def ctx(app: web.Application) -> AsyncIterator[None]:
+        from .db.engine import Database
+        from .db.migrate import upgrade
+
+        database = Database(webhooks.outbox.engine)
+        if migrate:
+            await upgrade(database)
+        task = asyncio.create_task(webhooks.dispatcher.run_forever(), name="webhooks") if send else None
+        yield
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        await database.close()
 
     return ctx
 

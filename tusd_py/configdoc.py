@@ -42,6 +42,7 @@ TITLES = {
     "auth": "Authentication (docs/auth.md)",
     "limits": "Rate limits and quotas",
     "database": "Database (users, ownership, asset keys)",
+    "webhooks": "Webhooks (docs/operations.md)",
     "direct": "Direct uploads to S3 (docs/api.md, docs/operations.md)",
 }
 

@@ -31,6 +31,7 @@ from pipeline.settings import PipelineSettings
 from .auth.settings import AuthSettings, LimitSettings
 from .db.settings import DatabaseSettings
 from .direct.settings import DirectSettings
+from .webhooks.settings import WebhookSettings
 
 DEFAULT_CORS_ALLOW_HEADERS = (
     "Authorization, Origin, X-Requested-With, X-Request-ID, X-HTTP-Method-Override, Content-Type, "
@@ -353,6 +354,7 @@ class Settings(BaseModel):
     auth: AuthSettings = Field(default_factory=AuthSettings)
     limits: LimitSettings = Field(default_factory=LimitSettings)
     database: DatabaseSettings = Field(default_factory=DatabaseSettings)
+    webhooks: WebhookSettings = Field(default_factory=WebhookSettings)
     direct: DirectSettings = Field(default_factory=DirectSettings)
 
     @model_validator(mode="after")
