@@ -13,7 +13,7 @@ from .completion import InProcessQueue
 from .core.catalogue import Catalogue, NoCatalogue
 from .core.ports import CompletionSink, Locker, Store
 from .core.service import Limits, UploadService
-from .core.sweeper import Sweeper
+from .core.sweeper import ProcessingAudit, Sweeper
 from .heap import keep_freed, trim_when_idle
 from .ingest import IngestActivity
 from .keys import ADMISSION, INGEST, OBSERVER, SERVICE, SETTINGS, STORE
@@ -89,6 +89,16 @@ def build_media_records(settings: Settings, redis: Any | None) -> MediaRecords:
     from pipeline.records import FileMediaRecords, RedisMediaRecords
 
     return RedisMediaRecords(redis) if redis is not None else FileMediaRecords(settings.storage.data_dir)
+
+
+def build_audit(settings: Settings, redis: Any | None, media: MediaRecords) -> ProcessingAudit | None:
+    """With jobs in Redis, the sweeper checks every handed-off upload against the queue (jobs lost
+    with Redis written again, dead workers' jobs released); the embedded queue rescans at start."""
+    if redis is None:
+        return None
+    from pipeline.recovery import Recovery
+
+    return Recovery(redis, media, settings.pipeline)
 
 
 def readiness_checks(store: Store, media: MediaRecords, redis: Any | None) -> dict[str, Readiness]:
@@ -197,8 +207,10 @@ def create_app(
         retry_after=settings.server.retry_after,
         trust_forwarded=settings.server.behind_proxy,
     )
-    app[SWEEPER] = Sweeper(service, tombstone_ttl=settings.server.tombstone_ttl)
     media = build_media_records(settings, redis)
+    app[SWEEPER] = Sweeper(
+        service, tombstone_ttl=settings.server.tombstone_ttl, processing=build_audit(settings, redis, media)
+    )
     from pipeline.crypto.keyring import signing_secret
 
     from .processing import PlaybackVault, StatusRecords

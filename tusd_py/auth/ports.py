@@ -7,7 +7,7 @@ pass ``caller.user_id`` to the core as the owner. ``Users`` is kept by the SQL d
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -23,6 +23,11 @@ class Caller:
 
 
 CALLER = web.RequestKey("tusd_py.caller", Caller)
+# The auth middleware's check, for code that runs before the middlewares: aiohttp calls a route's
+# expect handler (Expect: 100-continue) first. It sets ``request[CALLER]`` (None: a public route;
+# raises the 401 ``Unauthorized``), and the middleware then trusts what it found. Absent when
+# TUSD_AUTH=none.
+AUTHENTICATE: web.AppKey[Callable[[web.Request], Awaitable[Caller | None]]] = web.AppKey("tusd_py.authenticate")
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,7 +1,12 @@
-"""The sweeper: removes expired uploads, retries stuck completions and hand-offs, purges tombstones.
+"""The sweeper: removes expired uploads, retries stuck completions and hand-offs, purges tombstones,
+and has processing audit each handed-off upload.
 
 It is the backstop of the completion state machine: an upload whose completion or hand-off
-was cut short by a crash is finished here even if its client never comes back.
+was cut short by a crash is finished here even if its client never comes back. With an audit
+(``ProcessingAudit``, the pipeline's ``recovery.Recovery`` wired by ``app.py`` when jobs go
+through Redis), each handed-off upload whose processing is not final is checked against the
+queue: a job lost with Redis is written again, a job whose worker died is released, within one
+sweep.
 """
 
 from __future__ import annotations
@@ -9,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import time
 from dataclasses import dataclass
+from typing import Protocol
 
 import structlog
 
@@ -24,12 +30,22 @@ class SweepReport:
     expired: int = 0
     finished: int = 0
     purged: int = 0
+    repaired: int = 0  # handed-off uploads whose processing had no fact behind it
+
+
+class ProcessingAudit(Protocol):
+    async def audit(self, upload_id: str) -> str | None:
+        """Check that the processing of a handed-off upload is final or has a live job; repair it
+        if not. What was repaired (for the log), or None."""
 
 
 class Sweeper:
-    def __init__(self, service: UploadService, *, tombstone_ttl: float) -> None:
+    def __init__(
+        self, service: UploadService, *, tombstone_ttl: float, processing: ProcessingAudit | None = None
+    ) -> None:
         self.service = service
         self.tombstone_ttl = tombstone_ttl
+        self.processing = processing
 
     async def run_once(self, now: float | None = None) -> SweepReport:
         now = time.time() if now is None else now
@@ -52,6 +68,8 @@ class Sweeper:
         info = await upload.get_info()
         terminater = self.service.stores.terminater
         expired = info.expires_at is not None and not info.is_complete and info.expires_at <= now
+        if self.processing is not None and info.state is UploadState.HANDED_OFF and info.is_finished_file:
+            await self._audit(upload_id, report)
         stuck = info.is_complete and info.state is not UploadState.HANDED_OFF
         if stuck and info.is_partial and info.state is UploadState.COMPLETED:
             stuck = False  # partials rest in COMPLETED: they are never handed off
@@ -69,11 +87,22 @@ class Sweeper:
                 if (await self.service.finisher.ensure_finished(upload, fresh)).state is not before:
                     report.finished += 1
 
+    async def _audit(self, upload_id: str, report: SweepReport) -> None:
+        assert self.processing is not None
+        try:
+            repaired = await self.processing.audit(upload_id)
+        except Exception as exc:  # Redis or the records away: the next sweep tries again
+            log.warning("audit_failed", upload_id=upload_id, error=str(exc) or type(exc).__name__)
+            return
+        if repaired is not None:
+            report.repaired += 1
+            log.info("processing_repaired", upload_id=upload_id, action=repaired)
+
     async def run_forever(self, interval: float) -> None:
         while True:
             try:
                 report = await self.run_once()
-                if report.expired or report.finished or report.purged:
+                if report.expired or report.finished or report.purged or report.repaired:
                     log.info("sweep_done", **report.__dict__)
             except Exception:
                 log.exception("sweep_crashed")

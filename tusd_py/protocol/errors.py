@@ -14,17 +14,21 @@ Hierarchy::
     │   ├── InvalidConcat         400 ERR_INVALID_CONCAT
     │   ├── InvalidMethodOverride 400 ERR_INVALID_METHOD_OVERRIDE (not PATCH, DELETE or HEAD on a POST)
     │   └── UploadNotFinished     400 ERR_UPLOAD_NOT_FINISHED
+    ├── Unauthorized              401 ERR_UNAUTHORIZED (no, bad or expired token; carries WWW-Authenticate)
     ├── Forbidden                 403 ERR_FORBIDDEN
     │   ├── ModifyFinal           403 ERR_MODIFY_FINAL
-    │   └── OriginNotAllowed      403 ERR_ORIGIN_NOT_ALLOWED
+    │   ├── OriginNotAllowed      403 ERR_ORIGIN_NOT_ALLOWED
+    │   └── CrossSiteRequest      403 ERR_CROSS_SITE_REQUEST (a cookie endpoint called from another site)
     ├── UploadNotFound            404 ERR_UPLOAD_NOT_FOUND
     ├── MethodNotAllowed          405 ERR_METHOD_NOT_ALLOWED
     ├── OffsetMismatch            409 ERR_MISMATCHED_OFFSET (carries the current offset)
+    ├── EmailInUse                409 ERR_EMAIL_TAKEN (register with an email that has an account)
     ├── UploadGone                410 ERR_UPLOAD_GONE (terminated or expired)
     ├── PreconditionFailed        412 ERR_UNSUPPORTED_VERSION
     ├── TooLarge                  413 ERR_MAX_SIZE_EXCEEDED / ERR_UPLOAD_SIZE_EXCEEDED
     ├── QuotaExceeded             413 ERR_QUOTA_EXCEEDED (the owner's bytes or unfinished uploads; nothing stored)
     ├── UnsupportedMediaType      415 ERR_INVALID_CONTENT_TYPE
+    ├── Unprocessable             422 ERR_UNPROCESSABLE (a JSON body of the wrong shape, a short password)
     ├── UploadLocked              423 ERR_UPLOAD_LOCKED (lock timeout; tus clients retry 423)
     ├── UploadInterrupted         423 ERR_UPLOAD_INTERRUPTED (a newer request took over)
     ├── TooManyRequests           429 ERR_TOO_MANY_REQUESTS (a per-client cap; carries Retry-After)
@@ -90,6 +94,18 @@ class IncompleteUpload(BadRequest):
     code = "ERR_INCOMPLETE_UPLOAD"
 
 
+class Unauthorized(TusError):
+    """No credentials, or credentials that do not hold (RFC 6750: ``WWW-Authenticate: Bearer``)."""
+
+    status = 401
+    code = "ERR_UNAUTHORIZED"
+
+    def __init__(self, message: str = "", *, error: str = "invalid_token") -> None:
+        # 'invalid_token' for a token that fails; '' when none was sent (RFC 6750, 3.1)
+        challenge = f'Bearer realm="tusd-py", error="{error}"' if error else 'Bearer realm="tusd-py"'
+        super().__init__(message or "authentication required", headers={"WWW-Authenticate": challenge})
+
+
 class Forbidden(TusError):
     status = 403
     code = "ERR_FORBIDDEN"
@@ -101,6 +117,10 @@ class ModifyFinal(Forbidden):
 
 class OriginNotAllowed(Forbidden):
     code = "ERR_ORIGIN_NOT_ALLOWED"
+
+
+class CrossSiteRequest(Forbidden):
+    code = "ERR_CROSS_SITE_REQUEST"
 
 
 class UploadNotFound(TusError):
@@ -123,6 +143,11 @@ class OffsetMismatch(TusError):
             headers={"Upload-Offset": str(current_offset)},
         )
         self.current_offset = current_offset
+
+
+class EmailInUse(TusError):
+    status = 409
+    code = "ERR_EMAIL_TAKEN"
 
 
 class UploadGone(TusError):
@@ -156,6 +181,11 @@ class QuotaExceeded(TusError):
 class UnsupportedMediaType(TusError):
     status = 415
     code = "ERR_INVALID_CONTENT_TYPE"
+
+
+class Unprocessable(TusError):
+    status = 422
+    code = "ERR_UNPROCESSABLE"
 
 
 class UploadLocked(TusError):

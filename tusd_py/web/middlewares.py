@@ -6,6 +6,7 @@ that cannot read a 409 or 413 reports a bare network error and the client cannot
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Awaitable, Callable
 
@@ -25,9 +26,22 @@ CORS_METHODS = "POST, HEAD, PATCH, OPTIONS, GET, DELETE"
 _NO_OBSERVER = Observer()
 
 
+# JSON APIs under these paths get their errors as JSON (``{"error": code, "message": ...}``); the tus
+# endpoints keep tusd's ``ERR_CODE: message`` text, which tus clients show as it is.
+JSON_ERROR_PATHS = ("/auth/",)
+
+
 def error_response(request: web.Request, exc: TusError) -> web.Response:
-    body = None if request.method == "HEAD" else f"{exc.code}: {exc.message}\n"
-    response = web.Response(status=exc.status, reason=exc.reason, text=body, headers=exc.headers)
+    if request.method == "HEAD":
+        response = web.Response(status=exc.status, reason=exc.reason, headers=exc.headers)
+    elif request.path.startswith(JSON_ERROR_PATHS):
+        body = json.dumps({"error": exc.code, "message": exc.message})
+        response = web.Response(
+            status=exc.status, reason=exc.reason, text=body, content_type="application/json", headers=exc.headers
+        )
+    else:
+        text = f"{exc.code}: {exc.message}\n"
+        response = web.Response(status=exc.status, reason=exc.reason, text=text, headers=exc.headers)
     if isinstance(exc, RetryLater) and request.body_exists:
         response.force_close()  # Connection: close; the body is never read (see _send_and_close)
     return response
