@@ -14,6 +14,7 @@ from .core.catalogue import Catalogue, NoCatalogue
 from .core.ports import CompletionSink, Locker, Store
 from .core.service import Limits, UploadService
 from .core.sweeper import ProcessingAudit, Sweeper
+from .draft import side_protocol
 from .heap import keep_freed, trim_when_idle
 from .ingest import IngestActivity
 from .keys import ADMISSION, INGEST, OBSERVER, SERVICE, SETTINGS, STORE
@@ -228,7 +229,7 @@ def create_app(
     if settings.direct.direct_uploads:  # /s3/: before the tus routes too
         _setup_direct(app, settings, store, service, background=background)
     setup_webapp_routes(app)  # GET / and /static/: before the tus routes, which base path "/" puts at "/"
-    setup_routes(app)
+    setup_routes(app, side_protocol(settings) if settings.server.draft_uploads else None)
     setup_playback_routes(app)
     app.cleanup_ctx.append(_clients(store, redis, locker))
     if webhooks is not None:  # before the embedded pipeline, whose restart rescan may report events

@@ -36,11 +36,12 @@ from .webhooks.settings import WebhookSettings
 DEFAULT_CORS_ALLOW_HEADERS = (
     "Authorization, Origin, X-Requested-With, X-Request-ID, X-HTTP-Method-Override, Content-Type, "
     "Upload-Length, Upload-Offset, Tus-Resumable, Upload-Metadata, Upload-Defer-Length, "
-    "Upload-Concat, Upload-Checksum"
+    "Upload-Concat, Upload-Checksum, Upload-Complete, Upload-Incomplete, Upload-Draft-Interop-Version"
 )
 DEFAULT_CORS_EXPOSE_HEADERS = (
     "Location, Upload-Offset, Upload-Length, Upload-Expires, Upload-Metadata, Upload-Defer-Length, "
-    "Upload-Concat, Tus-Version, Tus-Resumable, Tus-Max-Size, Tus-Extension, Tus-Checksum-Algorithm"
+    "Upload-Concat, Tus-Version, Tus-Resumable, Tus-Max-Size, Tus-Extension, Tus-Checksum-Algorithm, "
+    "Upload-Complete, Upload-Incomplete, Upload-Limit"
 )
 
 
@@ -80,6 +81,11 @@ class ServerSettings(BaseSettings):
         default=60.0, gt=0, description="Seconds a request body may stay silent before the server keeps what it has."
     )
     enable_download: bool = Field(default=True, description="Serve GET on finished uploads (with Range support).")
+    draft_uploads: bool = Field(
+        default=True,
+        description="Also speak the IETF resumable-upload draft (requests with Upload-Draft-Interop-Version 3 to 8: "
+        "Apple URLSession, tus-js-client's ietf-draft protocols) on the tus URLs; off, such requests are tus ones.",
+    )
 
     # -- uploads ----------------------------------------------------------------------------
     max_size: int = Field(

@@ -9,11 +9,14 @@ Hierarchy::
     ├── BadRequest                400 ERR_BAD_REQUEST
     │   ├── InvalidOffset         400 ERR_INVALID_OFFSET
     │   ├── InvalidLength         400 ERR_INVALID_UPLOAD_LENGTH
+    │   │   └── InconsistentUploadLength 400 ERR_INCONSISTENT_UPLOAD_LENGTH (a draft problem type)
     │   ├── InvalidMetadata       400 ERR_INVALID_METADATA
     │   ├── InvalidChecksum       400 ERR_INVALID_CHECKSUM (malformed or unsupported algorithm)
     │   ├── InvalidConcat         400 ERR_INVALID_CONCAT
     │   ├── InvalidMethodOverride 400 ERR_INVALID_METHOD_OVERRIDE (not PATCH, DELETE or HEAD on a POST)
-    │   └── UploadNotFinished     400 ERR_UPLOAD_NOT_FINISHED
+    │   ├── UploadNotFinished     400 ERR_UPLOAD_NOT_FINISHED
+    │   ├── CompletedUpload       400 ERR_UPLOAD_COMPLETED (a draft problem type: no append after completion)
+    │   └── UnsupportedInteropVersion 400 ERR_UNSUPPORTED_INTEROP_VERSION (Upload-Draft-Interop-Version)
     ├── Unauthorized              401 ERR_UNAUTHORIZED (no, bad or expired token; carries WWW-Authenticate)
     ├── Forbidden                 403 ERR_FORBIDDEN
     │   ├── ModifyFinal           403 ERR_MODIFY_FINAL
@@ -22,6 +25,7 @@ Hierarchy::
     ├── UploadNotFound            404 ERR_UPLOAD_NOT_FOUND
     ├── MethodNotAllowed          405 ERR_METHOD_NOT_ALLOWED
     ├── OffsetMismatch            409 ERR_MISMATCHED_OFFSET (carries the current offset)
+    │   └── MismatchingUploadOffset 409 ERR_MISMATCHED_OFFSET (the draft problem type)
     ├── EmailInUse                409 ERR_EMAIL_TAKEN (register with an email that has an account)
     ├── UploadGone                410 ERR_UPLOAD_GONE (terminated or expired)
     ├── PreconditionFailed        412 ERR_UNSUPPORTED_VERSION
@@ -243,3 +247,50 @@ class FeatureNotImplemented(TusError):
 
     status = 501
     code = "ERR_NOT_IMPLEMENTED"
+
+
+# -- the resumable-upload draft (tusd_py/draft) ---------------------------------------------------
+PROBLEM_TYPES = "https://iana.org/assignments/http-problem-types#"
+
+
+class Problem:
+    """An error answered as RFC 9457 problem details (``application/problem+json``): the draft's
+    problem types. Mixed into a ``TusError`` subclass, which keeps its status and code."""
+
+    problem_type: ClassVar[str]
+    title: ClassVar[str]
+
+    def problem_members(self) -> dict[str, int | str]:
+        """Extension members of the problem document, beside type, title, status and detail."""
+        return {}
+
+
+class MismatchingUploadOffset(Problem, OffsetMismatch):
+    problem_type = PROBLEM_TYPES + "mismatching-upload-offset"
+    title = "offset from request does not match offset of resource"
+
+    def __init__(self, expected_offset: int, provided_offset: int) -> None:
+        super().__init__(expected_offset)
+        self.provided_offset = provided_offset
+
+    def problem_members(self) -> dict[str, int | str]:
+        return {"expected-offset": self.current_offset, "provided-offset": self.provided_offset}
+
+
+class CompletedUpload(Problem, BadRequest):
+    code = "ERR_UPLOAD_COMPLETED"
+    problem_type = PROBLEM_TYPES + "completed-upload"
+    title = "upload is already completed"
+
+
+class InconsistentUploadLength(Problem, InvalidLength):
+    code = "ERR_INCONSISTENT_UPLOAD_LENGTH"
+    problem_type = PROBLEM_TYPES + "inconsistent-upload-length"
+    title = "inconsistent length values for upload"
+
+
+class UnsupportedInteropVersion(BadRequest):
+    """An ``Upload-Draft-Interop-Version`` this server does not speak: refused rather than
+    guessed, since each interop version changes what the same headers mean."""
+
+    code = "ERR_UNSUPPORTED_INTEROP_VERSION"

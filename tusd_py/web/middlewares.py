@@ -16,7 +16,15 @@ from aiohttp import web
 from ..core.observer import Observer
 from ..keys import OBSERVER, SETTINGS
 from ..protocol.constants import H_TUS_RESUMABLE, TUS_RESUMABLE
-from ..protocol.errors import MethodNotAllowed, OriginNotAllowed, RetryLater, ServerBusy, TusError, UploadNotFound
+from ..protocol.errors import (
+    MethodNotAllowed,
+    OriginNotAllowed,
+    Problem,
+    RetryLater,
+    ServerBusy,
+    TusError,
+    UploadNotFound,
+)
 from ..settings import Settings
 
 log = structlog.get_logger("tusd_py.web")
@@ -31,7 +39,26 @@ _NO_OBSERVER = Observer()
 JSON_ERROR_PATHS = ("/auth/",)
 
 
+def problem_response(request: web.Request, exc: TusError, problem: Problem) -> web.Response:
+    """RFC 9457 problem details (the resumable-upload draft's problem types), the tus code kept
+    as an extension member so logs and clients can still match on it."""
+    document = {
+        "type": problem.problem_type,
+        "title": problem.title,
+        "status": exc.status,
+        "detail": exc.message,
+        "code": exc.code,
+        **problem.problem_members(),
+    }
+    response = web.json_response(
+        document, status=exc.status, reason=exc.reason, content_type="application/problem+json", headers=exc.headers
+    )
+    return response
+
+
 def error_response(request: web.Request, exc: TusError) -> web.Response:
+    if isinstance(exc, Problem):
+        return problem_response(request, exc, exc)
     if request.method == "HEAD":
         response = web.Response(status=exc.status, reason=exc.reason, headers=exc.headers)
     elif request.path.startswith(JSON_ERROR_PATHS):

@@ -3,6 +3,10 @@ before any handler runs, because aiohttp routes on the real method."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import partial
+
 from aiohttp import web
 
 from ..keys import ADMISSION, INGEST, OBSERVER, SERVICE, SETTINGS
@@ -54,6 +58,20 @@ SINGLE_VALUED = (
 )
 
 
+@dataclass(frozen=True)
+class SideProtocol:
+    """Another upload protocol on the same URLs, told apart by a request header tus never sends:
+    the IETF resumable-upload draft (``tusd_py/draft``, wired in by app.py). Its requests skip the
+    tus rules (Tus-Resumable, the method override, the tus PATCH media type) for its own handlers
+    and header checks; the duplicate-header refusal, the in-flight cap and the ingest count apply
+    to them as to tus requests."""
+
+    header: str
+    collection: dict[str, Handler]  # the base path
+    resource: dict[str, Handler]  # an upload URL
+    expect: Callable[[web.Request], None]  # what the headers alone condemn, before 100 Continue
+
+
 def _check_single(request: web.Request) -> None:
     headers = request.headers
     for name in SINGLE_VALUED:
@@ -88,13 +106,18 @@ def _check_version(request: web.Request, method: str) -> None:
         )
 
 
-async def _expect(request: web.Request) -> web.StreamResponse | None:
+async def _expect(request: web.Request, side: SideProtocol | None = None) -> web.StreamResponse | None:
     """Expect: 100-continue. Reject what the headers alone condemn before the client sends a
     possibly huge body (tus-spec CU4); aiohttp would otherwise say 100 Continue first."""
     try:
         _check_single(request)
-        method = _method(request)  # a refused override is refused before 100 Continue, too
-        _check_version(request, method)
+        sided = side is not None and side.header in request.headers
+        if side is not None and sided:
+            side.expect(request)
+            method = request.method
+        else:
+            method = _method(request)  # a refused override is refused before 100 Continue, too
+            _check_version(request, method)
         if method == "POST" and (length := request.headers.get(H_UPLOAD_LENGTH)) is not None:
             service, declared = request.app[SERVICE], parse_length(length)
             if declared > service.max_size:
@@ -103,7 +126,7 @@ async def _expect(request: web.Request) -> web.StreamResponse | None:
             # (aiohttp runs the expect handler ahead of the middlewares); else the POST checks.
             if (owner := owner_of(request)) and not request.headers.get(H_UPLOAD_CONCAT):
                 await service.quota.admit_upload(owner, declared, in_flight=declared != 0)
-        if method == "PATCH" and not is_offset_stream(request):
+        if method == "PATCH" and not sided and not is_offset_stream(request):
             raise UnsupportedMediaType(f"PATCH requires Content-Type: {OFFSET_CONTENT_TYPE}")
         if method in ("PATCH", "POST"):
             request.app[ADMISSION].check_upload(request)  # busy: say so before the client sends the body
@@ -122,14 +145,16 @@ async def _expect(request: web.Request) -> web.StreamResponse | None:
     return None
 
 
-def _dispatch(table: dict[str, Handler]) -> Handler:
+def _dispatch(table: dict[str, Handler], side: dict[str, Handler] | None = None, side_header: str = "") -> Handler:
     async def dispatch(request: web.Request) -> web.StreamResponse:
         _check_single(request)
-        method = _method(request)
-        handler = table.get(method)
+        sided = side is not None and side_header in request.headers
+        handlers, method = (side, request.method) if side is not None and sided else (table, _method(request))
+        handler = handlers.get(method)
         if handler is None:
-            raise MethodNotAllowed(f"{method} is not allowed here", headers={"Allow": ", ".join(table)})
-        _check_version(request, method)
+            raise MethodNotAllowed(f"{method} is not allowed here", headers={"Allow": ", ".join(handlers)})
+        if not sided:
+            _check_version(request, method)
         if method in ("PATCH", "POST"):  # may carry an upload's bytes: processing waits (ingest.py)
             # A body beyond TUSD_MAX_UPLOADS_IN_FLIGHT is refused here, before a byte of it is read.
             with request.app[ADMISSION].upload(request), request.app[INGEST].receiving():
@@ -139,10 +164,14 @@ def _dispatch(table: dict[str, Handler]) -> Handler:
     return dispatch
 
 
-def setup_routes(app: web.Application) -> None:
+def setup_routes(app: web.Application, side: SideProtocol | None = None) -> None:
+    """The tus routes, and ``side``'s handlers on the same URLs for the requests it recognises."""
     settings = app[SETTINGS]
     base = settings.server.base_path
-    collection = _dispatch({"OPTIONS": creation.options, "POST": creation.post})
+    header = side.header if side is not None else ""
+    collection = _dispatch(
+        {"OPTIONS": creation.options, "POST": creation.post}, side.collection if side is not None else None, header
+    )
     uploads: dict[str, Handler] = {
         "OPTIONS": creation.options,
         "HEAD": transfer.head,
@@ -151,8 +180,9 @@ def setup_routes(app: web.Application) -> None:
     }
     if settings.server.enable_download:
         uploads["GET"] = download.get
-    resource = _dispatch(uploads)
+    resource = _dispatch(uploads, side.resource if side is not None else None, header)
+    expect = partial(_expect, side=side)
     if base != "/":
-        app.router.add_route("*", base.rstrip("/"), collection, expect_handler=_expect)
-    app.router.add_route("*", base, collection, expect_handler=_expect)
-    app.router.add_route("*", base + r"{upload_id:[A-Za-z0-9_\-]{1,200}}", resource, expect_handler=_expect)
+        app.router.add_route("*", base.rstrip("/"), collection, expect_handler=expect)
+    app.router.add_route("*", base, collection, expect_handler=expect)
+    app.router.add_route("*", base + r"{upload_id:[A-Za-z0-9_\-]{1,200}}", resource, expect_handler=expect)
