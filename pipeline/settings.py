@@ -18,7 +18,7 @@ class PipelineSettings(BaseSettings):
 
     # -- the HLS ladder -------------------------------------------------------------------------
     ladder_heights: Annotated[tuple[int, ...], NoDecode] = Field(
-        default=(1080, 720, 480, 360),
+        default=(2160, 1080, 720, 480, 360),
         description="Rendition heights (comma-separated), never above the source; a smaller source gets its own.",
     )
     x264_preset: str = Field(default="veryfast", description="libx264 preset (ultrafast ... veryslow).")

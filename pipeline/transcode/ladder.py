@@ -11,7 +11,9 @@ from dataclasses import dataclass, field
 
 from .probe import ProbeResult
 
-DEFAULT_BITRATES: dict[int, int] = {1080: 5_000_000, 720: 2_800_000, 480: 1_400_000, 360: 800_000}
+# The caps of each rung (bps). 2160p is about 3.2x 1080p for 4x the pixels: the upper half of the
+# 11.6-16.8 Mbps that Apple's HLS authoring guide gives H.264 at 2160p30, as 5 Mbps is for 1080p.
+DEFAULT_BITRATES: dict[int, int] = {2160: 16_000_000, 1080: 5_000_000, 720: 2_800_000, 480: 1_400_000, 360: 800_000}
 
 # (level, max macroblocks per second, max frame size in macroblocks), from H.264 table A-1.
 _LEVELS: tuple[tuple[str, int, int], ...] = (
@@ -44,7 +46,7 @@ class Rendition:
 
 @dataclass(frozen=True)
 class LadderSettings:
-    heights: tuple[int, ...] = (1080, 720, 480, 360)
+    heights: tuple[int, ...] = (2160, 1080, 720, 480, 360)
     preset: str = "veryfast"
     crf: int | None = 23  # None: encode to ``bitrates`` (ABR) instead of constant quality
     bitrates: dict[int, int] = field(default_factory=lambda: dict(DEFAULT_BITRATES))

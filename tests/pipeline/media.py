@@ -39,6 +39,8 @@ class Clip:
 
 CLIPS: dict[str, Clip] = {
     "1080p": Clip("1080p.mp4", 1920, 1080),
+    # 4K kept small: one second at 10 frames per second still gets every rung of the ladder
+    "2160p": Clip("2160p.mp4", 3840, 2160, seconds=1.0, fps=10),
     "720p": Clip("720p.mp4", 1280, 720, seconds=3.0),
     "odd": Clip("odd.mkv", 1279, 719, vcodec="mpeg4", options=()),
     "portrait": Clip("portrait.mp4", 720, 1280),

@@ -24,6 +24,7 @@ from .media import ClipStore, clip_store
 
 SETTINGS = LadderSettings(segment_seconds=1.0)  # short segments: several per 2-3 s clip
 EXPECTED_SIZES = {
+    "2160p": [(3840, 2160), (1920, 1080), (1280, 720), (854, 480), (640, 360)],
     "1080p": [(1920, 1080), (1280, 720), (854, 480), (640, 360)],
     "720p": [(1280, 720), (854, 480), (640, 360)],
     "odd": [(854, 480), (640, 360)],
@@ -167,7 +168,7 @@ def test_playlists_parse_and_master_lists_every_rendition(transcoded: Callable[[
     assert done.result.segments == segments and all((done.out / s).is_file() for s in segments)
 
 
-@pytest.mark.parametrize("name", ["1080p", "no_audio", "webm"])
+@pytest.mark.parametrize("name", ["2160p", "1080p", "no_audio", "webm"])
 def test_codecs_attribute_matches_the_stream(transcoded: Callable[[str], Done], name: str) -> None:
     done = transcoded(name)
     for r in done.result.renditions:
