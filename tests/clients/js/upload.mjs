@@ -9,6 +9,9 @@
 //   paceMs      delay per 64 KiB read of a PATCH body: on loopback a 20 MiB PATCH would otherwise end
 //               before tus-js-client's progress events (throttled to 100 ms) reach abortAt
 //   metadata    Upload-Metadata pairs
+//   headers     extra headers on every request (e.g. Authorization: Bearer <token>)
+//   protocol    'tus-v1' (default), 'ietf-draft-03' or 'ietf-draft-05' (the IETF resumable-upload draft,
+//               interop versions 5 and 6: tests/clients/test_tus_js_client_draft.py)
 //
 // Prints one JSON object on stdout: {event: "aborted" | "success" | "error", url, bytesSent, requests}.
 // `requests` lists every request the client made, with the Upload-Offset it sent and got back,
@@ -57,6 +60,8 @@ const upload = new Upload(createReadStream(opts.file), {
   uploadUrl: opts.uploadUrl,
   chunkSize: opts.chunkSize ?? Number.POSITIVE_INFINITY,
   metadata: opts.metadata ?? {},
+  headers: opts.headers ?? {},
+  protocol: opts.protocol ?? 'tus-v1',
   // The interrupted client must not retry by itself; the resuming one may, as real clients do,
   // and every status it saw is reported (the test checks there was no error answer).
   retryDelays: opts.abortAt ? null : [0, 500, 1000, 3000],
@@ -67,6 +72,8 @@ const upload = new Upload(createReadStream(opts.file), {
       url: req.getURL(),
       sentOffset: req.getHeader('Upload-Offset') ?? null,
       sentMetadata: req.getHeader('Upload-Metadata') ?? null,
+      sentComplete: req.getHeader('Upload-Complete') ?? null,
+      sentInterop: req.getHeader('Upload-Draft-Interop-Version') ?? null,
     })
   },
   onAfterResponse(req, res) {
@@ -74,6 +81,7 @@ const upload = new Upload(createReadStream(opts.file), {
     if (entry) {
       entry.status = res.getStatus()
       entry.gotOffset = res.getHeader('Upload-Offset') ?? null
+      entry.gotComplete = res.getHeader('Upload-Complete') ?? null
     }
   },
   onProgress(bytesSent, bytesTotal) {
