@@ -27,11 +27,13 @@ CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"]
 DOCS_IMAGES = Path(__file__).resolve().parents[2] / "docs" / "images"
 PASSWORD = "correct horse battery"
+MAX_SIZE = 20_000_000  # Tus-Max-Size: the page refuses a larger file before any request
+QUOTA = 12_000_000  # bytes one user may hold: the server refuses the creation of a larger upload
 
 
 def start_server(tmp: Path, env: dict[str, str] | None = None) -> ServerProcess:
     """The embedded default with local accounts over plain http (cookie_secure off), a small
-    fast ladder (two renditions: a quality choice), and short segments."""
+    fast ladder (two renditions: a quality choice), short segments, a size limit and a quota."""
     port = free_port()
     log = tmp / f"server-{port}.log"
     full_env = {
@@ -46,6 +48,8 @@ def start_server(tmp: Path, env: dict[str, str] | None = None) -> ServerProcess:
         "TUSD_SEGMENT_SECONDS": "1",
         "TUSD_THUMBNAIL_COUNT": "1",
         "TUSD_LOG_LEVEL": "warning",
+        "TUSD_MAX_SIZE": str(MAX_SIZE),
+        "TUSD_QUOTA_BYTES": str(QUOTA),
         **(env or {}),
     }
     with log.open("ab") as out:
@@ -177,6 +181,7 @@ def server_sha256(base: str, token: str, upload_id: str) -> str:
 def screenshot(page: Any, artifacts: Path, name: str) -> None:
     """Save the page as a test artifact; with TUSD_UPDATE_DOCS_IMAGES=1, also as docs/images/web-<name>.png."""
     path = artifacts / f"web-{name}.png"
+    page.evaluate("() => document.activeElement && document.activeElement.blur()")  # no focus ring in the picture
     page.screenshot(path=str(path), full_page=True)
     if os.environ.get("TUSD_UPDATE_DOCS_IMAGES") == "1":
         DOCS_IMAGES.mkdir(parents=True, exist_ok=True)

@@ -17,7 +17,7 @@ export function formatBytes(n) {
   const units = ['B', 'KB', 'MB', 'GB', 'TB']
   let i = 0
   let value = n
-  while (value >= 1000 && i < units.length - 1) { value /= 1000; i++ }
+  while (value >= 1024 && i < units.length - 1) { value /= 1024; i++ } // as Uppy counts (prettier-bytes)
   return `${value.toFixed(i === 0 || value >= 100 ? 0 : 1)} ${units[i]}`
 }
 

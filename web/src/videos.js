@@ -35,7 +35,7 @@ export function formatDuration(seconds) {
 function entry(item) {
   return {
     id: item.id ?? item.upload_id,
-    name: item.name || item.filename || item.id || item.upload_id,
+    name: item.name || item.filename || null,
     size: item.size ?? item.upload_length ?? null,
     state: item.state,
     progress: item.progress ?? 0,
@@ -125,8 +125,9 @@ export class VideoList {
 
   paint(item) {
     const { data, element } = item
+    const name = data.name || data.id
     const link = element.querySelector('.name')
-    link.textContent = data.name
+    link.textContent = name
     link.href = `#/watch/${encodeURIComponent(data.id)}`
     element.querySelector('.facts').textContent =
       [formatBytes(data.size), formatDuration(data.duration)].filter(Boolean).join(' · ')
@@ -134,7 +135,7 @@ export class VideoList {
     state.textContent = stateText(data)
     state.dataset.state = data.state ?? ''
     element.dataset.state = data.state ?? ''
-    element.querySelector('.delete').setAttribute('aria-label', `Delete ${data.name}`)
+    element.querySelector('.delete').setAttribute('aria-label', `Delete ${name}`)
     const img = element.querySelector('img')
     if (data.poster_url && img.getAttribute('src') !== data.poster_url) {
       img.src = data.poster_url
@@ -210,7 +211,7 @@ export class VideoList {
     const item = this.items.get(id)
     if (!item) return
     this.confirm.querySelector('#confirm-text').textContent =
-      `“${item.data.name}” and everything made from it will be deleted. This cannot be undone.`
+      `“${item.data.name || id}” and everything made from it will be deleted. This cannot be undone.`
     this.confirm.returnValue = ''
     this.confirm.showModal()
     const answer = await new Promise((resolve) => {
@@ -226,7 +227,7 @@ export class VideoList {
       headers: { 'Tus-Resumable': '1.0.0' },
     })
     if (!response.ok && response.status !== 404 && response.status !== 410) {
-      this.error.textContent = `${item.data.name} could not be deleted: ${await reasonOf(response)}`
+      this.error.textContent = `${item.data.name || id} could not be deleted: ${await reasonOf(response)}`
       button.focus()
       return
     }
