@@ -98,9 +98,11 @@ def _keys(args: argparse.Namespace) -> int:
     configure_logging(settings.log.log_format, settings.log.log_level)
 
     async def run() -> list[str]:
-        async with keyadmin.open_records(
-            redis_url=settings.redis.redis_url, data_dir=settings.storage.data_dir
-        ) as records:
+        from .db.admin import opened
+        from .db.records import SqlMediaRecords
+
+        async with opened(settings) as database:  # the records the servers and workers use
+            records = SqlMediaRecords(database)
             if args.keys_command == "rotate":
                 report = await keyadmin.rotate(crypto, records, new_key=not args.rewrap)
                 lines = [f"active KEK: {report.active}"]
@@ -116,6 +118,25 @@ def _keys(args: argparse.Namespace) -> int:
         lines = asyncio.run(run())
     except (keyadmin.KeyAdminError, CryptoError) as exc:
         print(f"tusd-py keys {args.keys_command}: {exc}", file=sys.stderr)
+        return 1
+    print("\n".join(lines))
+    return 0
+
+
+def _db(args: argparse.Namespace) -> int:
+    from .db import admin
+    from .db.engine import UNAVAILABLE
+    from .log import configure_logging
+
+    try:
+        settings = Settings()
+    except CONFIG_ERRORS as exc:
+        return _bad_config(exc)
+    configure_logging(settings.log.log_format, settings.log.log_level)
+    try:
+        lines = asyncio.run(admin.run(settings, args.db_command))
+    except UNAVAILABLE as exc:
+        print(f"tusd-py db {args.db_command}: the database is unavailable: {exc}", file=sys.stderr)
         return 1
     print("\n".join(lines))
     return 0
@@ -149,6 +170,12 @@ def main(argv: list[str] | None = None) -> int:
     retire = keys_sub.add_parser("retire", help="delete a previous KEK once no asset uses it")
     retire.add_argument("kek_id", help="the KEK id, as `keys list` shows it")
     keys.set_defaults(func=_keys)
+    db = sub.add_parser("db", help="the SQL database: upgrade, current, import-records (TUSD_DATABASE_URL)")
+    db_sub = db.add_subparsers(dest="db_command", required=True)
+    db_sub.add_parser("upgrade", help="apply pending schema migrations")
+    db_sub.add_parser("current", help="the database's schema revision, and the newest this code knows")
+    db_sub.add_parser("import-records", help="copy media records from Redis or tusd.sqlite3 (before the database)")
+    db.set_defaults(func=_db)
     config_doc = sub.add_parser("config-doc", help="print the configuration reference (docs/configuration.md)")
     config_doc.set_defaults(func=_config_doc)
     args = parser.parse_args(argv)

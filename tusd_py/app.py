@@ -10,11 +10,12 @@ from typing import TYPE_CHECKING, Any
 from aiohttp import web
 
 from .completion import InProcessQueue
-from .core.catalogue import Catalogue, NoCatalogue
 from .core.ports import CompletionSink, Locker, Store
 from .core.service import Limits, UploadService
-from .core.sweeper import ProcessingAudit, Sweeper
-from .draft import side_protocol
+from .core.sweeper import Sweeper
+from .db.catalogue import SqlCatalogue
+from .db.engine import Database
+from .db.keys import DATABASE
 from .heap import keep_freed, trim_when_idle
 from .ingest import IngestActivity
 from .keys import ADMISSION, INGEST, OBSERVER, SERVICE, SETTINGS, STORE
@@ -31,7 +32,6 @@ from .web.health import Readiness, setup_health_routes
 from .web.middlewares import tus_middleware
 from .web.routes import setup_routes
 from .webapp import setup_webapp_routes
-from .webhooks.wiring import Webhooks
 
 if TYPE_CHECKING:
     from pipeline.assets import AssetStore
@@ -41,7 +41,6 @@ if TYPE_CHECKING:
 
 SWEEPER = web.AppKey("tusd_py.sweeper", Sweeper)
 QUEUE = web.AppKey("tusd_py.queue", InProcessQueue)
-WEBHOOKS = web.AppKey("tusd_py.webhooks", Webhooks)
 
 
 def build_redis(settings: Settings) -> Any | None:
@@ -85,39 +84,38 @@ def build_sink(settings: Settings, redis: Any | None, queue: InProcessQueue) -> 
     return ArqCompletionSink(redis)
 
 
-def build_media_records(settings: Settings, redis: Any | None) -> MediaRecords:
-    """Processing records: in Redis beside the arq queue, else JSON files under data_dir/media."""
-    from pipeline.records import FileMediaRecords, RedisMediaRecords
+def build_media_records(database: Database, redis: Any | None) -> MediaRecords:
+    """Processing records, with each asset's wrapped data key: rows of the SQL database, so a lost
+    Redis loses no asset; changes reach SSE watchers over Redis pub/sub (the workers write them),
+    or in-process in the embedded default."""
+    from .db.records import LocalNotifier, RedisNotifier, SqlMediaRecords
 
-    return RedisMediaRecords(redis) if redis is not None else FileMediaRecords(settings.storage.data_dir)
-
-
-def build_audit(settings: Settings, redis: Any | None, media: MediaRecords) -> ProcessingAudit | None:
-    """With jobs in Redis, the sweeper checks every handed-off upload against the queue (jobs lost
-    with Redis written again, dead workers' jobs released); the embedded queue rescans at start."""
-    if redis is None:
-        return None
-    from pipeline.recovery import Recovery
-
-    return Recovery(redis, media, settings.pipeline)
+    return SqlMediaRecords(database, RedisNotifier(redis) if redis is not None else LocalNotifier())
 
 
-def readiness_checks(store: Store, media: MediaRecords, redis: Any | None) -> dict[str, Readiness]:
+class _AllReady:
+    """Several checks reported under one name: each must answer."""
+
+    def __init__(self, *checks: Readiness) -> None:
+        self.checks = checks
+
+    async def ready(self) -> None:
+        await asyncio.gather(*(check.ready() for check in self.checks))
+
+
+def readiness_checks(store: Store, database: Database, redis: Any | None) -> dict[str, Readiness]:
     """What ``/readyz`` asks: the store (HeadBucket, the uploads directory), Redis when configured
-    (PING, through the media records), and the SQLite database (``SELECT 1``) where one is used."""
-    from pipeline.records import FileMediaRecords
+    (PING), and the databases (``SELECT 1``): the SQL one, and the file store's SQLite file."""
+    from pipeline.records import RedisMediaRecords
 
     from .stores.filesystem import FileStore
 
     checks: dict[str, Readiness] = {}
     if isinstance(store, Readiness):
         checks["storage"] = store
-    if redis is not None and isinstance(media, Readiness):
-        checks["redis"] = media
-    if isinstance(store, FileStore):
-        checks["database"] = store.db  # the upload rows (and, embedded, the media records)
-    elif isinstance(media, FileMediaRecords):
-        checks["database"] = media
+    if redis is not None:
+        checks["redis"] = RedisMediaRecords(redis)  # its ready() is a PING, unreachable = StorageUnavailable
+    checks["database"] = _AllReady(database, store.db) if isinstance(store, FileStore) else database
     return checks
 
 
@@ -126,16 +124,6 @@ def _assets(settings: Settings, store: Store) -> AssetStore:
 
     storage = settings.storage
     return build_assets(storage.store, store, bucket=storage.s3_bucket, data_dir=storage.data_dir)
-
-
-def build_webhooks(settings: Settings, store: Store) -> Webhooks | None:
-    """Signed callbacks (TUSD_WEBHOOK_URLS), their outbox in the SQL database; None without URLs."""
-    if not settings.webhooks.urls:
-        return None
-    from .db.engine import Database
-
-    database = Database.from_settings(settings.database, settings.storage.data_dir)
-    return Webhooks(settings.webhooks, database.engine, store)
 
 
 def build_vault(settings: Settings, crypto: CryptoSettings, store: Store, records: MediaRecords) -> MediaVault:
@@ -167,21 +155,17 @@ def create_app(
     app[SETTINGS] = settings
     app[METRICS] = app[OBSERVER] = metrics = Metrics()  # one registry per app
     redis = build_redis(settings)
+    # Users, the catalogue and the media records; the engine connects at the first query (startup's migrations).
+    app[DATABASE] = database = Database.from_settings(settings.database, settings.storage.data_dir)
     store = store or build_store(settings, redis)
     if (time_calls := getattr(store, "time_calls", None)) is not None:  # S3: durations by operation
         time_calls(metrics.s3_call)
     queue = InProcessQueue()
     locker = locker or build_locker(settings, redis)
-    completion = sink or build_sink(settings, redis, queue)
-    catalogue: Catalogue = NoCatalogue()
-    webhooks = build_webhooks(settings, store)
-    if webhooks is not None:  # events recorded where they happen (tusd_py/webhooks/sources.py)
-        completion, catalogue = webhooks.sink(completion), webhooks.catalogue(catalogue)
-        app[WEBHOOKS] = webhooks
     service = UploadService(
         store,
         locker,
-        completion,
+        sink or build_sink(settings, redis, queue),
         Limits(
             max_size=settings.server.max_size or None,
             expiry_seconds=settings.server.upload_expiry,
@@ -195,7 +179,7 @@ def create_app(
             quota_uploads_in_flight=settings.limits.quota_uploads_in_flight,
         ),
         metrics,
-        catalogue=catalogue,
+        catalogue=SqlCatalogue(database),
     )
     app[STORE] = store
     app[SERVICE] = service
@@ -208,10 +192,8 @@ def create_app(
         retry_after=settings.server.retry_after,
         trust_forwarded=settings.server.behind_proxy,
     )
-    media = build_media_records(settings, redis)
-    app[SWEEPER] = Sweeper(
-        service, tombstone_ttl=settings.server.tombstone_ttl, processing=build_audit(settings, redis, media)
-    )
+    app[SWEEPER] = Sweeper(service, tombstone_ttl=settings.server.tombstone_ttl)
+    media = build_media_records(database, redis)
     from pipeline.crypto.keyring import signing_secret
 
     from .processing import PlaybackVault, StatusRecords
@@ -223,17 +205,16 @@ def create_app(
     app[VAULT] = playback = PlaybackVault(vault)  # the pipeline's errors become the server's
     app[DOWNLOADS] = UploadDownloads(playback)
     app[SIGNER] = Signer(signing_secret(crypto), crypto.url_ttl)
-    setup_health_routes(app, readiness_checks(store, media, redis))  # first: base path "/" must not shadow them
+    setup_health_routes(app, readiness_checks(store, database, redis))  # first: base path "/" must not shadow them
     # Outside the tus base path, and before its routes: with TUSD_BASE_PATH=/ it would be an upload id.
     app.router.add_get("/metrics", metrics_handler, allow_head=False)
     if settings.direct.direct_uploads:  # /s3/: before the tus routes too
         _setup_direct(app, settings, store, service, background=background)
     setup_webapp_routes(app)  # GET / and /static/: before the tus routes, which base path "/" puts at "/"
-    setup_routes(app, side_protocol(settings) if settings.server.draft_uploads else None)
+    setup_routes(app)
     setup_playback_routes(app)
+    app.cleanup_ctx.append(_database(database, migrate=settings.database.database_migrate))  # before its users
     app.cleanup_ctx.append(_clients(store, redis, locker))
-    if webhooks is not None:  # before the embedded pipeline, whose restart rescan may report events
-        app.cleanup_ctx.append(_webhooks(webhooks, migrate=settings.database.database_migrate, send=background))
     if vault.keys is None:
         app.cleanup_ctx.append(_key_ring(crypto, vault))
     if background and redis is None and sink is None:
@@ -275,6 +256,20 @@ def _setup_direct(
                 await task
 
         app.cleanup_ctx.append(sweep)
+
+
+def _database(database: Database, *, migrate: bool) -> Callable[[web.Application], AsyncIterator[None]]:
+    """Apply pending migrations at start (``TUSD_DATABASE_MIGRATE``), close the pool at shutdown."""
+
+    async def ctx(app: web.Application) -> AsyncIterator[None]:
+        if migrate:
+            from .db.migrate import upgrade
+
+            await upgrade(database)
+        yield
+        await database.close()
+
+    return ctx
 
 
 def _clients(store: Store, redis: Any | None, locker: Locker) -> Callable[[web.Application], AsyncIterator[None]]:
@@ -324,7 +319,6 @@ def _embedded_pipeline(
             crypto=settings.crypto,
             observer=app[METRICS],
             handed_off_at=queue.handed_off_at,
-            events=app[WEBHOOKS].media if WEBHOOKS in app else None,
         )
         if pipeline.deps.keys is None and vault.keys is not None:
             pipeline.deps.use_keys(vault.keys)  # KMS: the ring the server opened
@@ -332,28 +326,6 @@ def _embedded_pipeline(
         await pipeline.start()  # jobs handed off before a restart but never processed, their scratch
         yield
         await pipeline.close()
-
-    return ctx
-
-
-def _webhooks(webhooks: Webhooks, *, migrate: bool, send: bool) -> Callable[[web.Application], AsyncIterator[None]]:
-    """The outbox's schema (with TUSD_DATABASE_MIGRATE), then its dispatcher while the server runs
-    (``send``: the background tasks); the engine is closed at shutdown."""
-
-    async def ctx(app: web.Application) -> AsyncIterator[None]:
-        from .db.engine import Database
-        from .db.migrate import upgrade
-
-        database = Database(webhooks.outbox.engine)
-        if migrate:
-            await upgrade(database)
-        task = asyncio.create_task(webhooks.dispatcher.run_forever(), name="webhooks") if send else None
-        yield
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-        await database.close()
 
     return ctx
 

@@ -38,3 +38,4 @@ def configure_logging(fmt: str = "console", level: str = "info") -> None:
     )
     logging.basicConfig(level=numeric, stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s")
     logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
+    logging.getLogger("alembic").setLevel(logging.WARNING)  # migrations: tusd_py.db logs database_migrated

@@ -18,19 +18,18 @@ from arq.worker import Worker
 
 from pipeline import worker as pipeline_worker
 from pipeline.assets import AssetStore
-from pipeline.context import OpenStorage
+from pipeline.context import OpenRecords, OpenStorage
 from pipeline.ports import UploadSource
+from pipeline.records import MediaRecords
 
 from .core.ports import Store
 from .metrics import Metrics
 from .processing import StoreUploads, build_assets
 from .settings import Settings
-from .webhooks.wiring import Webhooks
 
 
-def storage_opener(settings: Settings, metrics: Metrics | None = None, webhooks: Webhooks | None = None) -> OpenStorage:
-    """The upload store the server writes, and the asset store beside it (closed by the stack);
-    ``webhooks`` read the owner, size and name of an upload from the same store."""
+def storage_opener(settings: Settings, metrics: Metrics | None = None) -> OpenStorage:
+    """The upload store the server writes, and the asset store beside it (closed by the stack)."""
     storage = settings.storage
 
     async def open_storage(redis: Any, stack: AsyncExitStack) -> tuple[UploadSource, AssetStore]:
@@ -50,8 +49,6 @@ def storage_opener(settings: Settings, metrics: Metrics | None = None, webhooks:
         else:
             raise ValueError("the worker needs TUSD_STORE=file or s3 (a memory store lives in one process)")
         assets = build_assets(storage.store, store, bucket=storage.s3_bucket, data_dir=storage.data_dir)
-        if webhooks is not None:
-            webhooks.media.attach(store)
         return StoreUploads(store), assets
 
     return open_storage
@@ -59,28 +56,35 @@ def storage_opener(settings: Settings, metrics: Metrics | None = None, webhooks:
 
 def worker_options(settings: Settings, metrics: Metrics | None = None) -> dict[str, Any]:
     """Keyword arguments of ``arq.worker.Worker``; ``metrics`` observes its jobs and S3 calls."""
-    webhooks = build_webhooks(settings)
     options = pipeline_worker.worker_options(
         settings.pipeline,
-        storage_opener(settings, metrics, webhooks),
+        storage_opener(settings, metrics),
         redis_url=settings.redis.redis_url,
         crypto=settings.crypto,
         redis_timeout=settings.redis.redis_timeout,
     )
+    options["ctx"] = {**options["ctx"], "open_records": records_opener(settings)}
     if metrics is not None:
         options["ctx"] = {**options["ctx"], "observer": metrics}
-    if webhooks is not None:  # media.ready/failed go to the outbox; the servers' dispatchers send them
-        options["ctx"] = {**options["ctx"], "events": webhooks.media}
     return options
 
 
-def build_webhooks(settings: Settings) -> Webhooks | None:
-    """With TUSD_WEBHOOK_URLS: the outbox in the SQL database (its engine connects at first use)."""
-    if not settings.webhooks.urls:
-        return None
-    from .db.engine import Database
+def records_opener(settings: Settings) -> OpenRecords:
+    """The media records the servers read: rows of the SQL database (migrated first, as a server
+    does at start), their changes announced on the worker's Redis for the servers' SSE streams."""
 
-    return Webhooks(settings.webhooks, Database.from_settings(settings.database, settings.storage.data_dir).engine)
+    async def open_records(redis: Any, stack: AsyncExitStack) -> MediaRecords:
+        from .db.engine import Database
+        from .db.migrate import upgrade
+        from .db.records import RedisNotifier, SqlMediaRecords
+
+        database = Database.from_settings(settings.database, settings.storage.data_dir)
+        stack.push_async_callback(database.close)
+        if settings.database.database_migrate:
+            await upgrade(database)
+        return SqlMediaRecords(database, RedisNotifier(redis))
+
+    return open_records
 
 
 def create_worker(settings: Settings, *, metrics: Metrics | None = None, **overrides: Any) -> Worker:

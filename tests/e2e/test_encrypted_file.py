@@ -21,7 +21,6 @@ from yarl import URL
 
 from pipeline.crypto.envelope import HEADER_SIZE, TAG_SIZE
 from pipeline.crypto.segments import decrypt_segment, segment_iv
-from pipeline.records import FileMediaRecords
 from tests.e2e.encrypted_support import (
     HLS_OPTIONS,
     TUS,
@@ -35,6 +34,7 @@ from tests.e2e.encrypted_support import (
     wait_ready,
 )
 from tusd_py.app import create_app
+from tusd_py.db.records import SqlMediaRecords
 from tusd_py.playback.keys import MEDIA, SIGNER
 from tusd_py.settings import Settings
 
@@ -241,7 +241,7 @@ async def test_rotation_then_retiring_the_old_kek_keeps_every_asset_playable(
     base, app, data_dir = served
     _, source, body = await _ready_asset(session, base, tmp_path)
     records = getattr(app[MEDIA], "inner", app[MEDIA])  # the database the CLI (another process) changes too
-    assert isinstance(records, FileMediaRecords)
+    assert isinstance(records, SqlMediaRecords)
     before = await records.get(body["id"])
     assert before is not None
     code, listing = await _keys_cli(data_dir, "list")

@@ -12,7 +12,8 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient
 
 from pipeline.contract import MediaRecord, MediaState, RenditionInfo
-from pipeline.records import FileMediaRecords, update
+from pipeline.records import update
+from tusd_py.db.records import LocalNotifier, SqlMediaRecords
 from tusd_py.playback import status as media
 from tusd_py.playback.keys import MEDIA
 
@@ -36,9 +37,9 @@ async def _upload(client: Client, data: bytes, *, send: int | None = None, **met
     return upload_id
 
 
-def _records(client: Client) -> FileMediaRecords:
+def _records(client: Client) -> SqlMediaRecords:
     records = getattr(client.app[MEDIA], "inner", client.app[MEDIA])  # under the server's StatusRecords
-    assert isinstance(records, FileMediaRecords)
+    assert isinstance(records, SqlMediaRecords)
     return records
 
 
@@ -217,15 +218,16 @@ async def test_idle_event_stream_sends_heartbeats(client: Client, monkeypatch: p
 async def test_a_client_leaving_the_stream_unsubscribes(client: Client, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(media, "HEARTBEAT", 0.05)  # the next keep-alive write notices the hang-up
     upload_id = await _upload(client, b"x" * 10)
-    records = _records(client)
+    notifier = _records(client).notifier
+    assert isinstance(notifier, LocalNotifier)  # the embedded default: watchers in this process
     resp = await client.get(f"/media/{upload_id}/events")
     await asyncio.wait_for(resp.content.readline(), 5)
-    assert upload_id in records.broadcaster.queues
+    assert upload_id in notifier.broadcaster.queues
     resp.close()
     for _ in range(200):
-        if upload_id not in records.broadcaster.queues:
+        if upload_id not in notifier.broadcaster.queues:
             break
         await asyncio.sleep(0.02)
-    assert upload_id not in records.broadcaster.queues
+    assert upload_id not in notifier.broadcaster.queues
     resp = await client.get(f"/media/{upload_id}")  # the server is fine
     assert resp.status == 200

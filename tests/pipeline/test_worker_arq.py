@@ -18,7 +18,6 @@ from arq.constants import in_progress_key_prefix
 from pipeline.assets import FileAssetStore
 from pipeline.contract import JOB_PROCESS_UPLOAD, MediaState, job_id
 from pipeline.crypto.keyring import local_ring
-from pipeline.records import RedisMediaRecords
 from tests.pipeline.test_jobs import (
     ROOT,
     add_upload,
@@ -27,6 +26,9 @@ from tests.pipeline.test_jobs import (
     make_clip,
     pipeline_settings,
 )
+from tusd_py.db.engine import Database
+from tusd_py.db.migrate import upgrade
+from tusd_py.db.records import RedisNotifier, SqlMediaRecords
 from tusd_py.settings import Settings
 from tusd_py.stores.filesystem import FileStore
 from tusd_py.worker import create_worker
@@ -48,11 +50,17 @@ async def arq_pool(redis_url: str) -> AsyncIterator[ArqRedis]:
 
 
 @pytest.fixture
-async def view(settings: Settings, redis_client: redis.asyncio.Redis) -> SimpleNamespace:
-    """What the web process sees: the same records and assets the worker writes, and the key ring."""
+async def view(settings: Settings, redis_client: redis.asyncio.Redis) -> AsyncIterator[SimpleNamespace]:
+    """What the web process sees: the same records (the SQL database) and assets the worker
+    writes, and the key ring."""
     keys = local_ring(settings.crypto)
     assets = FileAssetStore(settings.storage.data_dir)
-    return SimpleNamespace(records=RedisMediaRecords(redis_client), assets=assets, keys=keys)
+    database = Database.from_settings(settings.database, settings.storage.data_dir)
+    await upgrade(database)  # as the server does at start
+    try:
+        yield SimpleNamespace(records=SqlMediaRecords(database, RedisNotifier(redis_client)), assets=assets, keys=keys)
+    finally:
+        await database.close()
 
 
 async def run_burst(settings: Settings) -> tuple[int, int]:

@@ -90,13 +90,14 @@ async def test_unreachable_redis_is_503_on_every_route_that_needs_it(make_client
         "HEAD tus": await client.head(f"/{path}", headers=TUS),
         "PATCH tus": await client.patch(f"/{path}", headers=patch_headers, data=b"abc"),
         "DELETE tus": await client.delete(f"/{path}", headers=TUS),
-        "GET media": await client.get(f"/media/{upload_id}"),
-        "GET events": await client.get(f"/media/{upload_id}/events"),
+        "GET events": await client.get(f"/media/{upload_id}/events"),  # live changes come over Redis pub/sub
     }
     for name, response in answers.items():
         assert response.status == 503, (name, response.status, await response.text())
         if name != "HEAD tus":
             assert (await response.text()).startswith("ERR_STORAGE_UNAVAILABLE"), name
+    status = await client.get(f"/media/{upload_id}")  # the media records are in the SQL database
+    assert status.status == 200 and (await status.json())["state"] == "uploading"
     assert (await client.get("/healthz")).status == 200
     ready = await client.get("/readyz")
     assert ready.status == 503

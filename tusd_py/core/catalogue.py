@@ -47,7 +47,8 @@ class Catalogue(Protocol):
 
     async def page(self, owner: str, *, before: str | None, limit: int) -> tuple[list[Entry], str | None]:
         """The owner's finished, non-partial uploads, newest first: up to ``limit`` entries older than
-        the opaque cursor ``before`` (None: from the newest), and the cursor of the next page (None: last)."""
+        the opaque cursor ``before`` (None: from the newest), and the cursor of the next page (None: last).
+        A cursor this catalogue did not hand out raises ValueError."""
 
     async def ids(self, owner: str) -> list[str]:
         """Every upload id of the owner, finished or not (deleting an account walks them)."""

@@ -8,7 +8,8 @@ owner's list, never trusted for anything else.
 ``page`` lists an owner's finished, non-partial uploads newest first, by keyset pagination over
 ``(created_at, id)`` (the ``(owner, created_at)`` index): the cursor is that pair of the last
 entry shown, base64url-encoded JSON, so a page costs the same at any depth and an upload
-created meanwhile neither repeats nor skips an entry. A cursor that does not decode is a 400.
+created meanwhile neither repeats nor skips an entry. A cursor that does not decode raises
+``ValueError`` (the port's word for it; ``GET /media`` answers 400).
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from sqlalchemy import and_, case, delete, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from ..core.catalogue import Catalogue, Entry, Usage
-from ..protocol.errors import BadRequest, StorageUnavailable
+from ..protocol.errors import StorageUnavailable
 from ..protocol.info import UploadInfo, UploadState
 from .engine import Database, unavailable_as
 from .tables import uploads
@@ -43,9 +44,9 @@ def decode_cursor(cursor: str) -> tuple[float, str]:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
         created_at, upload_id = json.loads(raw)
     except (binascii.Error, ValueError, TypeError) as exc:
-        raise BadRequest("the cursor is not one this server handed out") from exc
+        raise ValueError("the cursor is not one this server handed out") from exc
     if not isinstance(created_at, int | float) or isinstance(created_at, bool) or not isinstance(upload_id, str):
-        raise BadRequest("the cursor is not one this server handed out")
+        raise ValueError("the cursor is not one this server handed out")
     return float(created_at), upload_id
 
 

@@ -161,5 +161,21 @@ class SqlMediaRecords:
             after = batch[-1]
 
 
+async def import_records(source: MediaRecords, target: SqlMediaRecords) -> tuple[int, int]:
+    """Copy every record of an older store (Redis, or the embedded ``tusd.sqlite3``) that ``target``
+    lacks; a record already in SQL is newer and stays. Returns (copied, already there). Safe to
+    rerun, and beside running servers: each copy is a create-only compare-and-set."""
+    copied = kept = 0
+    async for upload_id in source.list_ids():
+        record = await source.get(upload_id)
+        if record is None:
+            continue
+        if await target.compare_and_set(record, 0) is not None:
+            copied += 1
+        else:
+            kept += 1
+    return copied, kept
+
+
 if TYPE_CHECKING:
     _records: type[MediaRecords] = SqlMediaRecords
