@@ -18,10 +18,12 @@ $(STAMP): pyproject.toml
 run: install
 	$(BIN)/tusd-py serve
 
-# What the tests need besides Python: a redis-server binary (tests start private instances on
-# free ports) and Node with tus-js-client for the real-client tests.
+# What the tests need besides Python: a redis-server binary and the PostgreSQL server binaries
+# (tests start private instances on free ports, never the machine's own services) and Node with tus-js-client for the real-client tests.
 services:
 	@command -v redis-server >/dev/null || (apt-get update -qq && apt-get install -y -qq redis-server)
+	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || command -v initdb >/dev/null || \
+		(apt-get update -qq && apt-get install -y -qq postgresql)  # binaries only: tests run private clusters
 	@command -v node >/dev/null || (apt-get update -qq && apt-get install -y -qq nodejs npm)
 	@command -v chromium >/dev/null || (apt-get update -qq && apt-get install -y -qq chromium)  # the web app's browser tests
 	@if [ -f $(JS_CLIENT)/package.json ]; then cd $(JS_CLIENT) && npm ci --silent --no-audit --no-fund; fi

@@ -1,0 +1,110 @@
+"""Issue 13's promise: a Redis FLUSHALL loses no asset. The production shape (S3 on moto over
+HTTP, Redis, the arq worker, a local master key) with the SQL database on SQLite and on the
+private PostgreSQL: an asset made ready, then FLUSHALL, then the same asset still has its
+status, a signed playback URL that PyAV plays, a working key endpoint, and its original."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import m3u8
+import pytest
+import redis.asyncio
+
+from tests.e2e.encrypted_support import decode_hls, make_marked_clip, tus_upload, wait_ready
+from tusd_py.app import create_app
+from tusd_py.settings import Settings
+from tusd_py.state.memory import MemoryLocker
+from tusd_py.worker import create_worker
+
+
+@pytest.fixture
+def small_ladder(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name, value in {
+        "TUSD_LADDER_HEIGHTS": "144",
+        "TUSD_X264_PRESET": "ultrafast",
+        "TUSD_THUMBNAIL_COUNT": "1",
+        "TUSD_SEGMENT_SECONDS": "1",
+    }.items():
+        monkeypatch.setenv(name, value)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest) -> str:
+    """Empty: the default SQLite file in TUSD_DATA_DIR; else a fresh database on the private cluster."""
+    return "" if request.param == "sqlite" else str(request.getfixturevalue("postgres_url"))
+
+
+@pytest.fixture
+async def session() -> AsyncIterator[aiohttp.ClientSession]:
+    async with aiohttp.ClientSession() as http:
+        yield http
+
+
+async def _key_and_playlist(session: aiohttp.ClientSession, base: str, playback_url: str) -> tuple[int, bytes]:
+    async with session.get(playback_url) as resp:
+        assert resp.status == 200
+        master = m3u8.loads(await resp.text())
+    async with session.get(base + master.playlists[0].uri) as resp:
+        assert resp.status == 200
+        media = m3u8.loads(await resp.text())
+    async with session.get(base + media.keys[0].uri) as resp:
+        return resp.status, await resp.read()
+
+
+async def test_a_ready_asset_survives_redis_flushall(
+    small_ladder: None,
+    database_url: str,
+    aiohttp_server: Any,
+    session: aiohttp.ClientSession,
+    moto_endpoint: str,
+    s3_bucket: str,
+    redis_url: str,
+    tmp_path: Path,
+) -> None:
+    settings = Settings.from_flat(
+        data_dir=str(tmp_path / "data"),
+        store="s3",
+        s3_bucket=s3_bucket,
+        s3_endpoint_url=moto_endpoint,
+        s3_path_style=True,
+        master_key=os.urandom(32).hex(),
+        url_signing_secret=uuid.uuid4().hex,
+        redis_url=redis_url,
+        database_url=database_url,
+    )
+    server = await aiohttp_server(create_app(settings, locker=MemoryLocker()))
+    base = str(server.make_url("")).rstrip("/")
+    source = make_marked_clip(tmp_path / "clip.mp4", f"MARKER-{uuid.uuid4().hex}").read_bytes()
+    upload_id = await tus_upload(session, base, source, filename="clip.mp4")
+    worker = create_worker(settings, burst=True, poll_delay=0, handle_signals=False)
+    try:
+        await worker.main()
+        assert (worker.jobs_complete, worker.jobs_failed) == (1, 0)
+    finally:
+        await worker.close()
+    before = await wait_ready(session, base, upload_id, timeout=10)
+    key_before = await _key_and_playlist(session, base, before["playback_url"])
+    assert key_before[0] == 200 and len(key_before[1]) == 16
+
+    flush = redis.asyncio.Redis.from_url(redis_url)
+    try:
+        await flush.flushall()
+        assert await flush.dbsize() == 0
+    finally:
+        await flush.aclose()
+
+    after = await wait_ready(session, base, upload_id, timeout=10)
+    assert after["state"] == "ready" and after["playback_url"]
+    assert await _key_and_playlist(session, base, after["playback_url"]) == key_before  # the same data key
+    streams = await asyncio.to_thread(decode_hls, after["playback_url"])
+    assert [(w, h) for _, w, h in streams.values()] == [(192, 144)]
+    assert all(frames >= 40 for frames, _, _ in streams.values())
+    async with session.get(after["original_url"]) as resp:
+        assert resp.status == 200 and await resp.read() == source
