@@ -16,6 +16,7 @@ from .core.sweeper import Sweeper
 from .db.catalogue import SqlCatalogue
 from .db.engine import Database
 from .db.keys import DATABASE
+from .draft import side_protocol
 from .heap import keep_freed, trim_when_idle
 from .ingest import IngestActivity
 from .keys import ADMISSION, INGEST, OBSERVER, SERVICE, SETTINGS, STORE
@@ -211,7 +212,7 @@ def create_app(
     if settings.direct.direct_uploads:  # /s3/: before the tus routes too
         _setup_direct(app, settings, store, service, background=background)
     setup_webapp_routes(app)  # GET / and /static/: before the tus routes, which base path "/" puts at "/"
-    setup_routes(app)
+    setup_routes(app, side_protocol(settings) if settings.server.draft_uploads else None)
     setup_playback_routes(app)
     app.cleanup_ctx.append(_database(database, migrate=settings.database.database_migrate))  # before its users
     app.cleanup_ctx.append(_clients(store, redis, locker))
