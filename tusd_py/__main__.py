@@ -37,9 +37,11 @@ def _serve(args: argparse.Namespace) -> int:
     configure_logging(settings.log.log_format, settings.log.log_level)
     from pipeline.crypto.keys import KeyConfigError
 
+    from .auth.tokens import AuthConfigError
+
     try:
         app = create_app(settings)
-    except KeyConfigError as exc:  # a missing or corrupt master key: say so, no traceback
+    except (KeyConfigError, AuthConfigError) as exc:  # a missing key or token secret: say so, no traceback
         print(f"tusd-py: cannot start: {exc}", file=sys.stderr)
         return 2
     from .web.connections import CannotListen, CappedSite, serve
@@ -142,6 +144,60 @@ def _db(args: argparse.Namespace) -> int:
     return 0
 
 
+def _users(args: argparse.Namespace) -> int:
+    """``tusd-py users``: against the database the servers use (sessions: Redis, else the database)."""
+    from .auth import cli
+    from .db.engine import UNAVAILABLE, Database
+    from .db.migrate import upgrade
+    from .db.sessions import SqlSessions
+    from .db.users import SqlUsers
+    from .log import configure_logging
+
+    try:
+        settings = Settings()
+    except CONFIG_ERRORS as exc:
+        return _bad_config(exc)
+    configure_logging(settings.log.log_format, settings.log.log_level)
+
+    async def run() -> list[str]:
+        database = Database.from_settings(settings.database, settings.storage.data_dir)
+        redis: Any = None
+        try:
+            if settings.database.database_migrate:
+                await upgrade(database)
+            sessions: Any = SqlSessions(database)
+            if settings.redis.redis_url:
+                from redis.asyncio import Redis
+
+                from .auth.sessions import RedisSessions
+
+                redis = Redis.from_url(settings.redis.redis_url)
+                sessions = RedisSessions(redis)
+            return await cli.run(
+                args.users_command,
+                getattr(args, "email", ""),
+                users=SqlUsers(database),
+                sessions=sessions,
+                hash_concurrency=settings.auth.password_hash_concurrency,
+                password=lambda: cli.read_password(args.password_stdin),
+            )
+        finally:
+            if redis is not None:
+                await redis.aclose()
+            await database.close()
+
+    try:
+        lines = asyncio.run(run())
+    except cli.UsersCommandError as exc:
+        print(f"tusd-py users {args.users_command}: {exc}", file=sys.stderr)
+        return 1
+    except UNAVAILABLE as exc:
+        print(f"tusd-py users {args.users_command}: the database is unavailable: {exc}", file=sys.stderr)
+        return 1
+    print("\n".join(lines))
+    return 0
+
+
 def _config_doc(args: argparse.Namespace) -> int:
     from .configdoc import render
 
@@ -176,6 +232,15 @@ def main(argv: list[str] | None = None) -> int:
     db_sub.add_parser("current", help="the database's schema revision, and the newest this code knows")
     db_sub.add_parser("import-records", help="copy media records from Redis or tusd.sqlite3 (before the database)")
     db.set_defaults(func=_db)
+    users = sub.add_parser("users", help="accounts (TUSD_AUTH=local): create, list, disable, enable")
+    users_sub = users.add_subparsers(dest="users_command", required=True)
+    create = users_sub.add_parser("create", help="a new account; the password from a prompt or --password-stdin")
+    create.add_argument("email")
+    create.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
+    users_sub.add_parser("list", help="every account: id, created, active or disabled, email")
+    users_sub.add_parser("disable", help="refuse the account's logins and end its sessions").add_argument("email")
+    users_sub.add_parser("enable", help="let a disabled account log in again").add_argument("email")
+    users.set_defaults(func=_users, password_stdin=False)
     config_doc = sub.add_parser("config-doc", help="print the configuration reference (docs/configuration.md)")
     config_doc.set_defaults(func=_config_doc)
     args = parser.parse_args(argv)

@@ -9,6 +9,8 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
+from .auth.ports import Sessions, Users
+from .auth.setup import setup_auth
 from .completion import InProcessQueue
 from .core.ports import CompletionSink, Locker, Store
 from .core.service import Limits, UploadService
@@ -16,6 +18,7 @@ from .core.sweeper import Sweeper
 from .db.catalogue import SqlCatalogue
 from .db.engine import Database
 from .db.keys import DATABASE
+from .db.users import SqlUsers
 from .draft import side_protocol
 from .heap import keep_freed, trim_when_idle
 from .ingest import IngestActivity
@@ -67,6 +70,20 @@ def build_store(settings: Settings, redis: Any | None = None) -> Store:
 
         return S3Store.from_settings(settings, redis=redis)
     raise ValueError(f"unknown store {settings.storage.store!r}")
+
+
+def build_sessions(settings: Settings, redis: Any | None, database: Database) -> Sessions | None:
+    """Refresh sessions of local accounts: in Redis when the server has one (shared by instances),
+    else in the SQL database (the embedded default: they survive a restart)."""
+    if settings.auth.auth != "local":
+        return None
+    if redis is None:
+        from .db.sessions import SqlSessions
+
+        return SqlSessions(database)
+    from .auth.sessions import RedisSessions
+
+    return RedisSessions(redis)
 
 
 def build_locker(settings: Settings, redis: Any | None) -> Locker:
@@ -151,6 +168,8 @@ def create_app(
     locker: Locker | None = None,
     sink: CompletionSink | None = None,
     background: bool = True,
+    users: Users | None = None,
+    sessions: Sessions | None = None,
 ) -> web.Application:
     app = web.Application(middlewares=[tus_middleware])
     app[SETTINGS] = settings
@@ -212,6 +231,9 @@ def create_app(
     if settings.direct.direct_uploads:  # /s3/: before the tus routes too
         _setup_direct(app, settings, store, service, background=background)
     setup_webapp_routes(app)  # GET / and /static/: before the tus routes, which base path "/" puts at "/"
+    # The auth middleware (after tus_middleware, which maps its 401s) and /auth, before the tus routes.
+    users = users or SqlUsers(database)
+    setup_auth(app, settings, users=users, sessions=sessions or build_sessions(settings, redis, database))
     setup_routes(app, side_protocol(settings) if settings.server.draft_uploads else None)
     setup_playback_routes(app)
     app.cleanup_ctx.append(_database(database, migrate=settings.database.database_migrate))  # before its users

@@ -44,6 +44,8 @@ async def read_json(request: web.Request) -> dict[str, Any]:
         value = json.loads(data.decode("utf-8"))
     except (UnicodeDecodeError, ValueError) as exc:
         raise BadRequest(f"the body is not JSON: {exc}") from None
+    except RecursionError:  # 8 KiB of '[' nests deeper than the parser recurses
+        raise BadRequest("the body's JSON nests too deep") from None
     if not isinstance(value, dict):
         raise Unprocessable("the body must be a JSON object")
     return value
