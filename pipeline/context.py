@@ -27,7 +27,7 @@ from .crypto.keys import KeyEncryptionKey
 from .crypto.settings import CryptoSettings
 from .observe import NO_OBSERVER, JobObserver
 from .pool import JobPool
-from .ports import UploadSource
+from .ports import MediaEvents, NoMediaEvents, UploadSource
 from .publish import Publisher
 from .records import MediaRecords, RedisMediaRecords
 from .scratch import remove_abandoned
@@ -87,6 +87,7 @@ class Deps:
     keys: KeyEncryptionKey | None = None  # default: the local key ring of ``crypto``
     crypto: CryptoSettings | None = None  # the crypto section, placed (required)
     observer: JobObserver = NO_OBSERVER  # metrics (the application's), or nothing
+    events: MediaEvents = field(default_factory=NoMediaEvents)  # final records (the application's webhooks)
     publisher: Publisher = field(init=False)
     own_ring: bool = field(init=False, default=False)  # a local ring this Deps reads itself
 
@@ -147,7 +148,10 @@ def arq_startup(open_storage: OpenStorage) -> Callable[[dict[str, Any]], Awaitab
         open_records: OpenRecords | None = ctx.get("open_records")  # the application's (its SQL database)
         records = await open_records(redis, stack) if open_records is not None else RedisMediaRecords(redis)
         observer: JobObserver = ctx.get("observer") or NO_OBSERVER  # the application's metrics
-        ctx["deps"] = Deps(settings, uploads, assets, records, pool, keys=keys, crypto=crypto, observer=observer)
+        events: MediaEvents = ctx.get("events") or NoMediaEvents()  # the application's webhooks
+        ctx["deps"] = Deps(
+            settings, uploads, assets, records, pool, keys=keys, crypto=crypto, observer=observer, events=events
+        )
         log.info("worker_started", pool=settings.process_workers, kek=crypto.kek_provider)
 
     return startup

@@ -12,6 +12,7 @@ from aiohttp import web
 from .auth.ports import Sessions, Users
 from .auth.setup import setup_auth
 from .completion import InProcessQueue
+from .core.catalogue import Catalogue
 from .core.ports import CompletionSink, Locker, Store
 from .core.service import Limits, UploadService
 from .core.sweeper import Sweeper
@@ -36,6 +37,7 @@ from .web.health import Readiness, setup_health_routes
 from .web.middlewares import tus_middleware
 from .web.routes import setup_routes
 from .webapp import setup_webapp_routes
+from .webhooks.wiring import Webhooks
 
 if TYPE_CHECKING:
     from pipeline.assets import AssetStore
@@ -45,6 +47,7 @@ if TYPE_CHECKING:
 
 SWEEPER = web.AppKey("tusd_py.sweeper", Sweeper)
 QUEUE = web.AppKey("tusd_py.queue", InProcessQueue)
+WEBHOOKS = web.AppKey("tusd_py.webhooks", Webhooks)
 
 
 def build_redis(settings: Settings) -> Any | None:
@@ -182,10 +185,16 @@ def create_app(
         time_calls(metrics.s3_call)
     queue = InProcessQueue()
     locker = locker or build_locker(settings, redis)
+    completion = sink or build_sink(settings, redis, queue)
+    catalogue: Catalogue = SqlCatalogue(database)
+    webhooks = Webhooks(settings.webhooks, database.engine, store) if settings.webhooks.urls else None
+    if webhooks is not None:  # events recorded where they happen (tusd_py/webhooks/sources.py)
+        completion, catalogue = webhooks.sink(completion), webhooks.catalogue(catalogue)
+        app[WEBHOOKS] = webhooks
     service = UploadService(
         store,
         locker,
-        sink or build_sink(settings, redis, queue),
+        completion,
         Limits(
             max_size=settings.server.max_size or None,
             expiry_seconds=settings.server.upload_expiry,
@@ -199,7 +208,7 @@ def create_app(
             quota_uploads_in_flight=settings.limits.quota_uploads_in_flight,
         ),
         metrics,
-        catalogue=SqlCatalogue(database),
+        catalogue=catalogue,
     )
     app[STORE] = store
     app[SERVICE] = service
@@ -238,6 +247,8 @@ def create_app(
     setup_playback_routes(app)
     app.cleanup_ctx.append(_database(database, migrate=settings.database.database_migrate))  # before its users
     app.cleanup_ctx.append(_clients(store, redis, locker))
+    if webhooks is not None and background:  # its outbox is in the database migrated above
+        app.cleanup_ctx.append(_dispatching(webhooks))
     if vault.keys is None:
         app.cleanup_ctx.append(_key_ring(crypto, vault))
     if background and redis is None and sink is None:
@@ -342,6 +353,7 @@ def _embedded_pipeline(
             crypto=settings.crypto,
             observer=app[METRICS],
             handed_off_at=queue.handed_off_at,
+            events=app[WEBHOOKS].media if WEBHOOKS in app else None,
         )
         if pipeline.deps.keys is None and vault.keys is not None:
             pipeline.deps.use_keys(vault.keys)  # KMS: the ring the server opened
@@ -349,6 +361,19 @@ def _embedded_pipeline(
         await pipeline.start()  # jobs handed off before a restart but never processed, their scratch
         yield
         await pipeline.close()
+
+    return ctx
+
+
+def _dispatching(webhooks: Webhooks) -> Callable[[web.Application], AsyncIterator[None]]:
+    """The webhook dispatcher while the server runs (docs/operations.md, "Webhooks")."""
+
+    async def ctx(app: web.Application) -> AsyncIterator[None]:
+        task = asyncio.create_task(webhooks.dispatcher.run_forever(), name="webhooks")
+        yield
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
 
     return ctx
 

@@ -26,10 +26,12 @@ from .core.ports import Store
 from .metrics import Metrics
 from .processing import StoreUploads, build_assets
 from .settings import Settings
+from .webhooks.wiring import Webhooks
 
 
-def storage_opener(settings: Settings, metrics: Metrics | None = None) -> OpenStorage:
-    """The upload store the server writes, and the asset store beside it (closed by the stack)."""
+def storage_opener(settings: Settings, metrics: Metrics | None = None, webhooks: Webhooks | None = None) -> OpenStorage:
+    """The upload store the server writes, and the asset store beside it (closed by the stack);
+    ``webhooks`` read the owner, size and name of an upload from the same store."""
     storage = settings.storage
 
     async def open_storage(redis: Any, stack: AsyncExitStack) -> tuple[UploadSource, AssetStore]:
@@ -49,6 +51,8 @@ def storage_opener(settings: Settings, metrics: Metrics | None = None) -> OpenSt
         else:
             raise ValueError("the worker needs TUSD_STORE=file or s3 (a memory store lives in one process)")
         assets = build_assets(storage.store, store, bucket=storage.s3_bucket, data_dir=storage.data_dir)
+        if webhooks is not None:
+            webhooks.media.attach(store)
         return StoreUploads(store), assets
 
     return open_storage
@@ -56,9 +60,10 @@ def storage_opener(settings: Settings, metrics: Metrics | None = None) -> OpenSt
 
 def worker_options(settings: Settings, metrics: Metrics | None = None) -> dict[str, Any]:
     """Keyword arguments of ``arq.worker.Worker``; ``metrics`` observes its jobs and S3 calls."""
+    webhooks = build_webhooks(settings)
     options = pipeline_worker.worker_options(
         settings.pipeline,
-        storage_opener(settings, metrics),
+        storage_opener(settings, metrics, webhooks),
         redis_url=settings.redis.redis_url,
         crypto=settings.crypto,
         redis_timeout=settings.redis.redis_timeout,
@@ -66,6 +71,8 @@ def worker_options(settings: Settings, metrics: Metrics | None = None) -> dict[s
     options["ctx"] = {**options["ctx"], "open_records": records_opener(settings)}
     if metrics is not None:
         options["ctx"] = {**options["ctx"], "observer": metrics}
+    if webhooks is not None:  # media.ready/failed go to the outbox; the servers' dispatchers send them
+        options["ctx"] = {**options["ctx"], "events": webhooks.media}
     return options
 
 
@@ -85,6 +92,15 @@ def records_opener(settings: Settings) -> OpenRecords:
         return SqlMediaRecords(database, RedisNotifier(redis))
 
     return open_records
+
+
+def build_webhooks(settings: Settings) -> Webhooks | None:
+    """With TUSD_WEBHOOK_URLS: the outbox in the SQL database (its engine connects at first use)."""
+    if not settings.webhooks.urls:
+        return None
+    from .db.engine import Database
+
+    return Webhooks(settings.webhooks, Database.from_settings(settings.database, settings.storage.data_dir).engine)
 
 
 def create_worker(settings: Settings, *, metrics: Metrics | None = None, **overrides: Any) -> Worker:
