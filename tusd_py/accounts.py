@@ -1,6 +1,6 @@
 """Erasing an account's data: every upload of the owner, and everything processing made of it.
 
-``DELETE /auth/me`` (the auth package) calls the ``ERASER`` AppKey (``tusd_py/keys.py``) with the
+``DELETE /auth/me`` (the auth package) calls the ``ERASER`` AppKey (``tusd_py/auth/keys.py``) with the
 user id before it removes the account row: the eraser walks the catalogue's ids of the owner and,
 for each upload,
 
@@ -55,7 +55,7 @@ class AccountEraser:
         self.records = records
         self.assets = assets  # opened after the store's start(): asked for at the first erasure
 
-    async def __call__(self, owner: str) -> None:
+    async def erase(self, owner: str) -> None:
         """Erase every upload and asset of ``owner`` (a user id; never the open server's "")."""
         if not owner:
             raise ValueError("the empty owner is every anonymous upload: refusing to erase them")

@@ -11,6 +11,8 @@ from aiohttp import web
 
 from .auth.ports import Sessions, Users
 from .auth.setup import setup_auth
+from .accounts import AccountEraser
+from .auth.keys import ERASER
 from .completion import InProcessQueue
 from .core.catalogue import Catalogue
 from .core.ports import CompletionSink, Locker, Store
@@ -228,6 +230,8 @@ def create_app(
     from .processing import PlaybackVault, StatusRecords
 
     app[MEDIA] = StatusRecords(media)  # Redis unreachable: 503, not 500
+    # DELETE /auth/me erases the account's uploads and processed media first (tusd_py/accounts.py)
+    app[ERASER] = AccountEraser(service, media, lambda: _assets(settings, store)).erase
 
     crypto = settings.crypto
     vault = build_vault(settings, crypto, store, media)

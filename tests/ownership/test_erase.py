@@ -71,7 +71,7 @@ async def test_erasing_an_owner_removes_their_uploads_and_media_only(client: Any
     await _processed(client, bobs)
     eraser = _eraser(client)
 
-    await eraser(user_of(client, alice))
+    await eraser.erase(user_of(client, alice))
 
     for upload_id in (ready, unfinished):
         head = await client.head(f"/files/{upload_id}", headers={**TUS, **alice})
@@ -117,10 +117,10 @@ async def test_an_erasure_cut_short_is_finished_by_the_next_run(client: Any) -> 
     eraser = AccountEraser(plain.service, plain.records, lambda: flaky)
     owner = user_of(client, alice)
     with pytest.raises(ServerStorageUnavailable):  # 503 to DELETE /auth/me: the account stays
-        await eraser(owner)
+        await eraser.erase(owner)
     assert sorted(await client.app[SERVICE].catalogue.ids(owner)) == sorted([first, second])
-    await eraser(owner)
-    await eraser(owner)  # nothing left: a third run is harmless
+    await eraser.erase(owner)
+    await eraser.erase(owner)  # nothing left: a third run is harmless
     assert await plain.assets().list(f"media/{first}/") == []
     for upload_id in (first, second):
         assert (await client.head(f"/files/{upload_id}", headers={**TUS, **alice})).status in (404, 410)
@@ -129,4 +129,4 @@ async def test_an_erasure_cut_short_is_finished_by_the_next_run(client: Any) -> 
 
 async def test_the_empty_owner_is_never_erased(client: Any) -> None:
     with pytest.raises(ValueError, match="refusing"):
-        await _eraser(client)("")
+        await _eraser(client).erase("")
