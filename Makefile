@@ -9,10 +9,12 @@ JS_CLIENT := tests/clients/js
 
 install: $(STAMP)
 
+# setuptools prints a note on every editable install ("Editable installation... folders with the
+# same name as your package"): information, not a warning; filtered by its message, nothing else.
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q -U pip
-	$(BIN)/pip install -q -e '.[dev]'
+	PYTHONWARNINGS='ignore:Editable installation' $(BIN)/pip install -q -e '.[dev]'
 	touch $(STAMP)
 
 run: install
