@@ -196,7 +196,9 @@ class Recovery:
         now = time.monotonic()
         if record is not None and record.state.terminal:
             # Done, but arq's own bookkeeping did not happen (Redis went away as the job ended).
-            return await self._release_job(upload_id, "drop")
+            # A ready asset whose plaintext source is still there runs once more, to drop it.
+            left = record.state is MediaState.READY and record.original and not record.source_dropped
+            return await self._release_job(upload_id, "retry" if left else "drop")
         if record is None or record.state is not MediaState.PROCESSING:
             first = self.suspects.setdefault(upload_id, now)
             if now - first < self.settings.job_heartbeat:

@@ -77,11 +77,11 @@ class StoreUploads:
                 yield chunk
 
     async def drop_source(self, upload_id: str) -> bool:
-        try:
-            upload = await self.store.get_upload(upload_id)
-        except (UploadNotFound, UploadGone):
-            return False  # terminated meanwhile: nothing plaintext is left
-        with _to_pipeline():
+        with _to_pipeline():  # the store's records unreachable: the job's retry drops it
+            try:
+                upload = await self.store.get_upload(upload_id)
+            except (UploadNotFound, UploadGone):
+                return False  # terminated meanwhile: nothing plaintext is left
             await self.store.as_discardable_upload(upload).discard()
         return True
 

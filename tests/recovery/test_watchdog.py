@@ -118,6 +118,18 @@ async def test_a_finished_job_whose_bookkeeping_was_cut_is_cleared(arq: ArqRedis
     assert record is not None and record.state is MediaState.READY  # no second run
 
 
+async def test_a_ready_job_that_could_not_drop_its_source_runs_once_more(
+    arq: ArqRedis, records: FileMediaRecords
+) -> None:
+    """Published, then Redis went away before the plaintext source was dropped: the job is freed
+    (not removed), so a worker runs it again, finds it ready and drops the source."""
+    await started(arq)
+    await records.put(MediaRecord(upload_id=UPLOAD, state=MediaState.READY, original="original", tries=1))
+    assert await Recovery(arq, records, settings()).scan() == 1
+    assert not await arq.exists(in_progress_key_prefix + JID)
+    assert await arq.exists(job_key_prefix + JID) and await arq.zscore(default_queue_name, JID) is not None
+
+
 @pytest.mark.parametrize("before", [None, MediaState.QUEUED, MediaState.PROCESSING, MediaState.RETRYING])
 async def test_a_lost_job_is_written_again_once(
     arq: ArqRedis, records: FileMediaRecords, before: MediaState | None

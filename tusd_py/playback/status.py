@@ -39,6 +39,9 @@ from .keys import MEDIA, SIGNER
 
 HEARTBEAT = 15.0  # seconds between keep-alive comments on an idle event stream
 FINAL_EVENTS = frozenset(str(state) for state in MediaState if state.terminal)  # ready, stored, failed
+# A retrying job says why and which try comes next; a processing one which try runs.
+_WITH_REASON = (MediaState.FAILED, MediaState.STORED, MediaState.RETRYING)
+_WITH_TRY = (MediaState.PROCESSING, MediaState.RETRYING)
 UPLOADER_KEYS = ("uploadedBy", "uploaded_by", "user", "username")  # read on an open server only
 
 
@@ -63,7 +66,8 @@ def status(
         "id": info.id,
         "state": state,
         "progress": round(record.progress, 1) if record else 0.0,
-        "reason": record.reason if record and record.state in (MediaState.FAILED, MediaState.STORED) else None,
+        "reason": record.reason if record and record.state in _WITH_REASON else None,
+        "try": record.tries or None if record and record.state in _WITH_TRY else None,
         "kind": None,
         "duration": None,
         "master_playlist": None,
