@@ -172,7 +172,8 @@ export class VideoList {
       this.onChange?.(item.data)
     }
     for (const name of ['progress', 'ready', 'stored', 'failed']) stream.addEventListener(name, update)
-    // Closed by the server (lifetime reached, token expired, restart): a fresh token and a new stream.
+    // Closed for good (the stream's lifetime with a token that has expired since, a restart, too
+    // many streams): the state is read once, then a new stream with a fresh token (or polling).
     stream.addEventListener('error', () => {
       if (stream.readyState !== EventSource.CLOSED && !FINAL.has(item.data.state)) return // it reconnects itself
       this.stop(item)
@@ -180,13 +181,17 @@ export class VideoList {
     })
   }
 
+  // Read the state once; upsert() follows an unfinished item again (a stream if one is free).
   async poll(item) {
     item.timer = null
     if (!this.items.has(item.data.id)) return
-    const response = await api(`/media/${encodeURIComponent(item.data.id)}`)
-    if (response.ok) {
+    const response = await api(`/media/${encodeURIComponent(item.data.id)}`).catch(() => null)
+    if (response?.ok) {
       const status = await response.json()
       this.upsert(entry({ ...status, name: null, size: null }), { atEnd: true })
+    } else if (response?.status === 404 || response?.status === 410) {
+      this.drop(item.data.id) // deleted elsewhere
+      this.empty.hidden = this.items.size > 0
     } else if (!FINAL.has(item.data.state)) {
       item.timer = setTimeout(() => this.poll(item), POLL_MS)
     }
