@@ -404,3 +404,33 @@ def test_pause_and_resume_continue_from_the_servers_offset(
     assert patches[1] == heads[0], traffic.events  # resumed where the server stood, not from zero
     assert [kind for kind, _, _ in traffic.events].count("POST") == 1
     assert server_sha256(web_server.url, login(web_server.url, email), upload_id) == sha256_of(clips["large"])
+
+
+def test_another_origin_uploads_with_a_bearer_token(context: Any, web_server: ServerProcess) -> None:
+    """What docs/web.md tells an app that embeds the widget: CORS (here the default '*') and the
+    token as a header, no cookie. The app's page is on http://localhost:<port>, another origin
+    than http://127.0.0.1:<port>; the browser preflights each request."""
+    email = new_email("embedder")
+    assert httpx.post(f"{web_server.url}/auth/register", json={"email": email, "password": PASSWORD}).status_code == 201
+    token = login(web_server.url, email)
+    page = context.new_page()
+    page.goto(f"http://localhost:{web_server.port}/static/VERSIONS.txt")  # any document of that origin
+    result = page.evaluate(
+        """async ([server, token]) => {
+          const auth = { Authorization: `Bearer ${token}`, 'Tus-Resumable': '1.0.0' }
+          const created = await fetch(`${server}/files/`, { method: 'POST', headers: { ...auth,
+            'Upload-Length': '5', 'Upload-Metadata': 'filename ' + btoa('embedded.txt') } })
+          const location = created.headers.get('Location')
+          const patched = await fetch(location, { method: 'PATCH', headers: { ...auth,
+            'Upload-Offset': '0', 'Content-Type': 'application/offset+octet-stream' }, body: 'hello' })
+          const id = location.split('/').pop()
+          const status = await fetch(`${server}/media/${id}`, { headers: auth })
+          const anonymous = await fetch(`${server}/media/${id}`)
+          return { created: created.status, patched: patched.status, offset: patched.headers.get('Upload-Offset'),
+            status: status.status, body: await status.json(), anonymous: anonymous.status }
+        }""",
+        [web_server.url, token],
+    )
+    assert result["created"] == 201 and result["patched"] == 204 and result["offset"] == "5", result
+    assert result["status"] == 200 and result["body"]["upload_length"] == 5, result
+    assert result["anonymous"] == 401, result
