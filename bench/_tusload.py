@@ -85,8 +85,11 @@ async def upload_one(session: aiohttp.ClientSession, endpoint: str, w: Workload,
     return url
 
 
-async def run_workload(endpoint: str, w: Workload, payload: Payload) -> tuple[float, list[str]]:
-    """Seconds from the first POST to the last PATCH answer, and the upload URLs."""
+async def run_workload(
+    endpoint: str, w: Workload, payload: Payload, headers: dict[str, str] | None = None
+) -> tuple[float, list[str]]:
+    """Seconds from the first POST to the last PATCH answer, and the upload URLs. ``headers`` go
+    on every request (``Authorization`` for a server with accounts)."""
     queue: asyncio.Queue[int] = asyncio.Queue()
     for i in range(w.uploads):
         queue.put_nowait(i)
@@ -94,7 +97,7 @@ async def run_workload(endpoint: str, w: Workload, payload: Payload) -> tuple[fl
     timeout = aiohttp.ClientTimeout(total=None, sock_connect=30, sock_read=300)
     connector = aiohttp.TCPConnector(limit=w.concurrency)
 
-    async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session:
+    async with aiohttp.ClientSession(connector=connector, timeout=timeout, headers=headers) as session:
 
         async def worker() -> None:
             while not queue.empty():

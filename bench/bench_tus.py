@@ -1,11 +1,16 @@
 """Throughput and peak memory of ``tusd-py serve``, next to baselines measured in the same run.
 
     .venv/bin/python bench/bench_tus.py [--store file|s3|both] [--repeat 3] [--quick] [--json out.json]
+    .venv/bin/python bench/bench_tus.py --auth [--repeat 3]
 
 File store: the same tus load against ``tusd-py serve`` (TUSD_STORE=file) and against
 ``bench/baseline_server.py`` (bare aiohttp streaming PATCH bodies to a file):
   8 uploads x 64 MiB at concurrency 4 in 8 MiB PATCHes; 1 x 512 MiB in one PATCH;
   200 x 1 MiB at concurrency 16.
+With ``--auth``: the file store's tus load against ``tusd-py serve`` with TUSD_AUTH=local (an
+account registered and logged in once, ``Authorization: Bearer`` on every request) next to the
+same server with TUSD_AUTH=none, on 200 x 1 MiB (or the ``--only`` workloads); target ratio 0.9.
+Every other run is open (TUSD_AUTH=none), as the figures before accounts were.
 S3 store: ``tusd-py serve`` (TUSD_STORE=s3, private redis-server) against moto's server, next to
 moto's raw multipart ceiling (aiobotocore uploading 8 MiB parts straight to moto) on 8 x 64 MiB
 at concurrency 4, and our peak RSS during one 512 MiB PATCH.
@@ -33,7 +38,19 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import _s3
-from _procs import AWS_ENV, ROOT, VENV_BIN, MiB, Service, free_port, start, start_moto, start_redis
+from _procs import (
+    AWS_ENV,
+    ROOT,
+    VENV_BIN,
+    MiB,
+    Service,
+    cpu_seconds,
+    free_port,
+    queue_seconds,
+    start,
+    start_moto,
+    start_redis,
+)
 from _tusload import Payload, Workload, run_workload
 
 FILE_WORKLOADS = [
@@ -52,6 +69,13 @@ S3_QUICK = [
     Workload("1 x 24 MiB, single PATCH", 1, 24 * MiB, 24 * MiB, 1),
 ]
 FILE_RATIO, FILE_RSS, S3_RATIO, S3_RSS = 0.70, 120 * MiB, 0.80, 150 * MiB
+AUTH_RATIO = 0.90  # issue 13: auth=local against auth=none
+AUTH_ENV = {  # accounts on, the per-user limits far above what the load sends
+    "TUSD_AUTH": "local",
+    "TUSD_RATE_API_USER": "1000000/minute",
+    "TUSD_RATE_UPLOADS_USER": "1000000/hour",
+}
+BENCH_PASSWORD = "bench password 0123456789"
 BY_NAME = {w.name: w for w in FILE_WORKLOADS + FILE_QUICK + S3_WORKLOADS + S3_QUICK}
 SERVER_ENV: dict[str, str] = {}  # --env: extra TUSD_* settings for our server (tuning experiments)
 
@@ -78,7 +102,8 @@ def _bytes_on_disk(directory: Path) -> int:
 
 def _ours(name: str, env: dict[str, str], data_dir: Path, logs: Path) -> Service:
     port = free_port()
-    env = {**env, **SERVER_ENV, "TUSD_HOST": "127.0.0.1", "TUSD_PORT": str(port), "TUSD_DATA_DIR": str(data_dir)}
+    env = {"TUSD_AUTH": "none", **env, **SERVER_ENV}
+    env.update({"TUSD_HOST": "127.0.0.1", "TUSD_PORT": str(port), "TUSD_DATA_DIR": str(data_dir)})
     return start(name, [str(VENV_BIN / "tusd-py"), "serve"], env=env, url=f"http://127.0.0.1:{port}", log_dir=logs)
 
 
@@ -95,10 +120,32 @@ def _baseline(data_dir: Path, logs: Path) -> Service:
     return start("baseline", argv, env={}, url=f"http://127.0.0.1:{port}", log_dir=logs)
 
 
-def _drive(service: Service, w: Workload, payload: Payload) -> Sample:
+async def _access_token(url: str) -> str:
+    """Register an account on a fresh server and log in once (before the clock starts)."""
+    import aiohttp
+
+    body = {"email": "bench@example.com", "password": BENCH_PASSWORD}
+    async with aiohttp.ClientSession() as session:
+        async with session.post(url + "/auth/register", json=body) as resp:
+            if resp.status != 201:
+                raise RuntimeError(f"register: HTTP {resp.status}: {await resp.text()}")
+        async with session.post(url + "/auth/login", json=body) as resp:
+            if resp.status != 200:
+                raise RuntimeError(f"login: HTTP {resp.status}: {await resp.text()}")
+            token: str = (await resp.json())["access_token"]
+            return token
+
+
+def _drive(service: Service, w: Workload, payload: Payload, *, login: bool = False) -> Sample:
     """Run the workload against a started server, then stop it (its log on stderr if it failed)."""
     try:
-        seconds, _ = asyncio.run(run_workload(service.url + "/files/", w, payload))
+        headers = None
+        if login:
+            headers = {"Authorization": f"Bearer {asyncio.run(_access_token(service.url))}"}
+            # the account's two password hashes are set-up, like the server's start: not the load's CPU
+            service.cpu_at_ready = cpu_seconds(service.proc.pid) or 0.0
+            service.queued_at_ready = queue_seconds(service.proc.pid) or 0.0
+        seconds, _ = asyncio.run(run_workload(service.url + "/files/", w, payload, headers))
         return _finish(service, seconds, w.total)
     except Exception:
         print(service.log_tail(), file=sys.stderr)
@@ -162,7 +209,44 @@ def measure_s3(kind: str, w: Workload, payload: Payload, tmp: Path, s3: dict[str
     return sample
 
 
+def measure_auth(kind: str, w: Workload, payload: Payload, tmp: Path) -> Sample:
+    """The file store with accounts ('local') or open ('none'); the files are checked as above."""
+    os.sync()
+    data_dir = Path(tempfile.mkdtemp(prefix=f"auth-{kind}-", dir=tmp))
+    env = {"TUSD_STORE": "file", **(AUTH_ENV if kind == "local" else {"TUSD_AUTH": "none"})}
+    sample = _drive(_ours(f"ours-auth-{kind}", env, data_dir, tmp), w, payload, login=kind == "local")
+    stored = _bytes_on_disk(data_dir / "uploads")
+    _retire(data_dir)
+    if stored != w.total:
+        raise RuntimeError(f"auth {kind}: {stored} bytes on disk after {w.name}, expected {w.total}")
+    return sample
+
+
 Results = dict[str, dict[str, list[Sample]]]  # workload name -> kind -> one sample per repeat
+
+
+def run_auth(workloads: list[Workload], repeat: int, payload: Payload, tmp: Path) -> Results:
+    results: Results = {w.name: {"local": [], "none": []} for w in workloads}
+    for r in range(repeat):
+        for w in workloads:
+            for kind in ["none", "local"] if r % 2 == 0 else ["local", "none"]:
+                sample = measure_auth(kind, w, payload, tmp)
+                results[w.name][kind].append(sample)
+                _progress("auth", r, w, kind, sample)
+    return results
+
+
+def report_auth(results: Results, repeat: int) -> None:
+    print(f"\nFile store: TUSD_AUTH=local vs TUSD_AUTH=none (median of {repeat}; MB = 10^6 bytes)")
+    print(f"{'workload':<34}{'local MB/s':>11}{'none MB/s':>10}{'ratio':>8}     {'local CPU':>10}{'none CPU':>10}")
+    for name, kinds in results.items():
+        local, none = kinds["local"], kinds["none"]
+        ratio = _ratio(local, none)
+        print(
+            f"{name:<34}{_med(local, 'mbps'):>11.1f}{_med(none, 'mbps'):>10.1f}{ratio:>8.2f} "
+            f"{_mark(ratio >= AUTH_RATIO):<4}{_med(local, 'cpu'):>8.2f} s{_med(none, 'cpu'):>8.2f} s"
+        )
+    print(f"target: ratio >= {AUTH_RATIO} (issue 13)")
 
 
 def run_file(workloads: list[Workload], repeat: int, payload: Payload, tmp: Path) -> Results:
@@ -267,6 +351,9 @@ def main() -> None:
     parser.add_argument("--only", default="", help="run only the workloads whose name contains this text")
     parser.add_argument("--env", action="append", default=[], metavar="KEY=VALUE", help="extra setting for tusd-py")
     parser.add_argument("--dir", type=Path, help="where the servers write (default: the system temp directory)")
+    parser.add_argument(
+        "--auth", action="store_true", help="file store: TUSD_AUTH=local vs none (200 x 1 MiB unless --only)"
+    )
     args = parser.parse_args()
     SERVER_ENV.update(item.split("=", 1) for item in args.env)
     repeat = args.repeat or (1 if args.quick else 3)
@@ -275,12 +362,19 @@ def main() -> None:
     results: dict[str, Results] = {}
     with tempfile.TemporaryDirectory(prefix="tusd-bench-", dir=args.dir) as tmpdir:
         tmp = Path(tmpdir)
+        if args.auth:
+            only = args.only or ("256 KiB" if args.quick else "200 x 1 MiB")
+            workloads = [w for w in (FILE_QUICK if args.quick else FILE_WORKLOADS) if only in w.name]
+            results["auth"] = run_auth(workloads, repeat, payload, tmp)
+            stores = []
         if "file" in stores:
             workloads = [w for w in (FILE_QUICK if args.quick else FILE_WORKLOADS) if args.only in w.name]
             results["file"] = run_file(workloads, repeat, payload, tmp)
         if "s3" in stores:
             workloads = [w for w in (S3_QUICK if args.quick else S3_WORKLOADS) if args.only in w.name]
             results["s3"] = run_s3(workloads, repeat, payload, tmp)
+    if "auth" in results:
+        report_auth(results["auth"], repeat)
     if "file" in results:
         report_file(results["file"], repeat)
     if "s3" in results:

@@ -105,3 +105,24 @@ def test_a_corrupt_key_file_stops_the_start(make_settings: Callable[..., Setting
     path.write_text("not hex\n")
     with pytest.raises(AuthConfigError, match="corrupt"):
         signing_secret(settings)
+
+
+def test_a_remembered_token_still_expires(monkeypatch: pytest.MonkeyPatch) -> None:
+    tokens = make(access=10)
+    now = time.time()
+    token = tokens.access("user-1", "sid-1", now)
+    assert tokens.verify_access(token).user_id == "user-1"
+    assert tokens.verify_access(token).user_id == "user-1"  # from memory
+    monkeypatch.setattr("tusd_py.auth.tokens.time.time", lambda: now + 11)
+    with pytest.raises(InvalidToken, match="expired"):
+        tokens.verify_access(token)
+    assert token not in tokens._verified  # forgotten: the next check is PyJWT's own
+
+
+def test_the_memory_of_verified_tokens_is_bounded() -> None:
+    tokens = make()
+    tokens.VERIFIED_MAX = 8
+    now = time.time()
+    for i in range(20):
+        tokens.verify_access(tokens.access(f"user-{i}", "sid", now))
+        assert len(tokens._verified) <= 8
