@@ -19,8 +19,9 @@ import structlog
 
 from .assets import AssetStore
 from .context import Deps, make_pool
+from .contract import MediaState
 from .crypto.settings import CryptoSettings
-from .jobs import TransientError, run_timed
+from .jobs import TransientError, mark_failed, mark_retrying, run_timed
 from .observe import NO_OBSERVER, JobObserver
 from .ports import JobQueue, MediaEvents, NoMediaEvents, UploadSource
 from .records import MediaRecords
@@ -86,12 +87,23 @@ class EmbeddedPipeline:
         await self.rescan()
 
     async def rescan(self) -> int:
-        """Enqueue every handed-off upload whose record is missing or not final."""
+        """Enqueue every handed-off upload whose record is missing or not final. A record left
+        ``processing`` by the process that died says ``retrying`` until its next try claims it:
+        no job of this process holds it."""
         found = 0
         async for upload_id in self.deps.uploads.handed_off():  # the others: the sweeper's finisher
             try:
                 record = await self.deps.records.get(upload_id)
                 if record is None or not record.state.terminal:
+                    if record is not None and record.state is MediaState.PROCESSING:
+                        if record.tries >= self.deps.settings.max_tries:
+                            reason = f"processing failed after {record.tries} tries: the server stopped during the last"
+                            await mark_failed(self.deps, upload_id, reason)
+                            continue
+                        reason = f"the server stopped during try {record.tries}"
+                        await mark_retrying(self.deps, upload_id, record.tries + 1, reason)
+                        # tries count across restarts: a file that kills the server fails in the end
+                        self.tries[upload_id] = record.tries
                     await self.queue.submit(upload_id)
                     found += 1
             except Exception:
