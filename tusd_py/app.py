@@ -17,7 +17,7 @@ from .completion import InProcessQueue
 from .core.catalogue import Catalogue
 from .core.ports import CompletionSink, Locker, Store
 from .core.service import Limits, UploadService
-from .core.sweeper import Sweeper
+from .core.sweeper import ProcessingAudit, Sweeper
 from .db.catalogue import SqlCatalogue
 from .db.engine import Database
 from .db.keys import DATABASE
@@ -126,6 +126,16 @@ class _AllReady:
         await asyncio.gather(*(check.ready() for check in self.checks))
 
 
+def build_audit(settings: Settings, redis: Any | None, media: MediaRecords) -> ProcessingAudit | None:
+    """With jobs in Redis, the sweeper checks every handed-off upload against the queue (jobs lost
+    with Redis written again, dead workers' jobs released); the embedded queue rescans at start."""
+    if redis is None:
+        return None
+    from pipeline.recovery import Recovery
+
+    return Recovery(redis, media, settings.pipeline)
+
+
 def readiness_checks(store: Store, database: Database, redis: Any | None) -> dict[str, Readiness]:
     """What ``/readyz`` asks: the store (HeadBucket, the uploads directory), Redis when configured
     (PING), and the databases (``SELECT 1``): the SQL one, and the file store's SQLite file."""
@@ -223,8 +233,10 @@ def create_app(
         retry_after=settings.server.retry_after,
         trust_forwarded=settings.server.behind_proxy,
     )
-    app[SWEEPER] = Sweeper(service, tombstone_ttl=settings.server.tombstone_ttl)
     media = build_media_records(database, redis)
+    app[SWEEPER] = Sweeper(
+        service, tombstone_ttl=settings.server.tombstone_ttl, processing=build_audit(settings, redis, media)
+    )
     from pipeline.crypto.keyring import signing_secret
 
     from .processing import PlaybackVault, StatusRecords
