@@ -62,7 +62,9 @@ async def direct_server(
 ) -> Callable[..., Any]:
     async def start(**extra: Any) -> tuple[Any, Settings]:
         settings = direct_settings(tmp_path, moto_endpoint, s3_bucket, redis_url=redis_url, **extra)
-        app = create_app(settings, locker=MemoryLocker())
+        # No background tasks: the tests run the worker (arq, burst) and the single-PUT sweep
+        # (DirectService.settle_puts) themselves, at the moment they mean to.
+        app = create_app(settings, locker=MemoryLocker(), background=False)
         app.middlewares.append(test_caller)
         server = await aiohttp_server(app)
         return server, settings

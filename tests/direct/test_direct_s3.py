@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import os
+from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -15,6 +16,8 @@ import redis.asyncio
 
 from tests.direct.client import MiB
 from tests.direct.conftest import client_for
+from tests.e2e.encrypted_support import make_marked_clip
+from tusd_py.direct.routes import DIRECT
 from tusd_py.settings import Settings
 from tusd_py.worker import create_worker
 
@@ -169,3 +172,57 @@ async def test_a_tus_patch_cannot_write_into_a_direct_upload(direct_server: Any,
     async with http.patch(f"{client.base}/files/{created['uploadId']}", data=b"x" * 10, headers=headers) as resp:
         assert resp.status == 403, await resp.text()
     await asyncio.sleep(0)
+
+
+async def test_a_small_video_by_single_put_is_found_by_the_sweep_and_reaches_ready(
+    direct_server: Any, http: aiohttp.ClientSession, tmp_path: Path
+) -> None:
+    server, settings = await direct_server()
+    client = client_for(http, server, "hal")
+    clip = make_marked_clip(tmp_path / "clip.mp4", "direct", seconds=1.0, width=160, height=120).read_bytes()
+    query = {"filename": "clip.mp4", "type": "video/mp4", "size": str(len(clip)), "name": "clip.mp4"}
+    status, params = await client.call("GET", "/s3/params", params=query)
+    assert status == 200, params
+    assert params["method"] == "PUT" and params["headers"] == {"Content-Type": "video/mp4"}
+    assert "X-Amz-Signature=" in params["url"] and "X-Amz-Expires=600" in params["url"]  # SigV4, 10 minutes
+    async with http.put(params["url"], data=clip, headers=params["headers"]) as resp:
+        assert resp.status == 200
+    # Uppy calls nothing after a single PUT: the server's sweep finds the object and hands it on
+    assert await server.app[DIRECT].settle_puts() == 1
+    assert await server.app[DIRECT].settle_puts() == 0  # once
+    assert await run_worker(settings) == (1, 0)
+    status, media = await media_state(http, client.base, params["uploadId"], headers=client.headers)
+    assert status == 200 and media["state"] == "ready", media
+
+
+async def test_server_side_encryption_is_asked_for_the_raw_object(
+    direct_server: Any, http: aiohttp.ClientSession, moto_endpoint: str, s3_bucket: str
+) -> None:
+    server, _ = await direct_server(direct_sse="AES256")
+    client = client_for(http, server, "ivy", part_size=MiB)
+    data = os.urandom(2 * MiB)
+    created = await client.create(len(data))
+    etags = await client.upload_parts(created["uploadId"], created["key"], data, [1, 2])
+    assert (await client.complete(created["uploadId"], created["key"], etags))[0] == 200
+    s3 = boto3.client("s3", endpoint_url=moto_endpoint, region_name="us-east-1")
+    assert s3.head_object(Bucket=s3_bucket, Key=created["key"])["ServerSideEncryption"] == "AES256"
+    status, params = await client.call("GET", "/s3/params", params={"size": "5", "type": "text/plain"})
+    assert status == 200, params
+    assert params["headers"]["x-amz-server-side-encryption"] == "AES256"
+    async with http.put(params["url"], data=b"hello", headers=params["headers"]) as resp:
+        assert resp.status == 200
+    assert s3.head_object(Bucket=s3_bucket, Key=params["key"])["ServerSideEncryption"] == "AES256"
+
+
+async def test_the_quota_is_checked_at_creation(direct_server: Any, http: aiohttp.ClientSession) -> None:
+    server, _ = await direct_server(quota_bytes=3 * MiB)
+    client = client_for(http, server, "jay")
+    await client.create(2 * MiB)  # counted at once: the declared size, before a byte arrives
+    status, body = await client.call(
+        "POST", "/s3/multipart", json={"filename": "x", "metadata": {"size": str(2 * MiB)}}
+    )
+    assert status == 413 and "ERR_QUOTA_EXCEEDED" in body, body
+    status, body = await client.call("GET", "/s3/params", params={"size": str(2 * MiB)})
+    assert status == 413 and "ERR_QUOTA_EXCEEDED" in body, body
+    other = client_for(http, server, "kim")  # another user's quota is their own
+    await other.create(2 * MiB)
