@@ -9,6 +9,7 @@ import contextlib
 import hashlib
 import os
 import shutil
+import socket
 import subprocess
 import sys
 import threading
@@ -116,7 +117,12 @@ class ThrottleProxy:
 
     def _run(self) -> None:
         asyncio.set_event_loop(self._loop)
-        server = self._loop.run_until_complete(asyncio.start_server(self._handle, "127.0.0.1", 0))
+        # A small receive window, as a slow link's would be: the browser cannot park megabytes in
+        # loopback's socket buffers, so its upload progress follows what the proxy passed on.
+        listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 32 * 1024)
+        listener.bind(("127.0.0.1", 0))
+        server = self._loop.run_until_complete(asyncio.start_server(self._handle, sock=listener))
         self.port = server.sockets[0].getsockname()[1]
         self._ready.set()
         try:

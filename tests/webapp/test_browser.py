@@ -164,6 +164,11 @@ def test_network_drop_mid_upload_resumes_from_the_servers_offset(
     pick(page, clips["large"])
     upload_id = first_patch(page, traffic)
     wait_for_bytes(page, throttle, size // 5)
+    status_bar = page.locator(".uppy-StatusBar")
+    expect(status_bar).to_contain_text(re.compile(r"Uploading: \d+%"))  # progress
+    expect(status_bar).to_contain_text(re.compile(r"[\d.]+ MB of [\d.]+ MB"))
+    expect(status_bar).to_contain_text(re.compile(r"\d+ ?s left"))  # time left
+    expect(page.locator("#upload-speed")).to_have_text(re.compile(r"Uploading at [\d.]+ (KB|MB)/s, .+ left"))
     context.set_offline(True)
     throttle.drop()  # the connection dies with the network
     page.wait_for_timeout(2000)

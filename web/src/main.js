@@ -34,6 +34,7 @@ async function home() {
       target: '#uploader',
       endpoint: ENDPOINT,
       limitsNote: $('upload-limits'),
+      speed: $('upload-speed'),
       onUploaded: (id, file) => videos.added(id, file),
     })
   }

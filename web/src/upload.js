@@ -41,7 +41,47 @@ async function serverLimits(endpoint) {
   }
 }
 
-export async function createUploader({ target, endpoint, onUploaded, limitsNote }) {
+export function formatSeconds(seconds) {
+  const s = Math.max(1, Math.round(seconds))
+  if (s < 60) return `${s} s`
+  if (s < 3600) return `${Math.floor(s / 60)} min ${s % 60} s`
+  return `${Math.floor(s / 3600)} h ${Math.floor((s % 3600) / 60)} min`
+}
+
+// Uppy's status bar tells the percentage, the bytes and the time left; this line adds the speed
+// (bytes a second, smoothed) of the uploads running now. Not a live region: once a second would
+// drown a screen reader; the status bar's own text is there for it.
+function showSpeed(uppy, element) {
+  let last = null
+  let rate = 0
+  setInterval(() => {
+    let done = 0
+    let size = 0
+    for (const file of uppy.getFiles()) {
+      const { progress } = file
+      if (!progress.uploadStarted || progress.uploadComplete || file.isPaused || file.error) continue
+      done += progress.bytesUploaded || 0
+      size += progress.bytesTotal || file.size || 0
+    }
+    const now = performance.now()
+    if (!size) {
+      element.textContent = ''
+      last = null
+      rate = 0
+      return
+    }
+    if (last && done >= last.bytes) {
+      const instant = (done - last.bytes) / ((now - last.time) / 1000)
+      rate = rate ? 0.7 * rate + 0.3 * instant : instant
+    }
+    last = { time: now, bytes: done }
+    element.textContent = rate > 0
+      ? `Uploading at ${formatBytes(rate)}/s, ${formatSeconds((size - done) / rate)} left`
+      : 'Starting…'
+  }, 1000)
+}
+
+export async function createUploader({ target, endpoint, onUploaded, limitsNote, speed }) {
   const { maxSize } = await serverLimits(endpoint)
   if (limitsNote) {
     limitsNote.textContent = `Video and audio files${maxSize ? `, up to ${formatBytes(maxSize)} each` : ''}. ` +
@@ -98,5 +138,6 @@ export async function createUploader({ target, endpoint, onUploaded, limitsNote 
   })
   // Online again: the uploads that gave up while the network was gone start again from the server's offset.
   uppy.on('back-online', () => uppy.retryAll())
+  if (speed) showSpeed(uppy, speed)
   return uppy
 }
