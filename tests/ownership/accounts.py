@@ -42,9 +42,18 @@ async def stand_in_auth(
 
 
 def authenticate(app: web.Application) -> web.Application:
-    """Before the app starts: the stand-in unless the real auth routes are wired."""
+    """Before the app starts: the stand-in unless the real auth routes are wired. With the real
+    ones, argon2 runs at its lowest cost: these tests log in hundreds of times, and what they test
+    is who owns what, not the strength of a hash (tests/auth has those)."""
     if not has_account_routes(app):
         app.middlewares.append(stand_in_auth)
+    else:
+        from pwdlib import PasswordHash
+        from pwdlib.hashers.argon2 import Argon2Hasher
+
+        from tusd_py.auth.keys import PASSWORDS
+
+        app[PASSWORDS].hasher = PasswordHash((Argon2Hasher(time_cost=1, memory_cost=1024, parallelism=1),))
     return app
 
 
