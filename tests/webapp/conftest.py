@@ -72,11 +72,12 @@ def artifacts(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def clips(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    """A short clip to play, and a large one (lossless, about 5 MB) that takes seconds through the
-    throttled proxy; both made with PyAV here."""
+    """Clips to play, and a large one (lossless, about 5 MB) that takes seconds through the
+    throttled proxy; all made with PyAV here."""
     folder = tmp_path_factory.mktemp("web-clips")
     made = {
         "play": Clip("holiday.mp4", 640, 360, seconds=4.0),
+        "short": Clip("short.mp4", 320, 240, seconds=2.0),
         "large": Clip("large.mp4", 640, 360, seconds=6.0, acodec=None, options=(("preset", "ultrafast"), ("crf", "0"))),
     }
     return {name: Path(make_clip(str(folder / clip.filename), clip)) for name, clip in made.items()}

@@ -219,22 +219,25 @@ def test_a_second_user_sees_none_of_the_first_users_media(
         owner = first.new_page()
         sign_up(owner, web_server.url, new_email("owner"))
         traffic = Traffic(owner)
-        pick(owner, clips["play"])
-        upload_id = first_patch(owner, traffic)
-        expect(item(owner, upload_id)).to_have_count(1, timeout=30_000)
+        owner.locator("#uploader input[type=file]").first.set_input_files([clips["play"], clips["short"]])
+        expect(owner.locator("li.video")).to_have_count(2, timeout=30_000)
+        ids = {uid for kind, uid, _ in traffic.events if kind == "PATCH"}
+        assert len(ids) == 2, traffic.events
+        assert sorted(owner.locator("li.video .name").all_text_contents()) == ["holiday.mp4", "short.mp4"]
 
         other = second.new_page()
         other_email = new_email("other")
         sign_up(other, web_server.url, other_email)
         expect(other.locator("#videos-empty")).to_be_visible()
         expect(other.locator("li.video")).to_have_count(0)
-        other.goto(f"{web_server.url}/#/watch/{upload_id}")
-        expect(other.locator("#watch-message")).to_have_text("There is no such video.")
-        expect(other.locator("#video")).not_to_have_attribute("poster", re.compile("."))
         token = login(web_server.url, other_email)
-        for path in (f"/media/{upload_id}", f"/media/{upload_id}/events", f"/files/{upload_id}"):
-            answer = httpx.get(f"{web_server.url}{path}", headers={"Authorization": f"Bearer {token}"}, timeout=10)
-            assert answer.status_code == 404, (path, answer.status_code)
+        for upload_id in sorted(ids):
+            other.goto(f"{web_server.url}/#/watch/{upload_id}")
+            expect(other.locator("#watch-message")).to_have_text("There is no such video.")
+            expect(other.locator("#video")).not_to_have_attribute("poster", re.compile("."))
+            for path in (f"/media/{upload_id}", f"/media/{upload_id}/events", f"/files/{upload_id}"):
+                answer = httpx.get(f"{web_server.url}{path}", headers={"Authorization": f"Bearer {token}"}, timeout=10)
+                assert answer.status_code == 404, (path, answer.status_code)
         listed = httpx.get(f"{web_server.url}/media", headers={"Authorization": f"Bearer {token}"}, timeout=10)
         assert listed.status_code == 200 and listed.json()["items"] == []
     finally:
