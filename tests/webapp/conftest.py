@@ -66,7 +66,7 @@ def context(chromium: Any) -> Iterator[Any]:
 
 @pytest.fixture(scope="module")
 def artifacts(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Where the screenshots go (printed at the end of the module's first test that makes one)."""
+    """Where the screenshots go: web-artifacts<N>/ under pytest's base temporary directory."""
     return tmp_path_factory.mktemp("web-artifacts")
 
 
