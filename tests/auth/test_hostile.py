@@ -213,3 +213,20 @@ def test_the_server_log_has_no_crash(server: Server) -> None:
     for trace in text.split("Traceback (most recent call last):")[1:]:
         last = next(line for line in trace.splitlines() if line and not line.startswith(" "))
         assert last.startswith(("aiohttp.http_exceptions.BadHttpMessage", "aiohttp.http_exceptions.LineTooLong")), last
+
+
+def test_expect_100_continue_without_a_token_is_refused_before_the_body(server: Server) -> None:
+    head = "POST /files/ HTTP/1.1\r\nHost: x\r\nTus-Resumable: 1.0.0\r\nUpload-Length: 5\r\nContent-Length: 5\r\n"
+    head += "Content-Type: application/offset+octet-stream\r\nExpect: 100-continue\r\n"
+    refused = exchange(server.port, (head + "\r\n").encode())  # the body is never sent
+    assert status(refused) == 401 and b"100 Continue" not in refused
+    token = access_token(server, "expect@example.com")
+    with socket.create_connection(("127.0.0.1", server.port), timeout=5) as sock:
+        sock.sendall((head + f"Authorization: Bearer {token}\r\n\r\n").encode())
+        assert sock.recv(4096).startswith(b"HTTP/1.1 100 Continue")
+        sock.sendall(b"hello")
+        answer = b""
+        while b"\r\n\r\n" not in answer:
+            answer += sock.recv(4096)
+    assert status(answer) == 201 and b"Upload-Offset: 5" in answer
+    still_answers(server)

@@ -9,6 +9,7 @@ from functools import partial
 
 from aiohttp import web
 
+from ..auth.ports import AUTHENTICATE
 from ..keys import ADMISSION, INGEST, OBSERVER, SERVICE, SETTINGS
 from ..protocol.constants import (
     H_METHOD_OVERRIDE,
@@ -111,6 +112,8 @@ async def _expect(request: web.Request, side: SideProtocol | None = None) -> web
     possibly huge body (tus-spec CU4); aiohttp would otherwise say 100 Continue first."""
     try:
         _check_single(request)
+        if (authenticate := request.app.get(AUTHENTICATE)) is not None:
+            await authenticate(request)  # no token, no body: 401 instead of 100 Continue
         sided = side is not None and side.header in request.headers
         if side is not None and sided:
             side.expect(request)
