@@ -199,8 +199,9 @@ def create_app(
     locker = locker or build_locker(settings, redis)
     completion = sink or build_sink(settings, redis, queue)
     catalogue: Catalogue = SqlCatalogue(database)
-    webhooks = Webhooks(settings.webhooks, database.engine, store) if settings.webhooks.urls else None
-    if webhooks is not None:  # events recorded where they happen (tusd_py/webhooks/sources.py)
+    webhooks: Webhooks | None = None
+    if settings.webhooks.urls:  # events recorded where they happen (tusd_py/webhooks/sources.py)
+        webhooks = Webhooks(settings.webhooks, database.engine, store, metrics.webhook_attempt)
         completion, catalogue = webhooks.sink(completion), webhooks.catalogue(catalogue)
         app[WEBHOOKS] = webhooks
     service = UploadService(

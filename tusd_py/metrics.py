@@ -103,6 +103,10 @@ class Metrics(Observer, JobObserver):
             buckets=LATENCY_BUCKETS,
             registry=registry,
         )
+        self.webhooks = Counter(
+            "tusd_py_webhook_deliveries_total", "Webhook delivery attempts by outcome.", ["outcome"], registry=registry
+        )
+        self._webhooks = {outcome: self.webhooks.labels(outcome) for outcome in ("delivered", "failed", "gave_up")}
 
     # -- Observer (the server) --------------------------------------------------------------
     def request(self, method: str) -> None:
@@ -165,6 +169,11 @@ class Metrics(Observer, JobObserver):
 
     def ready_after(self, seconds: float) -> None:
         self.ready_latency.observe(max(seconds, 0.0))
+
+    # -- webhooks (the dispatcher) --------------------------------------------------------------
+    def webhook_attempt(self, outcome: str) -> None:
+        """One delivery attempt ended: ``delivered``, ``failed`` (tried again later) or ``gave_up``."""
+        self._webhooks[outcome].inc()
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

@@ -8,7 +8,7 @@ import asyncio
 import contextlib
 import json
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 import pytest
@@ -18,6 +18,7 @@ from tests.fixtures.moto_server import free_port
 from tests.webhooks.receiver import Received, receiving
 from tusd_py.db.engine import Database, create_engine, resolve_url
 from tusd_py.db.migrate import upgrade
+from tusd_py.metrics import Metrics
 from tusd_py.webhooks import signing
 from tusd_py.webhooks.dispatcher import Dispatcher
 from tusd_py.webhooks.outbox import SqlOutbox
@@ -48,8 +49,10 @@ def settings(url: str, **overrides: object) -> WebhookSettings:
 
 
 @contextlib.asynccontextmanager
-async def dispatching(outbox: SqlOutbox, config: WebhookSettings) -> AsyncIterator[Dispatcher]:
-    dispatcher = Dispatcher(outbox, config)
+async def dispatching(
+    outbox: SqlOutbox, config: WebhookSettings, on_attempt: Callable[[str], None] | None = None
+) -> AsyncIterator[Dispatcher]:
+    dispatcher = Dispatcher(outbox, config, on_attempt)
     task = asyncio.create_task(dispatcher.run_forever())
     try:
         yield dispatcher
@@ -83,11 +86,16 @@ async def test_a_delivery_refused_twice_with_500_arrives_on_the_third_attempt(ou
         recorder = EventRecorder(outbox, config.urls)
         await recorder.record("upload.finished", "ev1", "up1", owner="u1", size=5, name="a.txt")
         started = time.monotonic()
-        async with dispatching(outbox, config):
+        metrics = Metrics()
+        async with dispatching(outbox, config, metrics.webhook_attempt):
             await receiver.wait_for(1)
             await drained(outbox)
         assert time.monotonic() - started >= 0.05 + 0.1  # backoff 0.05 s, then 0.1 s (doubled)
     assert [r.status for r in receiver.received] == [500, 500, 200]
+    exposed = metrics.render().decode()
+    assert 'tusd_py_webhook_deliveries_total{outcome="failed"} 2.0' in exposed
+    assert 'tusd_py_webhook_deliveries_total{outcome="delivered"} 1.0' in exposed
+    assert 'tusd_py_webhook_deliveries_total{outcome="gave_up"} 0.0' in exposed
     assert len({r.body for r in receiver.received}) == 1  # the same body each time, signed anew
     for delivery in receiver.received:
         assert_signed(delivery)
@@ -124,10 +132,12 @@ async def test_after_the_last_attempt_a_delivery_is_dropped_and_logged(outbox: S
     async with receiving(statuses=[500] * 10) as receiver:
         config = settings(receiver.url, webhook_max_attempts=3)
         await EventRecorder(outbox, config.urls).record("media.failed", "ev1", "up1")
+        outcomes: list[str] = []
         with capture_logs() as logs:
-            async with dispatching(outbox, config):
+            async with dispatching(outbox, config, outcomes.append):
                 await drained(outbox)
     assert [r.status for r in receiver.received] == [500, 500, 500]
+    assert outcomes == ["failed", "failed", "gave_up"]
     gave_up = [line for line in logs if line["event"] == "webhook_gave_up"]
     assert len(gave_up) == 1 and gave_up[0]["attempts"] == 3 and "HTTP 500" in gave_up[0]["error"]
     assert gave_up[0]["log_level"] == "error" and gave_up[0]["url"] == receiver.url

@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+from collections.abc import Callable
 
 import aiohttp
 import structlog
@@ -34,9 +35,14 @@ ERROR_BODY = 200  # characters of a refusing receiver's answer kept in last_erro
 
 
 class Dispatcher:
-    def __init__(self, outbox: Outbox, settings: WebhookSettings) -> None:
+    """``on_attempt`` hears how each attempt ended: ``delivered``, ``failed`` or ``gave_up`` (metrics)."""
+
+    def __init__(
+        self, outbox: Outbox, settings: WebhookSettings, on_attempt: Callable[[str], None] | None = None
+    ) -> None:
         self.outbox = outbox
         self.settings = settings
+        self.on_attempt = on_attempt or (lambda outcome: None)
         self.wake = asyncio.Event()
 
     def notify(self) -> None:
@@ -81,6 +87,7 @@ class Dispatcher:
             async with session.post(delivery.url, data=body, headers=headers, allow_redirects=False) as response:
                 if 200 <= response.status < 300:
                     await self.outbox.delivered(delivery.id)
+                    self.on_attempt("delivered")
                     bound.info("webhook_delivered", status=response.status, attempts=delivery.attempts + 1)
                     return
                 text = (await response.content.read(ERROR_BODY)).decode("utf-8", "replace")
@@ -90,10 +97,12 @@ class Dispatcher:
         attempts = delivery.attempts + 1
         if attempts >= self.settings.webhook_max_attempts:
             await self.outbox.drop(delivery.id)
+            self.on_attempt("gave_up")
             bound.error("webhook_gave_up", attempts=attempts, error=error)
             return
         delay = self.settings.backoff(attempts)
         await self.outbox.failed(delivery.id, attempts, time.time() + delay, error)
+        self.on_attempt("failed")
         bound.warning("webhook_failed", attempts=attempts, retry_in=delay, error=error)
 
 

@@ -7,6 +7,8 @@ records (``media``, with the upload store ``attach``ed once it is open).
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ..core.catalogue import Catalogue
@@ -18,10 +20,16 @@ from .sources import EventingCatalogue, EventingSink, EventRecorder, OutboxMedia
 
 
 class Webhooks:
-    def __init__(self, settings: WebhookSettings, engine: AsyncEngine, store: Store | None = None) -> None:
+    def __init__(
+        self,
+        settings: WebhookSettings,
+        engine: AsyncEngine,
+        store: Store | None = None,
+        on_attempt: Callable[[str], None] | None = None,
+    ) -> None:
         self.settings = settings
         self.outbox = SqlOutbox(engine)
-        self.dispatcher = Dispatcher(self.outbox, settings)
+        self.dispatcher = Dispatcher(self.outbox, settings, on_attempt)
         self.recorder = EventRecorder(self.outbox, settings.urls, self.dispatcher.notify)
         self.media = OutboxMediaEvents(self.recorder, store)
 
