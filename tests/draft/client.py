@@ -137,8 +137,10 @@ class DraftClient:
             conn.close()
 
     async def _dropped(self, conn: Connection, method: str) -> Exchange:
-        """Read the interim responses that arrive, then hang up mid-body."""
+        """Read the 104 of a creation, then hang up mid-body (an append gets none: hang up at once)."""
         result = Exchange(final=None)
+        if method != "POST":
+            return result
         while (message := await conn.read_message(method, timeout=2.0)) is not None and message.status < 200:
             result.interim.append(message)
             if method == "POST" and message.headers.get("Location"):

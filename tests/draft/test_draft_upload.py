@@ -41,6 +41,20 @@ async def stored(server: Any, path: str) -> bytes:
         return await response.read()
 
 
+async def settled_offset(client: DraftClient, path: str) -> int:
+    """The offset once the server has noticed the dropped connection (on its next read): two
+    HEADs in a row agree. Each HEAD also stops a request still holding the upload."""
+    offset = -1
+    for _ in range(50):
+        head = await client.offset(path)
+        assert head.status == 204
+        if int(head.headers["Upload-Offset"]) == offset:
+            return offset
+        offset = int(head.headers["Upload-Offset"])
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"the offset of {path} never settled")
+
+
 def check_104(client: DraftClient, interim: list[Message], location: str) -> None:
     """Exactly one 104, naming the upload, echoing the version, with the limits from interop 6."""
     assert [m.status for m in interim] == [104]
@@ -101,26 +115,64 @@ async def test_creation_without_content_then_appends(server: Any, client: DraftC
     assert sha256(await stored(server, path)) == sha256(data)
 
 
-async def test_resumption_after_a_dropped_connection(server: Any, client: DraftClient) -> None:
-    """The creation's connection dies mid-content; the 104 told where the upload is, HEAD how
-    much arrived, and the rest goes in one append."""
+async def test_resumption_after_an_interrupted_creation(server: Any, client: DraftClient) -> None:
+    """The creation's client goes silent mid-content (a dead network: no reset arrives); the 104
+    told it where the upload is. A HEAD stops the hanging request (the drafts' recommended
+    concurrency handling) and gives the offset; the rest goes in one append."""
     data = os.urandom(400_000)
-    dropped = await client.send("POST", "/files/", client.complete(True), data[:150_000], length=len(data))
-    assert dropped.final is None
-    check_104(client, dropped.interim, dropped.interim[0].headers["Location"])
-    path = client.path_of(dropped.interim[0].headers["Location"])
-    offset = -1
-    for _ in range(50):  # the server notices the reset on its next read
+    headers = client.headers({**client.complete(True), "Content-Length": str(len(data))})
+    hanging = await Connection.open(client.port)
+    await hanging.send(request_head("POST", "/files/", headers) + data[:150_000])
+    interim = await hanging.read_message("POST")
+    assert interim is not None
+    check_104(client, [interim], interim.headers["Location"])
+    path = client.path_of(interim.headers["Location"])
+    # HEAD until the creation has answered: a HEAD that comes before the creation took the upload
+    # finds it at 0; the next one asks the creation to stop, which answers 423 on its connection.
+    for _ in range(200):
         head = await client.offset(path)
-        assert head.status == 204
-        if int(head.headers["Upload-Offset"]) == offset:
+        assert head.status == 204 and head.headers["Upload-Length"] == str(len(data))  # told at creation
+        try:
+            stopped = await asyncio.wait_for(hanging.exchange("POST"), 0.1)
             break
-        offset = int(head.headers["Upload-Offset"])
-        await asyncio.sleep(0.05)
-    assert 0 <= offset <= 150_000 and not client.is_complete(head.final)  # type: ignore[arg-type]
-    assert head.headers["Upload-Length"] == str(len(data))  # Content-Length with "complete" told it
+        except TimeoutError:
+            continue
+    hanging.close()
+    assert stopped.status == 423 and stopped.headers["Location"] == interim.headers["Location"], stopped.final
+    offset = int((await client.offset(path)).headers["Upload-Offset"])
+    assert 0 <= offset <= 150_000
     rest = await client.append(path, offset, data[offset:], complete=True)
     assert rest.status == 201, rest.final
+    assert sha256(await stored(server, path)) == sha256(data)
+
+
+async def test_resumption_after_a_hanging_append(server: Any, client: DraftClient) -> None:
+    """An append whose client went silent mid-content (a dead network: no reset arrives). The
+    next HEAD stops it (the drafts' recommended concurrency handling), keeps what arrived and
+    tells where to go on."""
+    data = os.urandom(300_000)
+    path = client.path_of((await client.create(data[:1000], complete=False)).headers["Location"])
+    rest = data[1000:]
+    headers = client.headers({"Upload-Offset": "1000", **client.complete(True), "Content-Length": str(len(rest))})
+    if client.version >= 6:
+        headers["Content-Type"] = PARTIAL
+    hanging = await Connection.open(client.port)
+    await hanging.send(request_head("PATCH", path, headers) + rest[:100_000])
+    # The append records the length (its Content-Length with "complete") before it reads a byte:
+    # once a HEAD shows it, the append has the upload, and that HEAD has asked it to stop.
+    for _ in range(200):
+        head = await client.offset(path)
+        if "Upload-Length" in head.headers:
+            break
+        await asyncio.sleep(0.05)
+    assert head.headers["Upload-Length"] == str(len(data))
+    stopped = await hanging.exchange("PATCH")
+    hanging.close()
+    assert stopped.status == 423, stopped.final  # ERR_UPLOAD_INTERRUPTED: a newer request took over
+    offset = await settled_offset(client, path)
+    assert 1000 <= offset <= 101_000
+    again = await client.append(path, offset, data[offset:], complete=True)
+    assert again.status == 201 and client.is_complete(again.final)  # type: ignore[arg-type]
     assert sha256(await stored(server, path)) == sha256(data)
 
 

@@ -116,7 +116,7 @@ def metadata_of(request: web.Request) -> Metadata:
 def limits(service: UploadService, version: InteropVersion, info: UploadInfo | None = None) -> dict[str, str]:
     """``Upload-Limit`` (interop 6 on): the size limits, and the remaining lifetime of an upload
     that expires (of a new one, for OPTIONS)."""
-    if not version.has_limits or version.age_key is None:
+    if version.age_key is None:  # no Upload-Limit before -04
         return {}
     members = {"min-size": 0, "max-size": service.max_size}
     if info is None:

@@ -60,10 +60,6 @@ class InteropVersion:
     append_needs_complete: bool  # an append without the completeness header is a 400
     accept_patch: bool  # OPTIONS answers Accept-Patch: application/partial-upload
 
-    @property
-    def has_limits(self) -> bool:
-        return self.age_key is not None
-
     def complete_value(self, complete: bool) -> bool:
         """The Boolean to send in ``complete_header`` for an upload that is (not) complete."""
         return not complete if self.complete_header == H_UPLOAD_INCOMPLETE else complete
