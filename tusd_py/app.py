@@ -9,10 +9,10 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
-from .auth.ports import Sessions, Users
-from .auth.setup import setup_auth
 from .accounts import AccountEraser
 from .auth.keys import ERASER
+from .auth.ports import Sessions, Users
+from .auth.setup import setup_auth
 from .completion import InProcessQueue
 from .core.catalogue import Catalogue
 from .core.ports import CompletionSink, Locker, Store
