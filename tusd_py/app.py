@@ -264,7 +264,7 @@ def create_app(
     setup_auth(app, settings, users=users, sessions=sessions or build_sessions(settings, redis, database))
     setup_routes(app, side_protocol(settings) if settings.server.draft_uploads else None)
     setup_playback_routes(app)
-    app.cleanup_ctx.append(_database(database, migrate=settings.database.database_migrate))  # before its users
+    app.cleanup_ctx.append(_database(database, settings, redis))  # before its users
     app.cleanup_ctx.append(_clients(store, redis, locker))
     if webhooks is not None and background:  # its outbox is in the database migrated above
         app.cleanup_ctx.append(_dispatching(webhooks))
@@ -311,14 +311,20 @@ def _setup_direct(
         app.cleanup_ctx.append(sweep)
 
 
-def _database(database: Database, *, migrate: bool) -> Callable[[web.Application], AsyncIterator[None]]:
-    """Apply pending migrations at start (``TUSD_DATABASE_MIGRATE``), close the pool at shutdown."""
+def _database(
+    database: Database, settings: Settings, redis: Any | None
+) -> Callable[[web.Application], AsyncIterator[None]]:
+    """Apply pending migrations at start (``TUSD_DATABASE_MIGRATE``) and take over the media records
+    of a server from before the database; close the pool at shutdown."""
 
     async def ctx(app: web.Application) -> AsyncIterator[None]:
-        if migrate:
+        from .db.admin import adopt_legacy_records
+
+        if settings.database.database_migrate:
             from .db.migrate import upgrade
 
             await upgrade(database)
+        await adopt_legacy_records(database, settings.storage.data_dir, redis)
         yield
         await database.close()
 

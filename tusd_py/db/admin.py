@@ -5,13 +5,22 @@
 ``current``         the database's revision and the code's newest.
 ``import-records``  copy the media records of a server from before the SQL database (Redis with
                     ``TUSD_REDIS_URL``, else the embedded ``tusd.sqlite3``) into it; rerunnable.
+
+A server does the same by itself at start while its database has no media record at all
+(``adopt_legacy_records``).
 """
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
 
+import structlog
+
+from pipeline.errors import StorageUnavailable
+from pipeline.localdb import FILENAME as LEGACY_FILE
 from pipeline.records import FileMediaRecords, MediaRecords, RedisMediaRecords
 
 from ..settings import Settings
@@ -19,6 +28,7 @@ from .engine import Database
 from .migrate import current, head, upgrade
 from .records import SqlMediaRecords, import_records
 
+log = structlog.get_logger("tusd_py.db")
 COMMANDS = ("upgrade", "current", "import-records")
 
 
@@ -46,6 +56,29 @@ async def _legacy_records(settings: Settings) -> AsyncIterator[MediaRecords]:
         yield RedisMediaRecords(redis)
     finally:
         await redis.aclose()
+
+
+async def adopt_legacy_records(database: Database, data_dir: str, redis: Any | None) -> int:
+    """At start: a database with no media record yet, beside a server from before it (records in
+    Redis, or in the embedded ``tusd.sqlite3``), takes those records over once, so an upgrade
+    loses no asset even if ``tusd-py db import-records`` was forgotten. Returns how many."""
+    records = SqlMediaRecords(database)
+    async for _ in records.list_ids():
+        return 0  # already in use: the records live here
+    if redis is not None:
+        source: MediaRecords = RedisMediaRecords(redis)
+    elif (Path(data_dir) / LEGACY_FILE).is_file():
+        source = FileMediaRecords(data_dir)
+    else:
+        return 0
+    try:
+        copied, _ = await import_records(source, records)
+    except StorageUnavailable as exc:  # Redis down at start: the server starts all the same (503s, not a crash)
+        log.warning("media_records_not_adopted", error=str(exc)[:200], fix="tusd-py db import-records")
+        return 0
+    if copied:
+        log.info("media_records_adopted", copied=copied, source="redis" if redis is not None else LEGACY_FILE)
+    return copied
 
 
 async def run(settings: Settings, command: str) -> list[str]:
