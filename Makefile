@@ -21,7 +21,8 @@ run: install
 	$(BIN)/tusd-py serve
 
 # What the tests need besides Python: a redis-server binary and the PostgreSQL server binaries
-# (tests start private instances on free ports, never the machine's own services) and Node with tus-js-client for the real-client tests.
+# (tests start private instances on free ports, never the machine's own services) and Node with
+# tus-js-client for the real-client tests.
 services:
 	@command -v redis-server >/dev/null || (apt-get update -qq && apt-get install -y -qq redis-server)
 	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || command -v initdb >/dev/null || \
