@@ -102,6 +102,8 @@ def test_worker_and_keys_refuse_the_same_way(
         {"base_path": "/files?x/"},
         {"base_path": "/media"},
         {"base_path": "/media/uploads/"},
+        {"base_path": "/auth"},
+        {"base_path": "/auth/files/"},
         {"redis_url": "localhost:6379"},
         {"store": "s3"},
         {"log_level": "verbose"},

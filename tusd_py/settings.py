@@ -48,9 +48,9 @@ DEFAULT_CORS_EXPOSE_HEADERS = (
 DEFAULT_MAX_SIZE = 10 * 1024**3
 
 # RFC 3986 path characters, without '%' (aiohttp would match the decoded path) and '{' '}' (they
-# would become route parameters); the delivery routes own /media/.
+# would become route parameters); the delivery routes own /media/, the account routes /auth/.
 _PATH_SEGMENT = re.compile(r"[A-Za-z0-9._~!$&'()*+,;=:@-]+")
-_RESERVED_PATHS = ("/media/",)
+_RESERVED_PATHS = {"/media/": "the routes of processed media", "/auth/": "the account routes"}
 _ORIGIN = re.compile(r"https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?|https?://\[[0-9A-Fa-f:.]+\](:[0-9]{1,5})?", re.ASCII)
 _REDIS_SCHEMES = ("redis://", "rediss://", "unix://")
 CONFIG_ERRORS = (ValidationError, SettingsError)  # what building a settings model raises for bad TUSD_*
@@ -67,7 +67,7 @@ class ServerSettings(BaseSettings):
     base_path: str = Field(
         default="/files/",
         description="URL path of the tus creation endpoint; uploads live below it. Plain path segments only "
-        "(no '%', '{', '}', '.' or '..' segment), and not under /media/ (processed media).",
+        "(no '%', '{', '}', '.' or '..' segment), and not under /media/ (processed media) or /auth/ (accounts).",
     )
     public_base_url: str = Field(
         default="",
@@ -204,8 +204,9 @@ class ServerSettings(BaseSettings):
                     "no empty, '.' or '..' segment, no '%', '{', '}', '?', '#' or whitespace"
                 )
         path = "/" + "/".join(segments) + "/" if segments else "/"
-        if any(path.startswith(reserved) for reserved in _RESERVED_PATHS):
-            raise ValueError(f"{path!r} would hide the routes of processed media under {_RESERVED_PATHS[0]}")
+        for reserved, owner in _RESERVED_PATHS.items():
+            if path.startswith(reserved):
+                raise ValueError(f"{path!r} would hide {owner} under {reserved}")
         return path
 
     @field_validator("public_base_url")
