@@ -51,8 +51,9 @@ def storage_opener(settings: Settings, metrics: Metrics | None = None, webhooks:
         else:
             raise ValueError("the worker needs TUSD_STORE=file or s3 (a memory store lives in one process)")
         assets = build_assets(storage.store, store, bucket=storage.s3_bucket, data_dir=storage.data_dir)
-        if webhooks is not None:
+        if webhooks is not None:  # the upload's owner, size and name; its engine closes with the rest
             webhooks.media.attach(store)
+            stack.push_async_callback(webhooks.outbox.engine.dispose)
         return StoreUploads(store), assets
 
     return open_storage
