@@ -256,8 +256,6 @@ def create_app(
     app.router.add_get("/metrics", metrics_handler, allow_head=False)
     if settings.direct.direct_uploads:  # /s3/: before the tus routes too
         _setup_direct(app, settings, store, service, background=background)
-    if settings.direct.direct_uploads:  # /s3/: before the tus routes too
-        _setup_direct(app, settings, store, service, background=background)
     setup_webapp_routes(app)  # GET / and /static/: before the tus routes, which base path "/" puts at "/"
     # The auth middleware (after tus_middleware, which maps its 401s) and /auth, before the tus routes.
     users = users or SqlUsers(database)
@@ -275,40 +273,6 @@ def create_app(
     if background:
         app.cleanup_ctx.append(_background_tasks)
     return app
-
-
-def _setup_direct(
-    app: web.Application, settings: Settings, store: Store, service: UploadService, *, background: bool
-) -> None:
-    """The S3 signing API (issue 15) over the S3 store's client and records; with ``background``,
-    the sweep that finishes single PUTs (their client never calls back)."""
-    from .direct.routes import setup_direct_routes
-    from .direct.service import DirectPolicy, DirectService
-    from .stores.s3 import S3Store
-    from .stores.s3.direct import S3DirectStorage
-
-    if not isinstance(store, S3Store):
-        raise ValueError("TUSD_DIRECT_UPLOADS needs TUSD_STORE=s3: the client uploads straight to the bucket")
-    conf = settings.direct
-    storage = S3DirectStorage(store, sse=conf.direct_sse, kms_key_id=conf.direct_sse_kms_key_id)
-    policy = DirectPolicy(
-        url_ttl=conf.direct_url_ttl,
-        expiry=conf.direct_expiry,
-        min_part_size=settings.storage.s3_min_part_size,
-    )
-    direct = DirectService(service, storage, policy)
-    setup_direct_routes(app, direct)
-    if background:
-        interval = settings.server.sweep_interval
-
-        async def sweep(app: web.Application) -> AsyncIterator[None]:
-            task = asyncio.create_task(direct.run_forever(interval), name="direct-settle")
-            yield
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-
-        app.cleanup_ctx.append(sweep)
 
 
 def _database(
