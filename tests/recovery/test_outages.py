@@ -12,6 +12,7 @@ import signal
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 import pytest
@@ -29,7 +30,7 @@ async def http() -> AsyncIterator[aiohttp.ClientSession]:
         yield session
 
 
-def events(deployment: Deployment, name: str, upload_id: str, index: int = -1) -> list[dict[str, object]]:
+def events(deployment: Deployment, name: str, upload_id: str, index: int = -1) -> list[dict[str, Any]]:
     return [e for e in deployment.worker_log(index) if e["event"] == name and e.get("upload_id") == upload_id]
 
 

@@ -4,6 +4,7 @@ any server (within one sweep) and by a worker when it starts; each job then runs
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import subprocess
@@ -32,7 +33,7 @@ async def upload(client: Any, data: bytes) -> str:
     path = resp.headers["Location"].split("//", 1)[1].split("/", 1)[1]
     resp = await client.patch(f"/{path}", data=data, headers={**TUS, "Upload-Offset": "0", "Content-Type": OCTETS})
     assert resp.status == 204
-    return path.rsplit("/", 1)[1]
+    return str(path.rsplit("/", 1)[1])
 
 
 async def test_the_sweeper_writes_a_lost_job_again_within_one_sweep(
@@ -97,3 +98,46 @@ def test_a_worker_started_after_a_flush_finds_the_lost_jobs_and_runs_them(tmp_pa
             worker.wait(timeout=30)
         text = log.read_text()
         assert text.count('"job_requeued"') == 2 and '"audit_done"' in text  # found at its start
+
+
+@pytest.mark.timeout(240)
+async def test_head_and_get_of_a_processed_upload_agree_after_a_flush(tmp_path: Path) -> None:
+    """S3 store: processing dropped the plaintext object, the encrypted original replaces it. After
+    Redis loses everything, HEAD (its record rebuilt from the .info) and GET (the original, through
+    the media record in the database) still agree: 200, every byte, the same bytes."""
+    import aiohttp
+
+    from tests.pipeline.test_jobs import make_clip
+    from tests.recovery.stack import Tus, deploy
+
+    deployment = deploy(tmp_path)
+    try:
+        deployment.start_server()
+        deployment.start_worker()
+        clip = make_clip(tmp_path / "a.mp4").read_bytes()
+        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=60)) as http:
+            tus = Tus(http, deployment.url)
+            video = await tus.upload(clip)
+            await tus.wait_for(video, lambda s: s["state"] == "ready", timeout=120)
+            for _ in range(100):  # the job drops the plaintext object just after ready
+                objects = boto_keys(deployment)
+                if video not in objects:
+                    break
+                await asyncio.sleep(0.1)
+            assert video not in objects and f"{video}.info" in objects
+            assert await tus.head(video) == (200, len(clip))
+            assert await tus.get(video) == (200, clip)
+            with redis.Redis.from_url(deployment.redis.url) as direct:
+                direct.flushall()
+            assert await tus.head(video) == (200, len(clip))
+            assert await tus.get(video) == (200, clip)
+            assert (await tus.status(video))["state"] == "ready"
+    finally:
+        deployment.stop()
+
+
+def boto_keys(deployment: Any) -> set[str]:
+    import boto3
+
+    s3 = boto3.client("s3", endpoint_url=deployment.moto.endpoint, region_name="us-east-1")
+    return {item["Key"] for item in s3.list_objects_v2(Bucket=deployment.bucket).get("Contents", [])}

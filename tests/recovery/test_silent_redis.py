@@ -85,6 +85,9 @@ def _walk(port: int, data_dir: Path) -> None:
     for name, raw in {
         "HEAD": f"HEAD {path} HTTP/1.1\r\nHost: x\r\n{tus}\r\n",
         "status": f"GET /media/{upload_id} HTTP/1.1\r\nHost: x\r\n\r\n",
+        "events": f"GET /media/{upload_id}/events HTTP/1.1\r\nHost: x\r\n\r\n",
+        "download": f"GET {path} HTTP/1.1\r\nHost: x\r\n\r\n",
+        "list": "GET /media HTTP/1.1\r\nHost: x\r\n\r\n",
     }.items():
         answer, took = _timed(port, raw.encode())
         assert _status(answer) != 500 and took < BOUND, (name, took, answer[:400])
