@@ -24,7 +24,6 @@ from ..protocol.errors import (
     ChecksumMismatch,
     IncompleteUpload,
     InsufficientStorage,
-    InvalidConcat,
     InvalidLength,
     ModifyFinal,
     OffsetMismatch,
@@ -32,17 +31,17 @@ from ..protocol.errors import (
     TooLarge,
     UploadGone,
     UploadInterrupted,
-    UploadNotFinished,
-    UploadNotFound,
     UploadSizeExceeded,
 )
 from ..protocol.headers import Concat, Metadata
 from ..protocol.info import UploadInfo, UploadState
 from .catalogue import Catalogue, NoCatalogue
 from .composer import StoreComposer, require
+from .concat import gather_partials
 from .diskspace import SpaceGuard
 from .finishing import Finisher
 from .observer import Observer
+from .ownership import check_owner as check_owner  # also named here: tusd_py.direct imports it from the service
 from .ports import CompletionSink, Locker, ReadableUpload, RequestBody, Store, Upload
 from .quota import Quota
 from .spool import StagingBudget, spool
@@ -62,12 +61,6 @@ class Limits:
     disk_reserve: int = 0  # free bytes staging keeps in tmp_dir's filesystem; 0 = none
     quota_bytes: int = 0  # bytes one owner may hold (declared sizes); 0 = no quota
     quota_uploads_in_flight: int = 0  # unfinished uploads one owner may have; 0 = no limit
-
-
-def check_owner(info: UploadInfo, owner: str) -> None:
-    """Another owner's upload does not exist for this caller; the empty owner (open server) reaches all."""
-    if owner and info.owner != owner:
-        raise UploadNotFound(f"upload {info.id} does not exist")
 
 
 class UploadService:
@@ -152,42 +145,14 @@ class UploadService:
             info = await self.finisher.ensure_finished(upload, await upload.get_info())
         return upload, info
 
-    def _check_partial_ids(self, partial_ids: list[str]) -> None:
-        """Before any lookup: a final upload listing one partial many times, or thousands of
-        partials, would turn a small upload into a huge one (or a long copy) for free."""
-        if len(partial_ids) > self.limits.concat_max_partials:
-            raise InvalidConcat(
-                f"a final upload may list at most {self.limits.concat_max_partials} partial uploads, "
-                f"not {len(partial_ids)}"
-            )
-        seen: set[str] = set()
-        for pid in partial_ids:
-            if pid in seen:
-                raise InvalidConcat(f"partial upload {pid} is listed more than once")
-            seen.add(pid)
-
     async def _create_final(self, info: UploadInfo, partial_ids: list[str]) -> tuple[Upload, UploadInfo]:
-        self._check_partial_ids(partial_ids)
-        partials: list[Upload] = []
-        total = 0
-        for pid in partial_ids:
-            try:
-                partial = await self.store.get_upload(pid)
-            except UploadNotFound:
-                raise UploadNotFound(f"partial upload {pid} does not exist") from None
-            pinfo = await partial.get_info()
-            try:
-                check_owner(pinfo, info.owner)  # another owner's partial is as absent as a missing one
-            except UploadNotFound:
-                raise UploadNotFound(f"partial upload {pid} does not exist") from None
-            if not pinfo.is_partial:
-                raise InvalidConcat(f"upload {pid} is not a partial upload")
-            if not pinfo.is_complete:
-                raise UploadNotFinished(f"partial upload {pid} is not finished")
-            total += pinfo.size or 0
-            if total > self.max_size:  # checked as it grows: no need to look at the rest
-                raise TooLarge(f"the concatenated size exceeds the maximum size {self.max_size}")
-            partials.append(partial)
+        partials, total = await gather_partials(
+            self.store,
+            partial_ids,
+            owner=info.owner,
+            max_size=self.max_size,
+            max_partials=self.limits.concat_max_partials,
+        )
         info.size, info.partial_ids, info.expires_at = total, list(partial_ids), None
         await self.quota.admit_upload(info.owner, total, in_flight=False)
         upload = await self.store.create_upload(info)
