@@ -29,16 +29,19 @@ class Received:
 class Receiver:
     url: str = ""
     statuses: list[int] = field(default_factory=list)  # answered in order, then 200
+    delay: float = 0.0  # seconds before each answer
+    answer: bytes = b""  # the body of each answer (default: "ok" or "refused")
     received: list[Received] = field(default_factory=list)
     arrived: asyncio.Condition = field(default_factory=asyncio.Condition)
 
     async def handle(self, request: web.Request) -> web.Response:
         body = await request.read()
         status = self.statuses.pop(0) if self.statuses else 200
+        await asyncio.sleep(self.delay)
         async with self.arrived:
             self.received.append(Received(dict(request.headers), body, status))
             self.arrived.notify_all()
-        return web.Response(status=status, text="refused" if status >= 300 else "ok")
+        return web.Response(status=status, body=self.answer or (b"refused" if status >= 300 else b"ok"))
 
     def accepted(self, event: str | None = None) -> list[Received]:
         return [r for r in self.received if r.status == 200 and (event is None or r.document["event"] == event)]
@@ -51,8 +54,10 @@ class Receiver:
 
 
 @asynccontextmanager
-async def receiving(port: int = 0, statuses: list[int] | None = None) -> AsyncIterator[Receiver]:
-    receiver = Receiver(statuses=list(statuses or []))
+async def receiving(
+    port: int = 0, statuses: list[int] | None = None, *, delay: float = 0.0, answer: bytes = b""
+) -> AsyncIterator[Receiver]:
+    receiver = Receiver(statuses=list(statuses or []), delay=delay, answer=answer)
     app = web.Application()
     app.router.add_post("/hook", receiver.handle)
     runner = web.AppRunner(app)

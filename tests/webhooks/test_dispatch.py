@@ -166,7 +166,32 @@ async def test_an_unreachable_receiver_leaves_the_delivery_waiting_with_its_erro
     assert waiting.next_attempt_at > time.time() + 50  # the backoff, not the lease
 
 
-async def test_two_dispatchers_on_one_outbox_send_each_delivery_once(outbox: SqlOutbox) -> None:
+async def test_a_receiver_too_slow_or_answering_at_length_fails_the_attempt_with_a_short_error(
+    outbox: SqlOutbox,
+) -> None:
+    async with receiving(delay=1.0) as receiver:
+        config = settings(receiver.url, webhook_timeout=0.3, webhook_backoff=60.0)
+        await EventRecorder(outbox, config.urls).record("upload.created", "ev1", "up1")
+        async with dispatching(outbox, config):
+            deadline = time.monotonic() + 10
+            while not (pending := await outbox.pending()) or pending[0].attempts == 0:
+                assert time.monotonic() < deadline, "no failed attempt recorded"
+                await asyncio.sleep(0.02)
+    assert pending[0].last_error.startswith(("TimeoutError", "ServerTimeoutError"))
+    await outbox.drop(pending[0].id)
+    async with receiving(statuses=[503], answer=b"x" * 100_000) as receiver:
+        config = settings(receiver.url, webhook_backoff=60.0)
+        await EventRecorder(outbox, config.urls).record("upload.created", "ev2", "up2")
+        async with dispatching(outbox, config):
+            deadline = time.monotonic() + 10
+            while not (pending := await outbox.pending()) or pending[0].attempts == 0:
+                assert time.monotonic() < deadline, "no failed attempt recorded"
+                await asyncio.sleep(0.02)
+    assert pending[0].last_error == "HTTP 503: " + "x" * 200  # what is kept of a long answer
+
+
+async def test_two_dispatchers_on_one_outbox_send_each_delivery_once(database: Database) -> None:
+    outbox = SqlOutbox(database.engine)  # SQLite and PostgreSQL: the claim is one UPDATE on each
     async with receiving() as receiver:
         config = settings(receiver.url)
         recorder = EventRecorder(outbox, config.urls)
