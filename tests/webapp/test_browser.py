@@ -443,3 +443,25 @@ def test_another_origin_uploads_with_a_bearer_token(context: Any, web_server: Se
     assert result["created"] == 201 and result["patched"] == 204 and result["offset"] == "5", result
     assert result["status"] == 200 and result["body"]["upload_length"] == 5, result
     assert result["anonymous"] == 401, result
+
+
+def test_broken_media_shows_failed_with_the_reason(
+    context: Any, web_server: ServerProcess, clips: dict[str, Path], tmp_path: Path
+) -> None:
+    broken = tmp_path / "broken.mp4"
+    data = clips["play"].read_bytes()
+    broken.write_bytes(data[: len(data) * 6 // 10])  # cut short: no index at the end
+    page = context.new_page()
+    sign_up(page, web_server.url, new_email("broken"))
+    traffic = Traffic(page)
+    pick(page, broken)
+    upload_id = first_patch(page, traffic)
+    state = item(page, upload_id).locator(".state")
+    expect(state).to_have_text(re.compile(r"^failed: truncated or corrupt media"), timeout=60_000)
+    item(page, upload_id).locator(".name").click()
+    expect(page.locator("#watch-message")).to_have_text(
+        re.compile(r"^This video cannot be played: failed: truncated or corrupt media")
+    )
+    page.reload()  # the list's item has no reason of its own: the status gives it
+    page.goto(f"{web_server.url}/#/")
+    expect(item(page, upload_id).locator(".state")).to_have_text(re.compile(r"^failed: truncated or corrupt media"))

@@ -31,11 +31,11 @@ export function formatDuration(seconds) {
   return h ? `${h}:${String(m).padStart(2, '0')}:${rest}` : `${m}:${rest}`
 }
 
-// One list entry as the page uses it, from GET /media's item.
+// One list entry as the page uses it, from an item of GET /media or a status (GET /media/{id}, SSE).
 function entry(item) {
   return {
-    id: item.id ?? item.upload_id,
-    name: item.name || item.filename || null,
+    id: item.id,
+    name: item.name || null,
     size: item.size ?? item.upload_length ?? null,
     state: item.state,
     progress: item.progress ?? 0,
@@ -47,8 +47,8 @@ function entry(item) {
 }
 
 export class VideoList {
-  constructor({ list, empty, error, more, confirm, endpoint, onChange }) {
-    Object.assign(this, { list, empty, error, more, confirm, endpoint, onChange })
+  constructor({ list, empty, error, more, confirm, endpoint }) {
+    Object.assign(this, { list, empty, error, more, confirm, endpoint })
     this.items = new Map() // id -> { data, element, stream, timer }
     this.cursor = null
     this.more.addEventListener('click', () => this.load({ append: true }))
@@ -101,7 +101,8 @@ export class VideoList {
     this.paint(item)
     if (FINAL.has(item.data.state)) {
       this.stop(item)
-      if (item.data.state === 'ready' && !item.data.poster_url) this.details(item)
+      // The list has no poster, duration or reason: a final item's status has them.
+      if (item.data.state === 'ready' ? !item.data.poster_url : !item.data.reason) this.details(item)
     } else {
       this.follow(item)
     }
@@ -143,12 +144,13 @@ export class VideoList {
     }
   }
 
-  // A ready item's poster and duration come with its status (signed URLs are made per request).
+  // A final item's poster, duration (ready) or reason (failed, stored), from its status (signed
+  // URLs are made per request).
   async details(item) {
-    const response = await api(`/media/${encodeURIComponent(item.data.id)}`)
-    if (!response.ok) return
+    const response = await api(`/media/${encodeURIComponent(item.data.id)}`).catch(() => null)
+    if (!response?.ok) return
     const status = await response.json()
-    item.data = { ...item.data, duration: status.duration, poster_url: status.poster_url }
+    item.data = { ...item.data, duration: status.duration, poster_url: status.poster_url, reason: status.reason }
     this.paint(item)
   }
 
@@ -169,7 +171,6 @@ export class VideoList {
     const update = (event) => {
       const status = JSON.parse(event.data)
       this.upsert(entry({ ...status, name: null, size: null }), { atEnd: true })
-      this.onChange?.(item.data)
     }
     for (const name of ['progress', 'ready', 'stored', 'failed']) stream.addEventListener(name, update)
     // Closed for good (the stream's lifetime with a token that has expired since, a restart, too
