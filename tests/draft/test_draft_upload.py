@@ -263,3 +263,10 @@ async def test_tus_and_draft_uploads_are_one_kind(server: Any, client: DraftClie
             assert response.status == 200 and response.headers["Upload-Offset"] == "5"
         async with http.get(base + "/media/" + path.rsplit("/", 1)[1]) as response:
             assert response.status == 200, await response.text()
+
+
+async def test_the_setting_turns_the_draft_off(start_server: StartServer) -> None:
+    """TUSD_DRAFT_UPLOADS=false: a draft request is a tus request, which lacks Tus-Resumable."""
+    server = await start_server(draft_uploads=False)
+    answer = await DraftClient(server.port, 8).create(b"hello", complete=True)
+    assert answer.status == 412 and answer.interim == []
