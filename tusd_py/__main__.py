@@ -198,6 +198,45 @@ def _users(args: argparse.Namespace) -> int:
     return 0
 
 
+def _s3(args: argparse.Namespace) -> int:
+    """``tusd-py s3 cors --origin URL``: the bucket CORS rule direct uploads need (docs/operations.md)."""
+    import json
+
+    from .protocol.errors import TusError
+    from .stores.s3.client import open_client
+    from .stores.s3.direct import apply_cors, check_origin
+
+    try:
+        settings = Settings()
+    except CONFIG_ERRORS as exc:
+        return _bad_config(exc)
+    storage = settings.storage
+    if not storage.s3_bucket:
+        print("tusd-py s3 cors: TUSD_S3_BUCKET is required", file=sys.stderr)
+        return 2
+    try:
+        origins = [check_origin(origin) for origin in args.origin]
+    except ValueError as exc:
+        print(f"tusd-py s3 cors: {exc}", file=sys.stderr)
+        return 2
+
+    async def run() -> dict[str, Any]:
+        client = open_client(
+            endpoint_url=storage.s3_endpoint_url, region=storage.s3_region, path_style=storage.s3_path_style
+        )
+        async with client as opened:
+            return await apply_cors(opened, storage.s3_bucket, origins)
+
+    try:
+        applied = asyncio.run(run())
+    except TusError as exc:
+        print(f"tusd-py s3 cors: {exc.message}", file=sys.stderr)
+        return 1
+    print(f"bucket {storage.s3_bucket}: CORS configuration replaced with")
+    print(json.dumps(applied, indent=2))
+    return 0
+
+
 def _config_doc(args: argparse.Namespace) -> int:
     from .configdoc import render
 
@@ -241,6 +280,11 @@ def main(argv: list[str] | None = None) -> int:
     users_sub.add_parser("disable", help="refuse the account's logins and end its sessions").add_argument("email")
     users_sub.add_parser("enable", help="let a disabled account log in again").add_argument("email")
     users.set_defaults(func=_users, password_stdin=False)
+    s3 = sub.add_parser("s3", help="the S3 bucket: cors (the rule direct uploads need)")
+    s3_sub = s3.add_subparsers(dest="s3_command", required=True)
+    cors = s3_sub.add_parser("cors", help="replace the bucket's CORS rules: PUT from --origin, ETag exposed")
+    cors.add_argument("--origin", action="append", required=True, help="the web page's origin (repeatable)")
+    s3.set_defaults(func=_s3)
     config_doc = sub.add_parser("config-doc", help="print the configuration reference (docs/configuration.md)")
     config_doc.set_defaults(func=_config_doc)
     args = parser.parse_args(argv)

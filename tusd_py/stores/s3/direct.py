@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import re
 from typing import TYPE_CHECKING, Any, Protocol, cast
+from urllib.parse import urlsplit
 
 from ...protocol.errors import StorageUnavailable, UploadNotFound
 from ...protocol.info import UploadInfo
@@ -119,6 +120,20 @@ class S3DirectStorage:
         add = [PartRecord(number, part_size, etag) for number, part_size, etag in parts]
         if not await bucket.records.commit(upload_id, expect=record.parts, keep=0, add=add, tail=0, offset=size):
             raise StorageUnavailable(f"the record of upload {upload_id} changed meanwhile; retry")
+
+
+def check_origin(value: str) -> str:
+    """A page origin as browsers send it: scheme, host and port only (ValueError otherwise)."""
+    parts = urlsplit(value)
+    try:
+        parts.port  # noqa: B018 (raises on a bad port)
+    except ValueError:
+        raise ValueError(f"{value!r} has a bad port") from None
+    if parts.scheme not in ("http", "https") or not parts.hostname or parts.path or parts.query or parts.fragment:
+        raise ValueError(f"{value!r} is not an origin like https://app.example.com (no path)")
+    if parts.username is not None or not value.isprintable() or " " in value:
+        raise ValueError(f"{value!r} is not an origin like https://app.example.com")
+    return value
 
 
 async def apply_cors(client: Any, bucket: str, origins: list[str], *, max_age: int = 3000) -> dict[str, Any]:
