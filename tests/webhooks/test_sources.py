@@ -1,7 +1,7 @@
 """Where events come from, in-process: creating, finishing and deleting uploads over HTTP records
-upload.created, upload.finished and media.deleted in the outbox (none for a partial upload);  a
-finished upload finished again (HEAD) is no new delivery; and an outbox that cannot
-be written makes the request 503, never 500: the client is not told the upload exists."""
+upload.created, upload.finished and media.deleted in the outbox (none for a partial upload); a
+finished upload finished again (HEAD) is no new delivery; and an outbox that cannot be written
+makes the request 503, never 500: the client is not told the upload exists."""
 
 from __future__ import annotations
 
