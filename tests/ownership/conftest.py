@@ -12,7 +12,7 @@ from aiohttp.test_utils import TestClient
 from tusd_py.app import create_app
 from tusd_py.settings import Settings
 
-from .accounts import AUTH_SETTINGS, authenticate, with_catalogue
+from .accounts import AUTH_SETTINGS, cheap_passwords
 
 MakeAuthClient = Callable[..., Awaitable[TestClient[web.Request, web.Application]]]
 
@@ -20,8 +20,7 @@ MakeAuthClient = Callable[..., Awaitable[TestClient[web.Request, web.Application
 @pytest.fixture
 async def make_auth_client(aiohttp_client: Any, make_settings: Callable[..., Settings]) -> MakeAuthClient:
     async def make(**overrides: Any) -> TestClient[web.Request, web.Application]:
-        app = authenticate(create_app(make_settings(**{**AUTH_SETTINGS, **overrides}), background=False))
-        with_catalogue(app)
+        app = cheap_passwords(create_app(make_settings(**{**AUTH_SETTINGS, **overrides}), background=False))
         client: TestClient[web.Request, web.Application] = await aiohttp_client(app)
         return client
 

@@ -3,8 +3,8 @@ request carries a bearer token, on the file store and on the S3 store (moto over
 
 Each case of the modules below is collected here under ``<case>__<module>`` and gets this module's
 ``client`` and ``make_client``: the server with ``TUSD_AUTH=local`` (a user registered and
-logged in through ``/auth``, or the stand-in of ``accounts.py`` where those routes are not wired)
-and an aiohttp client that sends ``Authorization: Bearer ...`` with every request. The uploads
+logged in through ``/auth``) and an aiohttp client that sends ``Authorization: Bearer ...`` with
+every request. The uploads
 therefore have an owner, and every rule must hold for that owner exactly as on an open server.
 Cases that speak raw sockets without a token are left out (``RAW``): tests/ownership's hostile
 tests cover the authenticated raw paths.
@@ -35,7 +35,7 @@ from tests.web import (
 from tusd_py.app import create_app
 from tusd_py.settings import Settings
 
-from .accounts import AUTH_SETTINGS, authenticate, login, s3_overrides, user_of, with_catalogue
+from .accounts import AUTH_SETTINGS, cheap_passwords, login, s3_overrides, user_of
 
 MODULES: tuple[ModuleType, ...] = (
     test_post,  # creation, creation-with-upload, defer-length, metadata
@@ -91,14 +91,13 @@ async def make_client(
 
     async def make(**overrides: Any) -> TestClient[web.Request, web.Application]:
         settings = make_settings(**{**AUTH_SETTINGS, **store_overrides, **overrides})
-        app = authenticate(create_app(settings, background=False))
-        with_catalogue(app)
+        app = cheap_passwords(create_app(settings, background=False))
         anonymous: TestClient[web.Request, web.Application] = await aiohttp_client(app)
         auth = await login(anonymous)
         # the same server, another session: every request with the token
         client: TestClient[web.Request, web.Application] = TestClient(cast(TestServer, anonymous.server), headers=auth)
         await client.start_server()
-        client.owner = user_of(anonymous, auth)  # type: ignore[attr-defined]
+        client.owner = user_of(auth)  # type: ignore[attr-defined]
         opened.append(client)
         return client
 

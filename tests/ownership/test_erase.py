@@ -71,7 +71,7 @@ async def test_erasing_an_owner_removes_their_uploads_and_media_only(client: Any
     await _processed(client, bobs)
     eraser = _eraser(client)
 
-    await eraser.erase(user_of(client, alice))
+    await eraser.erase(user_of(alice))
 
     for upload_id in (ready, unfinished):
         head = await client.head(f"/files/{upload_id}", headers={**TUS, **alice})
@@ -80,7 +80,7 @@ async def test_erasing_an_owner_removes_their_uploads_and_media_only(client: Any
     record = await eraser.records.get(ready)
     assert record is not None
     assert (record.state, record.reason, record.data_key, record.output_prefix) == (MediaState.FAILED, ERASED, {}, "")
-    assert await client.app[SERVICE].catalogue.ids(user_of(client, alice)) == []
+    assert await client.app[SERVICE].catalogue.ids(user_of(alice)) == []
     assert (await (await client.get("/media", headers=alice)).json())["items"] == []
 
     # Bob's upload, outputs and record are as they were
@@ -115,7 +115,7 @@ async def test_an_erasure_cut_short_is_finished_by_the_next_run(client: Any) -> 
     plain = _eraser(client)
     flaky = _Flaky(plain.assets())
     eraser = AccountEraser(plain.service, plain.records, lambda: flaky)
-    owner = user_of(client, alice)
+    owner = user_of(alice)
     with pytest.raises(ServerStorageUnavailable):  # 503 to DELETE /auth/me: the account stays
         await eraser.erase(owner)
     assert sorted(await client.app[SERVICE].catalogue.ids(owner)) == sorted([first, second])

@@ -59,6 +59,11 @@ async def test_a_second_user_gets_404_on_every_route(make_auth_client: MakeAuthC
     as_unknown = await _walk(client, bob, ghost, ghost, ghost)
     assert [status for _, status in as_unknown] == [404] * len(as_unknown), as_unknown
 
+    # EventSource sends no headers: the token may come as ?access_token=, and changes nothing
+    token = bob["Authorization"].removeprefix("Bearer ")
+    async with client.get(f"/media/{done.rsplit('/', 1)[1]}/events?access_token={token}") as events:
+        assert events.status == 404
+
     listed = await client.get("/media", headers=bob)
     assert listed.status == 200
     assert (await listed.json())["items"] == []
@@ -70,7 +75,7 @@ async def test_a_second_user_gets_404_on_every_route(make_auth_client: MakeAuthC
     assert (download.status, await download.read()) == (200, b"hello")
     status = await client.get(f"/media/{done.rsplit('/', 1)[1]}", headers=alice)
     assert status.status == 200
-    assert (await status.json())["uploaded_by"] == user_of(client, alice)
+    assert (await status.json())["uploaded_by"] == user_of(alice)
     mine = await (await client.get("/media", headers=alice)).json()
     assert [item["id"] for item in mine["items"]] == [done.rsplit("/", 1)[1]]
 
@@ -97,4 +102,4 @@ async def test_uploaded_by_is_the_owner_never_the_metadata(make_auth_client: Mak
     meta = f"uploadedBy {uploaded_by}".strip()
     done = await _upload(client, alice, b"hi", **{"Upload-Metadata": meta})
     body = await (await client.get(f"/media/{done.rsplit('/', 1)[1]}", headers=alice)).json()
-    assert body["uploaded_by"] == user_of(client, alice)
+    assert body["uploaded_by"] == user_of(alice)
