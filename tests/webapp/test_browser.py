@@ -15,7 +15,17 @@ from playwright.sync_api import expect
 
 from tests.fixtures.process import ServerProcess
 
-from .browser import MAX_SIZE, PASSWORD, QUOTA, ThrottleProxy, login, screenshot, server_sha256, sha256_of
+from .browser import (
+    MAX_SIZE,
+    PASSWORD,
+    QUOTA,
+    ThrottleProxy,
+    login,
+    screenshot,
+    server_sha256,
+    sha256_of,
+    start_server,
+)
 
 _users = itertools.count()
 ID = re.compile(r"/files/([A-Za-z0-9_-]+)$")
@@ -465,3 +475,24 @@ def test_broken_media_shows_failed_with_the_reason(
     page.reload()  # the list's item has no reason of its own: the status gives it
     page.goto(f"{web_server.url}/#/")
     expect(item(page, upload_id).locator(".state")).to_have_text(re.compile(r"^failed: truncated or corrupt media"))
+
+
+def test_an_expired_access_token_is_refreshed_without_the_user_noticing(chromium: Any, tmp_path: Path) -> None:
+    server = start_server(tmp_path, {"TUSD_ACCESS_TOKEN_TTL": "10"})
+    context = chromium.new_context()
+    try:
+        page = context.new_page()
+        sign_up(page, server.url, new_email("refresh"))
+        refreshes: list[int] = []
+        page.on("response", lambda r: r.url.endswith("/auth/refresh") and refreshes.append(r.status))
+        page.wait_for_timeout(11_000)  # the access token in memory has expired
+        page.goto(f"{server.url}/#/watch/no-such-video")  # an API call with it
+        expect(page.locator("#watch-message")).to_have_text("There is no such video.")  # 404, not 401
+        expect(page.locator("#who")).to_be_visible()
+        assert refreshes and set(refreshes) == {200}, refreshes
+        page.goto(f"{server.url}/#/")
+        expect(page.locator("#videos-empty")).to_be_visible()
+        expect(page.get_by_role("button", name="Log in")).to_be_hidden()
+    finally:
+        context.close()
+        server.stop()

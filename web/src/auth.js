@@ -6,10 +6,11 @@
 const meta = (name) => document.querySelector(`meta[name="${name}"]`)?.content ?? ''
 
 export const AUTH_MODE = meta('tusd-auth') || 'local' // local | jwt | none
-const EARLY = 30_000 // refresh this long before the token expires: a request never leaves with a dying token
+const EARLY = 30_000 // refresh this long before the token expires (a quarter of its life if shorter)
 
 let token = null
 let expiresAt = 0
+let early = EARLY
 let refreshing = null
 let user = null
 const listeners = new Set()
@@ -19,8 +20,10 @@ export function onSessionChange(fn) { listeners.add(fn) }
 function changed() { for (const fn of listeners) fn(user) }
 
 function accept(body) {
+  const life = (Number(body.expires_in) || 60) * 1000
   token = body.access_token
-  expiresAt = Date.now() + (Number(body.expires_in) || 60) * 1000
+  expiresAt = Date.now() + life
+  early = Math.min(EARLY, life / 4)
 }
 
 function forget() {
@@ -85,7 +88,7 @@ export function refresh() {
 // A token good for the next request, refreshed first when it is about to expire; null when signed out.
 export async function freshToken() {
   if (AUTH_MODE !== 'local') return null
-  if (token && Date.now() < expiresAt - EARLY) return token
+  if (token && Date.now() < expiresAt - early) return token
   await refresh()
   return token
 }
