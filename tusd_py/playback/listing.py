@@ -2,9 +2,9 @@
 
 The list comes from the catalogue (``UploadService.catalogue``: who owns which upload, kept in
 the SQL database), the state of each item from its media record (the ``MEDIA`` port), read
-concurrently for the page: at most ``MAX_LIMIT`` reads. The cursor is the catalogue's own,
-wrapped in base64url so that it is one opaque token in a URL; one the catalogue did not issue
-is 400, as is a limit outside 1..``MAX_LIMIT`` or a parameter sent twice.
+concurrently for the page: at most ``MAX_LIMIT`` reads. The cursor is the catalogue's own opaque
+token (base64url); anything else, or one the catalogue did not issue, is 400, as is a limit
+outside 1..``MAX_LIMIT`` or a parameter sent twice.
 
 An open server (``TUSD_AUTH=none``) has no owners: it lists the uploads made without one.
 """
@@ -12,8 +12,6 @@ An open server (``TUSD_AUTH=none``) has no owners: it lists the uploads made wit
 from __future__ import annotations
 
 import asyncio
-import base64
-import binascii
 import re
 from typing import Any
 
@@ -29,21 +27,16 @@ from .keys import MEDIA
 
 DEFAULT_LIMIT = 20
 MAX_LIMIT = 100
-MAX_CURSOR = 512  # characters of the wrapped cursor; the catalogue's own are far shorter
-_CURSOR = re.compile(r"[A-Za-z0-9_\-]+", re.ASCII)
+MAX_CURSOR = 512  # characters; the catalogue's own are far shorter
+_CURSOR = re.compile(r"[A-Za-z0-9_\-]+", re.ASCII)  # base64url, as the catalogue hands them out
+NOT_OURS = "cursor: not a cursor this server handed out"
 
 
-def encode_cursor(cursor: str) -> str:
-    return base64.urlsafe_b64encode(cursor.encode()).rstrip(b"=").decode()
-
-
-def decode_cursor(token: str) -> str:
+def check_cursor(token: str) -> str:
+    """A cursor that cannot be one of the catalogue's is refused before the catalogue sees it."""
     if len(token) > MAX_CURSOR or not _CURSOR.fullmatch(token):
-        raise BadRequest("cursor: not a cursor this server issued")
-    try:
-        return base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)).decode()
-    except (binascii.Error, UnicodeDecodeError, ValueError):
-        raise BadRequest("cursor: not a cursor this server issued") from None
+        raise BadRequest(NOT_OURS)
+    return token
 
 
 def _single(request: web.Request, name: str) -> str | None:
@@ -79,16 +72,16 @@ def item(entry: Entry, record: MediaRecord | None) -> dict[str, Any]:
 async def list_media(request: web.Request) -> web.Response:
     limit = parse_limit(_single(request, "limit"))
     token = _single(request, "cursor")
-    before = decode_cursor(token) if token else None
+    before = check_cursor(token) if token else None
     catalogue = request.app[SERVICE].catalogue
     try:
         entries, after = await catalogue.page(owner_of(request), before=before, limit=limit)
-    except ValueError:  # the catalogue's word for a cursor it cannot read
-        raise BadRequest("cursor: not a cursor this server issued") from None
+    except ValueError:  # the catalogue's word for a cursor it cannot read (the SQL one says BadRequest)
+        raise BadRequest(NOT_OURS) from None
     media = request.app[MEDIA]
     records = await asyncio.gather(*(media.get(entry.upload_id) for entry in entries))
     body = {
         "items": [item(entry, record) for entry, record in zip(entries, records, strict=True)],
-        "next_cursor": encode_cursor(after) if after is not None else None,
+        "next_cursor": after,
     }
     return web.json_response(body, headers={"Cache-Control": "no-store"})
