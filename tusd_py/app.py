@@ -282,8 +282,9 @@ def _database(
     of a server from before the database; close the pool at shutdown."""
 
     async def ctx(app: web.Application) -> AsyncIterator[None]:
-        from .db.admin import adopt_legacy_records
+        from .db.admin import adopt_legacy_records, warn_if_not_shared
 
+        warn_if_not_shared(database, settings.storage.store)
         if settings.database.database_migrate:
             from .db.migrate import upgrade
 

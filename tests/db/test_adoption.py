@@ -55,3 +55,20 @@ async def test_a_fresh_server_creates_no_legacy_file(aiohttp_client: Any, tmp_pa
     records = await _started_records(aiohttp_client, settings)
     assert [i async for i in records.list_ids()] == []
     assert not (data / "tusd.sqlite3").exists() and (data / "app.sqlite3").is_file()
+
+
+async def test_s3_with_a_sqlite_database_is_warned_about(database_url: str, tmp_path: Path) -> None:
+    from structlog.testing import capture_logs
+
+    from tusd_py.db.admin import warn_if_not_shared
+    from tusd_py.db.engine import Database, create_engine, resolve_url
+
+    database = Database(create_engine(resolve_url(database_url, str(tmp_path))))
+    try:
+        with capture_logs() as logs:
+            warned = warn_if_not_shared(database, "s3")
+            assert not warn_if_not_shared(database, "file")
+        assert warned is (database.dialect == "sqlite")
+        assert [e["event"] for e in logs] == (["database_not_shared"] if warned else [])
+    finally:
+        await database.close()

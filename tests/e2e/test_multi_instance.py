@@ -68,6 +68,7 @@ def cluster(redis_url: str, moto_endpoint: str, s3_bucket: str, tmp_path: Path) 
         **os.environ,
         "TUSD_HOST": "127.0.0.1",
         "TUSD_STORE": "s3",
+        "TUSD_DATA_DIR": str(tmp_path / "data"),  # the instances' one database (app.sqlite3) is here
         "TUSD_S3_BUCKET": s3_bucket,
         "TUSD_S3_ENDPOINT_URL": moto_endpoint,
         "TUSD_S3_PATH_STYLE": "true",

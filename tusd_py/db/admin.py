@@ -58,6 +58,21 @@ async def _legacy_records(settings: Settings) -> AsyncIterator[MediaRecords]:
         await redis.aclose()
 
 
+def warn_if_not_shared(database: Database, store: str) -> bool:
+    """S3 means several instances and workers on several machines: each with a SQLite file of its
+    own would see its own users and records. Said once at start (the tests' and a single machine's
+    S3 setups stay allowed). True if the warning was given."""
+    if store != "s3" or database.dialect != "sqlite":
+        return False
+    log.warning(
+        "database_not_shared",
+        url=database.url,
+        detail="TUSD_STORE=s3 with a SQLite database: every server and worker must share one database; "
+        "set TUSD_DATABASE_URL=postgresql://... (docs/operations.md)",
+    )
+    return True
+
+
 async def adopt_legacy_records(database: Database, data_dir: str, redis: Any | None) -> int:
     """At start: a database with no media record yet, beside a server from before it (records in
     Redis, or in the embedded ``tusd.sqlite3``), takes those records over once, so an upgrade
