@@ -284,6 +284,10 @@ def test_phone_width_every_control_reachable_no_horizontal_overflow(
         reached = tab_through(page)
         for name in ("My videos", "Quality"):
             assert any(name in label for label in reached), (name, reached)
+        page.locator(".skip").focus()
+        page.keyboard.press("Enter")  # skips to the content, and stays on this page
+        expect(page.locator("#main")).to_be_focused()
+        expect(page).to_have_url(re.compile(rf"#/watch/{upload_id}$"))
         screenshot(page, artifacts, "watch-phone")
 
         page.goto(f"{web_server.url}/#/")

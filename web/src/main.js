@@ -125,6 +125,11 @@ async function start() {
     quality: $('quality'),
     details: $('watch-details'),
   })
+  // The fragment routes the page: the skip link moves focus instead of navigating to "#main".
+  document.querySelector('.skip').addEventListener('click', (event) => {
+    event.preventDefault()
+    $('main').focus()
+  })
   setUpAuthForm()
   setUpAccount()
   await resume()
