@@ -500,3 +500,23 @@ def test_an_expired_access_token_is_refreshed_without_the_user_noticing(chromium
     finally:
         context.close()
         server.stop()
+
+
+def test_sign_in_errors_show_the_servers_reason(context: Any, web_server: ServerProcess) -> None:
+    page = context.new_page()
+    email = new_email("errors")
+    sign_up(page, web_server.url, email)
+    page.get_by_role("button", name="Log out").click()
+    alert = page.locator("#auth-error")
+    page.get_by_label("Email").fill(email)
+    page.get_by_label("Password").fill("not the password")
+    page.get_by_role("button", name="Log in").click()
+    expect(alert).to_have_text("wrong email or password")  # the server's one message for both
+    expect(page.get_by_role("button", name="Log in")).to_be_visible()
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign up").click()  # the same address again: taken
+    expect(alert).to_have_text("an account with this email exists already")
+    page.get_by_label("Password").fill("short")
+    page.get_by_role("button", name="Sign up").click()
+    expect(alert).to_have_text("Choose a password of at least 10 characters.")
+    expect(page.get_by_label("Password")).to_be_focused()
