@@ -1,4 +1,6 @@
 """Erasing an account's data: every upload of the owner, and everything processing made of it.
+The same removal of processed media serves a single DELETE of a finished upload
+(``remove_media``, the tus DELETE's ``MEDIA_REMOVER`` port in ``web/transfer.py``).
 
 ``DELETE /auth/me`` (the auth package) calls the ``ERASER`` AppKey (``tusd_py/auth/keys.py``) with the
 user id before it removes the account row: the eraser walks the catalogue's ids of the owner and,
@@ -37,6 +39,7 @@ if TYPE_CHECKING:
 log = structlog.get_logger("tusd_py.accounts")
 
 ERASED = "erased with its owner's account"
+DELETED = "deleted with its upload"
 
 
 @contextlib.contextmanager
@@ -69,13 +72,24 @@ class AccountEraser:
         if stored is not None and stored != owner:  # a catalogue row that lies: not this owner's to erase
             log.warning("erase_skipped_not_owner", upload_id=upload_id)
             return
-        with _server_errors():  # the outputs first: the catalogue row, gone last, keeps the id for a rerun
+        # The media first: the catalogue row, gone last with the upload, keeps the id for a rerun.
+        removed = await self.remove_media(upload_id, reason=ERASED)
+        try:
+            await self.service.terminate(upload_id, owner)
+        except (UploadNotFound, UploadGone):
+            await self.service.catalogue.terminated(upload_id)  # the store lost it first: the row goes too
+        log.info("upload_erased", upload_id=upload_id, outputs=removed)
+
+    async def remove_media(self, upload_id: str, *, reason: str = DELETED) -> int:
+        """Delete what processing made of an upload: its outputs, and its record's data key and
+        output names (state ``failed`` with ``reason``). The number of stored objects removed."""
+        with _server_errors():
             record = await self.records.get(upload_id)
             removed = await self.assets().delete_prefix(f"{MEDIA_PREFIX}{upload_id}/")
             if record is not None and (record.data_key or record.output_prefix):
-                erased = record.evolve(
+                emptied = record.evolve(
                     state=MediaState.FAILED,
-                    reason=ERASED,
+                    reason=reason,
                     data_key={},
                     master_playlist="",
                     renditions=[],
@@ -85,12 +99,10 @@ class AccountEraser:
                     manifest="",
                     output_prefix="",
                 )
-                await self.records.put(erased)
-        try:
-            await self.service.terminate(upload_id, owner)
-        except (UploadNotFound, UploadGone):
-            await self.service.catalogue.terminated(upload_id)  # the store lost it first: the row goes too
-        log.info("upload_erased", upload_id=upload_id, outputs=removed)
+                await self.records.put(emptied)
+        if removed or record is not None:
+            log.info("media_removed", upload_id=upload_id, outputs=removed, reason=reason)
+        return removed
 
     async def _stored_owner(self, upload_id: str) -> str | None:
         """The stored owner of an upload, None when the store has no such upload any more."""

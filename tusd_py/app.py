@@ -38,6 +38,7 @@ from .web.download import DOWNLOADS
 from .web.health import Readiness, setup_health_routes
 from .web.middlewares import tus_middleware
 from .web.routes import setup_routes
+from .web.transfer import MEDIA_REMOVER
 from .webapp import setup_webapp_routes
 from .webhooks.wiring import Webhooks
 
@@ -243,8 +244,10 @@ def create_app(
     from .processing import PlaybackVault, StatusRecords
 
     app[MEDIA] = StatusRecords(media)  # Redis unreachable: 503, not 500
-    # DELETE /auth/me erases the account's uploads and processed media first (tusd_py/accounts.py)
-    app[ERASER] = AccountEraser(service, media, lambda: _assets(settings, store)).erase
+    # DELETE /auth/me erases the account's uploads and processed media first, and a tus DELETE of a
+    # finished upload its processed media (tusd_py/accounts.py)
+    eraser = AccountEraser(service, media, lambda: _assets(settings, store))
+    app[ERASER], app[MEDIA_REMOVER] = eraser.erase, eraser.remove_media
 
     crypto = settings.crypto
     vault = build_vault(settings, crypto, store, media)

@@ -10,7 +10,7 @@ import pytest
 from pipeline.contract import MediaRecord, MediaState
 from pipeline.errors import StorageUnavailable
 from tests.web.helpers import OCTET, TUS, path_of
-from tusd_py.accounts import ERASED, AccountEraser
+from tusd_py.accounts import DELETED, ERASED, AccountEraser
 from tusd_py.keys import SERVICE, SETTINGS, STORE
 from tusd_py.playback.keys import MEDIA
 from tusd_py.processing import build_assets
@@ -125,6 +125,24 @@ async def test_an_erasure_cut_short_is_finished_by_the_next_run(client: Any) -> 
     for upload_id in (first, second):
         assert (await client.head(f"/files/{upload_id}", headers={**TUS, **alice})).status in (404, 410)
     assert await client.app[SERVICE].catalogue.ids(owner) == []
+
+
+async def test_a_delete_takes_the_processed_media_with_the_upload(client: Any) -> None:
+    alice, bob = await login(client), await login(client)
+    ready = await _upload(client, alice, b"video")
+    await _processed(client, ready)
+    eraser = _eraser(client)
+    refused = await client.delete(f"/files/{ready}", headers={**TUS, **bob})
+    assert refused.status == 404
+    assert len(await eraser.assets().list(f"media/{ready}/")) == 4  # Bob's DELETE touched nothing
+
+    deleted = await client.delete(f"/files/{ready}", headers={**TUS, **alice})
+    assert deleted.status == 204
+    assert await eraser.assets().list(f"media/{ready}/") == []
+    record = await eraser.records.get(ready)
+    assert record is not None
+    assert (record.state, record.reason, record.data_key) == (MediaState.FAILED, DELETED, {})
+    assert (await client.head(f"/files/{ready}", headers={**TUS, **alice})).status == 410
 
 
 async def test_the_empty_owner_is_never_erased(client: Any) -> None:

@@ -1,6 +1,8 @@
-"""HEAD (where is my upload?) and PATCH (append bytes at the offset)."""
+"""HEAD (where is my upload?), PATCH (append bytes at the offset) and DELETE (termination)."""
 
 from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
@@ -13,6 +15,10 @@ from ..protocol.info import UploadInfo
 from .body import AiohttpBody
 from .creation import is_offset_stream
 from .identity import owner_of
+
+# Removes what processing made of a finished upload (outputs, data key): tusd_py/accounts.py,
+# wired by app.py. DELETE calls it before the upload goes, so a failure leaves both to retry.
+MEDIA_REMOVER: web.AppKey[Callable[[str], Awaitable[int]]] = web.AppKey("tusd_py.web.transfer.media_remover")
 
 
 def upload_headers(info: UploadInfo) -> dict[str, str]:
@@ -56,5 +62,10 @@ async def patch(request: web.Request) -> web.Response:
 
 
 async def delete(request: web.Request) -> web.Response:
-    await request.app[SERVICE].terminate(request.match_info["upload_id"], owner_of(request))
+    service, upload_id, owner = request.app[SERVICE], request.match_info["upload_id"], owner_of(request)
+    if (remove_media := request.app.get(MEDIA_REMOVER)) is not None:
+        info = await service.info(upload_id, owner)  # 404 for another owner's: nothing of it is touched
+        if info.is_finished_file:  # only a finished file is ever processed
+            await remove_media(upload_id)
+    await service.terminate(upload_id, owner)
     return web.Response(status=204)
