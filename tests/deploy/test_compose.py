@@ -86,6 +86,20 @@ def test_every_hostname_it_names_is_a_service_of_the_stack(compose: dict[str, An
     assert upstream and upstream.group(1) in services and upstream.group(2) == dockerfile_env()["TUSD_PORT"]
 
 
+def test_the_build_context_sends_what_the_image_copies_and_no_secret() -> None:
+    rules = [r for r in (DOCKER / "Dockerfile.dockerignore").read_text().splitlines() if r and not r.startswith("#")]
+    assert rules[0] == "*"  # everything is left out but what is let in
+    allowed = {r[1:] for r in rules if r.startswith("!")}
+    copied = [
+        part
+        for line in (DOCKER / "Dockerfile").read_text().splitlines()
+        if line.startswith("COPY ")
+        for part in line.split()[1:-1]
+    ]
+    assert copied and set(copied) <= allowed
+    assert not any("secrets" in entry or ".venv" in entry for entry in allowed)
+
+
 def test_nginx_streams_tus_bodies_to_the_servers() -> None:
     conf = (DOCKER / "nginx.conf").read_text()
     for directive in (
