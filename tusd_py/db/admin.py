@@ -78,8 +78,6 @@ async def adopt_legacy_records(database: Database, data_dir: str, redis: Any | N
     Redis, or in the embedded ``tusd.sqlite3``), takes those records over once, so an upgrade
     loses no asset even if ``tusd-py db import-records`` was forgotten. Returns how many."""
     records = SqlMediaRecords(database)
-    async for _ in records.list_ids():
-        return 0  # already in use: the records live here
     if redis is not None:
         source: MediaRecords = RedisMediaRecords(redis)
     elif (Path(data_dir) / LEGACY_FILE).is_file():
@@ -87,8 +85,10 @@ async def adopt_legacy_records(database: Database, data_dir: str, redis: Any | N
     else:
         return 0
     try:
+        async for _ in records.list_ids():
+            return 0  # already in use: the records live here
         copied, _ = await import_records(source, records)
-    except StorageUnavailable as exc:  # Redis down at start: the server starts all the same (503s, not a crash)
+    except StorageUnavailable as exc:  # Redis or the database down: the server starts all the same (503s)
         log.warning("media_records_not_adopted", error=str(exc)[:200], fix="tusd-py db import-records")
         return 0
     if copied:
