@@ -121,9 +121,10 @@ return 0
 # KEYS: in-progress, heartbeat, job, retry counter, queue. ARGV: job id, 'retry' or 'drop'.
 # Only a job still without a heartbeat is released: 'retry' frees it for the next poll of any
 # worker (it is still in the queue), 'drop' removes it (its last try is over, or it is done).
+# 1: released; 0: it beats after all; -1: released already (another watchdog was first).
 _RELEASE = """
 if redis.call('EXISTS', KEYS[2]) == 1 then return 0 end
-if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+if redis.call('EXISTS', KEYS[1]) == 0 then return -1 end
 redis.call('DEL', KEYS[1])
 if ARGV[2] == 'drop' then
   redis.call('DEL', KEYS[3], KEYS[4])
@@ -198,7 +199,7 @@ class Recovery:
             # Done, but arq's own bookkeeping did not happen (Redis went away as the job ended).
             # A ready asset whose plaintext source is still there runs once more, to drop it.
             left = record.state is MediaState.READY and record.original and not record.source_dropped
-            return await self._release_job(upload_id, "retry" if left else "drop")
+            return max(await self._release_job(upload_id, "retry" if left else "drop"), 0)
         if record is None or record.state is not MediaState.PROCESSING:
             first = self.suspects.setdefault(upload_id, now)
             if now - first < self.settings.job_heartbeat:
@@ -207,26 +208,27 @@ class Recovery:
         return await self._retry_dead(upload_id, record)
 
     async def _retry_dead(self, upload_id: str, record: MediaRecord | None) -> int:
-        started = int(await self.redis.get(self._keys(upload_id)["retry"]) or 0)  # tries arq began
-        dead_try = max(started, record.tries if record else 0, 1)
+        # arq's count of the tries it began, the dead one included; the record's own if it was lost
+        started = int(await self.redis.get(self._keys(upload_id)["retry"]) or 0)
+        dead_try = started or max(record.tries if record else 0, 1)
         ttl = self.settings.heartbeat_ttl
         if dead_try >= self.settings.max_tries:
             reason = f"processing failed after {dead_try} tries: the worker of the last try stopped"
             log.error("job_worker_lost", upload_id=upload_id, job_try=dead_try, retry=False)
             released = await self._release_job(upload_id, "drop")
-            if released:
+            if released == 1:
                 await update(self.records, upload_id, _failed(upload_id, reason))
-            return released
+            return max(released, 0)
         reason = f"the worker of try {dead_try} stopped (no heartbeat for {ttl:g} s)"
         before = record.attempt if record else ""
         await update(self.records, upload_id, _retrying(upload_id, dead_try + 1, reason))
         released = await self._release_job(upload_id, "retry")
-        if released:
+        if released == 1:
             log.warning("job_worker_lost", upload_id=upload_id, job_try=dead_try, next_try=dead_try + 1)
             await self._enqueue(upload_id, dead_try + 1)  # only if the job itself was lost too
-        else:  # it beat after all: put the record back as it was
+        elif released == 0:  # it beat after all: put the record back as it was
             await update(self.records, upload_id, _revived(before))
-        return released
+        return max(released, 0)
 
     async def _release_job(self, upload_id: str, mode: str) -> int:
         keys = self._keys(upload_id)
@@ -273,6 +275,8 @@ def _retrying(upload_id: str, next_try: int, reason: str) -> Any:
     def change(current: MediaRecord | None) -> MediaRecord | None:
         if current is not None and current.state.terminal:
             return None
+        if current is not None and current.state is MediaState.RETRYING and current.tries >= next_try:
+            return None  # another watchdog said so first
         base = current or MediaRecord(upload_id=upload_id)
         return base.evolve(state=MediaState.RETRYING, tries=next_try, progress=0.0, reason=reason)
 

@@ -64,6 +64,19 @@ async def test_a_processing_job_without_heartbeat_is_released_at_once(arq: ArqRe
     assert await recovery.scan() == 0  # released once
 
 
+async def test_two_watchdogs_release_a_dead_job_once_and_leave_it_retrying(
+    arq: ArqRedis, records: FileMediaRecords
+) -> None:
+    """Every worker and every server's sweeper watch: the one that comes second finds the job
+    released already and leaves the record as the first one wrote it."""
+    await started(arq)
+    await processing(records)
+    first, second = Recovery(arq, records, settings()), Recovery(arq, records, settings())
+    assert sorted(await asyncio.gather(first.scan(), second.scan())) == [0, 1]
+    record = await records.get(UPLOAD)
+    assert record is not None and record.state is MediaState.RETRYING and record.tries == 2
+
+
 async def test_a_live_heartbeat_keeps_a_long_job_its_own(arq: ArqRedis, records: FileMediaRecords) -> None:
     await started(arq)
     recovery = Recovery(arq, records, settings())
