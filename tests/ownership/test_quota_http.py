@@ -7,6 +7,8 @@ import asyncio
 import re
 from typing import Any
 
+import pytest
+
 from tests.web.helpers import OCTET, TUS, path_of, upload_ids
 
 from .accounts import login
@@ -80,13 +82,15 @@ async def test_deleting_an_upload_frees_its_bytes(make_auth_client: MakeAuthClie
     assert (await _post(client, alice, 100)).status == 201
 
 
-async def test_the_quota_is_refused_before_100_continue(make_auth_client: MakeAuthClient) -> None:
+@pytest.mark.parametrize("extra", ["", "Upload-Concat: partial\r\n"], ids=["upload", "partial"])
+async def test_the_quota_is_refused_before_100_continue(make_auth_client: MakeAuthClient, extra: str) -> None:
     client = await make_auth_client(**QUOTA)
     alice = await login(client)
     reader, writer = await asyncio.open_connection("127.0.0.1", client.port)
     writer.write(
         f"POST /files/ HTTP/1.1\r\nHost: x\r\nTus-Resumable: 1.0.0\r\nAuthorization: {alice['Authorization']}\r\n"
-        f"Upload-Length: 500\r\nContent-Type: {OCTET}\r\nContent-Length: 500\r\nExpect: 100-continue\r\n\r\n".encode()
+        f"Upload-Length: 500\r\n{extra}Content-Type: {OCTET}\r\nContent-Length: 500\r\n"
+        "Expect: 100-continue\r\n\r\n".encode()
     )
     await writer.drain()
     head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 5)

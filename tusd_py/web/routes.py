@@ -125,9 +125,9 @@ async def _expect(request: web.Request, side: SideProtocol | None = None) -> web
             service, declared = request.app[SERVICE], parse_length(length)
             if declared > service.max_size:
                 raise TooLarge(f"Upload-Length {length} exceeds the maximum size {service.max_size}")
-            # The caller is known here only if the auth layer identified it before 100 Continue
-            # (aiohttp runs the expect handler ahead of the middlewares); else the POST checks.
-            if (owner := owner_of(request)) and not request.headers.get(H_UPLOAD_CONCAT):
+            # The caller is known once the auth check above ran (none on an open server). A partial
+            # upload counts like any other; a final one carries no Upload-Length (400 in the POST).
+            if owner := owner_of(request):
                 await service.quota.admit_upload(owner, declared, in_flight=declared != 0)
         if method == "PATCH" and not sided and not is_offset_stream(request):
             raise UnsupportedMediaType(f"PATCH requires Content-Type: {OFFSET_CONTENT_TYPE}")
