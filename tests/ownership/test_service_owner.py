@@ -11,9 +11,9 @@ import pytest
 from tests.core.test_service import FakeBody, Sink
 from tusd_py.core.service import Limits, UploadService
 from tusd_py.core.sweeper import Sweeper
-from tusd_py.protocol.errors import UploadGone, UploadNotFound
+from tusd_py.protocol.errors import StorageUnavailable, UploadGone, UploadNotFound
 from tusd_py.protocol.headers import Concat, Metadata, parse_concat
-from tusd_py.protocol.info import UploadState
+from tusd_py.protocol.info import UploadInfo, UploadState
 from tusd_py.state.memory import MemoryLocker
 from tusd_py.stores.memory import MemoryStore
 
@@ -167,3 +167,14 @@ async def test_the_sweeper_tells_the_catalogue_of_expired_uploads(
     report = await Sweeper(service, tombstone_ttl=60).run_once(now=10**10)
     assert report.expired == 1
     assert upload_id not in catalogue.entries
+
+
+async def test_an_upload_the_catalogue_could_not_record_is_not_kept(store: MemoryStore) -> None:
+    class Down(MemoryCatalogue):
+        async def created(self, info: UploadInfo) -> None:
+            raise StorageUnavailable("the database does not answer")
+
+    service = make_service(store, Down())
+    with pytest.raises(StorageUnavailable):
+        await _new(service, 5, ALICE)
+    assert store.uploads == {}  # it would have escaped Alice's quota, list and erasure

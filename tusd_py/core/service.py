@@ -12,6 +12,7 @@ state changes and removal (never of a PATCH's bytes) and answers the quota check
 
 from __future__ import annotations
 
+import contextlib
 import secrets
 import tempfile
 import time
@@ -136,14 +137,26 @@ class UploadService:
         )
         if info.is_final:
             return await self._create_final(info, partial_ids or [])
-        upload = await self.store.create_upload(info)
-        await self.catalogue.created(info)
+        upload = await self._create_recorded(info)
         bound = log.bind(upload_id=info.id)
         bound.info("upload_created", size=length, partial=info.is_partial)
         self.observer.upload_created()
         if length == 0:  # complete at creation: finish and hand off inside the POST
             info = await self.finisher.ensure_finished(upload, await upload.get_info())
         return upload, info
+
+    async def _create_recorded(self, info: UploadInfo) -> Upload:
+        """The new upload in the store and in the catalogue, or in neither: one the catalogue never
+        heard of would escape its owner's quota, list and erasure."""
+        upload = await self.store.create_upload(info)
+        try:
+            await self.catalogue.created(info)
+        except BaseException:
+            if self.stores.terminater is not None:
+                with contextlib.suppress(Exception):  # the catalogue's error is the one to report
+                    await self.stores.terminater.as_terminatable_upload(upload).terminate("terminated")
+            raise
+        return upload
 
     async def _create_final(self, info: UploadInfo, partial_ids: list[str]) -> tuple[Upload, UploadInfo]:
         partials, total = await gather_partials(
@@ -155,8 +168,7 @@ class UploadService:
         )
         info.size, info.partial_ids, info.expires_at = total, list(partial_ids), None
         await self.quota.admit_upload(info.owner, total, in_flight=False)
-        upload = await self.store.create_upload(info)
-        await self.catalogue.created(info)
+        upload = await self._create_recorded(info)
         await require(self.stores.concater, "concatenation (Upload-Concat)").concat(upload, partials)
         log.info("upload_concatenated", upload_id=info.id, parts=len(partials), size=total)
         self.observer.upload_created()
