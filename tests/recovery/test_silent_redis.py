@@ -4,6 +4,7 @@ them: every request that needs it ends 503 ``ERR_STORAGE_UNAVAILABLE`` within a 
 
 from __future__ import annotations
 
+import os
 import re
 import socket
 import threading
@@ -107,3 +108,37 @@ def test_a_redis_that_refuses_connections_is_503(tmp_path: Path) -> None:
     env = {"TUSD_REDIS_URL": f"redis://127.0.0.1:{free_port()}/0", "TUSD_REDIS_TIMEOUT": str(TIMEOUT)}
     with running(tmp_path, env) as server:
         _walk(server.port, server.data_dir)
+
+
+@pytest.mark.timeout(120)
+def test_on_the_s3_store_every_tus_route_is_503_with_a_silent_redis(
+    tmp_path: Path, moto_endpoint: str, s3_bucket: str
+) -> None:
+    """The S3 store keeps each upload's record in Redis: creation, HEAD, PATCH, DELETE and GET all
+    need it."""
+    with silent_server() as redis_port:
+        env = {
+            "TUSD_REDIS_URL": f"redis://127.0.0.1:{redis_port}/0",
+            "TUSD_REDIS_TIMEOUT": str(TIMEOUT),
+            "TUSD_STORE": "s3",
+            "TUSD_S3_BUCKET": s3_bucket,
+            "TUSD_S3_ENDPOINT_URL": moto_endpoint,
+            "TUSD_S3_PATH_STYLE": "true",
+            "TUSD_MASTER_KEY": os.urandom(32).hex(),
+        }
+        with running(tmp_path, env) as server:
+            path = "/files/0123456789abcdef0123456789abcdef"
+            tus = "Tus-Resumable: 1.0.0\r\n"
+            for name, raw in {
+                "POST": f"POST /files/ HTTP/1.1\r\nHost: x\r\n{tus}Upload-Length: 5\r\nContent-Length: 0\r\n\r\n",
+                "HEAD": f"HEAD {path} HTTP/1.1\r\nHost: x\r\n{tus}\r\n",
+                "PATCH": f"PATCH {path} HTTP/1.1\r\nHost: x\r\n{tus}Upload-Offset: 0\r\n"
+                "Content-Type: application/offset+octet-stream\r\nContent-Length: 5\r\n\r\nhello",
+                "DELETE": f"DELETE {path} HTTP/1.1\r\nHost: x\r\n{tus}\r\n",
+                "GET": f"GET {path} HTTP/1.1\r\nHost: x\r\n\r\n",
+            }.items():
+                answer, took = _timed(server.port, raw.encode())
+                assert _status(answer) == 503 and took < BOUND, (name, took, answer[:400])
+                if name != "HEAD":  # a HEAD answer has no body
+                    assert b"ERR_STORAGE_UNAVAILABLE" in answer, (name, answer[:400])
+            assert request(server.port, b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n") == [200]
