@@ -303,7 +303,7 @@ def _setup_direct(
     app: web.Application, settings: Settings, store: Store, service: UploadService, *, background: bool
 ) -> None:
     """The S3 signing API (issue 15) over the S3 store's client and records; with ``background``,
-    the sweep that finishes single PUTs (their client never calls back)."""
+    the sweep that finishes single uploads (their client never calls back)."""
     from .direct.routes import setup_direct_routes
     from .direct.service import DirectPolicy, DirectService
     from .stores.s3 import S3Store

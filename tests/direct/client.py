@@ -69,6 +69,17 @@ class DirectClient:
             assert resp.status == 200, await resp.text()
             return resp.headers["ETag"]
 
+    async def post_form(self, params: dict[str, Any], data: bytes, filename: str = "file") -> int:
+        """The single upload of ``/s3/params``: a form POST of its fields, then the file (as the
+        plugin's ``postObject`` sends it); the status S3 answered."""
+        form = aiohttp.FormData()
+        for name, value in params["fields"].items():
+            form.add_field(name, value)
+        form.add_field("file", data, filename=filename, content_type=params["fields"].get("Content-Type"))
+        async with self.http.post(params["url"], data=form) as resp:
+            await resp.read()
+            return resp.status
+
     async def upload_parts(self, upload_id: str, key: str, data: bytes, numbers: list[int]) -> dict[int, str]:
         gate = asyncio.Semaphore(self.parallel)
         etags: dict[int, str] = {}

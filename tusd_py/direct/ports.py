@@ -19,14 +19,14 @@ class DirectStorage(Protocol):
     async def sign_parts(self, upload_id: str, numbers: list[int], ttl: int) -> dict[int, str]:
         """A presigned UploadPart URL per part number, each valid ``ttl`` seconds for that number only."""
 
-    async def sign_put(self, upload_id: str, *, size: int, content_type: str, ttl: int) -> tuple[str, dict[str, str]]:
-        """A presigned PutObject URL for exactly ``size`` bytes, and the headers the client must send."""
+    async def sign_post(self, upload_id: str, *, size: int, content_type: str, ttl: int) -> tuple[str, dict[str, str]]:
+        """A presigned POST (form upload) of exactly ``size`` bytes: the URL and the form fields."""
 
     async def parts(self, upload_id: str) -> list[Part] | None:
         """The parts S3 holds (ListParts), by number; None once the multipart upload is gone."""
 
     async def stored_size(self, upload_id: str) -> int | None:
-        """The size of the upload's object (a single PUT), None while there is none."""
+        """The size of the upload's object (a single upload), None while there is none."""
 
     async def adopt(self, upload_id: str, parts: list[Part], size: int) -> None:
         """The upload's record now holds these parts and ``size`` bytes: the store's completion

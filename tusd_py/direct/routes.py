@@ -3,18 +3,19 @@
 unchanged (docs/api.md, "Direct uploads to S3"):
 
 ==========================================================  ====================================
-``GET    /s3/params?filename=&type=&size=``                 single-PUT parameters (small files)
+``GET    /s3/params?filename=&type=&size=``                 single-upload form (small files)
 ``POST   /s3/multipart``  ``{filename, type, metadata}``    create: ``{uploadId, key}``
 ``GET    /s3/multipart/{uploadId}?key=``                    the parts S3 holds (resume)
 ``GET    /s3/multipart/{uploadId}/{partNumber}?key=``       sign one part: ``{url, expires}``
 ``GET    /s3/multipart/{uploadId}/batch?key=&partNumbers=``  sign several: ``{presignedUrls}``
-``POST   /s3/multipart/{uploadId}/complete?key=``           complete (a single PUT too): ``{location, ...}``
+``POST   /s3/multipart/{uploadId}/complete?key=``           complete (a single upload too): ``{location}``
 ``DELETE /s3/multipart/{uploadId}?key=``                    abort: ``{}``
 ==========================================================  ====================================
 
 The declared size is required (Companion does not need one; this server checks it against
 ``TUSD_MAX_SIZE``, the quota and, at completion, what S3 holds): ``size`` in the JSON body or in
-``metadata`` (Uppy sends the file's meta there), or the ``size`` query parameter of ``/s3/params``.
+``metadata`` (Uppy sends the file's meta there), or ``size`` / ``metadata[size]`` in the query of
+``/s3/params``.
 Errors are the server's usual ``ERR_CODE: message`` (``web/middlewares.py``).
 """
 
@@ -117,8 +118,9 @@ def _part_number(request: web.Request) -> int:
 # -- handlers ------------------------------------------------------------------------------------
 async def create_multipart(request: web.Request) -> web.Response:
     doc = await _json(request, MAX_JSON)
-    metadata = _metadata(doc.get("metadata"))
-    size = _size(doc["size"] if "size" in doc else metadata.get("size"))
+    raw_meta = doc.get("metadata")
+    metadata = _metadata(raw_meta)
+    size = _size(doc["size"] if "size" in doc else raw_meta.get("size") if isinstance(raw_meta, dict) else None)
     info = await request.app[DIRECT].create(
         owner_of(request),
         size=size,
@@ -131,8 +133,9 @@ async def create_multipart(request: web.Request) -> web.Response:
 
 
 async def put_params(request: web.Request) -> web.Response:
-    """``GET /s3/params``: a new single-PUT upload and its presigned URL. Uppy sends the file's
-    meta as further query parameters (``name=...``; Companion's older ``metadata[name]=...`` too)."""
+    """``GET /s3/params``: a new single upload and its presigned POST form (Companion's answer,
+    which every version of Uppy's plugin sends). Uppy sends the file's meta as further query
+    parameters (``metadata[name]=...``; older versions ``name=...``)."""
     if len(request.query) > 4 * MAX_META_ENTRIES:
         raise BadRequest("too many query parameters")
     filename = _text(_single(request, "filename", required=False), "filename")
@@ -148,13 +151,12 @@ async def put_params(request: web.Request) -> web.Response:
     info = await direct.create(
         owner_of(request), size=size, filename=filename, content_type=content_type, metadata=metadata, multipart=False
     )
-    url, headers = await direct.sign_put(info, content_type)
+    url, fields = await direct.sign_post(info, content_type)
     return web.json_response(
         {
-            "method": "PUT",
+            "method": "POST",
             "url": url,
-            "fields": {},
-            "headers": headers,
+            "fields": fields,
             "expires": direct.policy.url_ttl,
             "key": info.storage["key"],
             "uploadId": info.id,

@@ -89,7 +89,7 @@ class DirectService:
         if size < 0:
             raise InvalidLength(f"the declared size {size} is negative")
         if multipart and size == 0:
-            raise InvalidLength("an empty file is uploaded with a single PUT (GET /s3/params), not in parts")
+            raise InvalidLength("an empty file is uploaded as a single upload (GET /s3/params), not in parts")
         if size > service.max_size:
             raise TooLarge(f"the declared size {size} exceeds the maximum size {service.max_size}")
         await service.quota.admit_upload(owner, size, in_flight=True)
@@ -139,19 +139,19 @@ class DirectService:
         self._check_numbers(numbers)
         _, info = await self._find(owner, upload_id, key)
         if info.storage.get("direct") != "multipart":
-            raise BadRequest("this upload is a single PUT: it has no parts to sign")
+            raise BadRequest("this is a single upload (/s3/params): it has no parts to sign")
         if info.state.finished or info.is_complete:
             raise Forbidden("the upload is complete: its parts can no longer change")
         return await self.storage.sign_parts(upload_id, numbers, self.policy.url_ttl)
 
-    async def sign_put(self, info: UploadInfo, content_type: str) -> tuple[str, dict[str, str]]:
+    async def sign_post(self, info: UploadInfo, content_type: str) -> tuple[str, dict[str, str]]:
         assert info.size is not None
-        return await self.storage.sign_put(info.id, size=info.size, content_type=content_type, ttl=self.policy.url_ttl)
+        return await self.storage.sign_post(info.id, size=info.size, content_type=content_type, ttl=self.policy.url_ttl)
 
     async def list_parts(self, owner: str, upload_id: str, key: str) -> list[Part]:
         _, info = await self._find(owner, upload_id, key)
         if info.storage.get("direct") != "multipart":
-            raise BadRequest("this upload is a single PUT: it has no parts")
+            raise BadRequest("this is a single upload (/s3/params): it has no parts")
         return await self.storage.parts(upload_id) or []
 
     # -- complete, abort ----------------------------------------------------------------------
@@ -164,7 +164,7 @@ class DirectService:
     async def _settle(self, upload: Upload, info: UploadInfo, *, asked: bool) -> UploadInfo:
         """Take what S3 holds as the upload's bytes, if it is exactly the declared size, and finish
         it as the tus core finishes any upload. ``asked``: the client said it is done (else the
-        background sweep found a single PUT's object)."""
+        background sweep found a single upload's object)."""
         if not info.is_complete:  # not adopted yet (a retried completion skips to the finisher)
             size = info.size or 0
             if info.storage.get("direct") == "multipart":
@@ -175,7 +175,7 @@ class DirectService:
             else:
                 stored = await self.storage.stored_size(info.id)
                 if stored is None:
-                    raise BadRequest("nothing was uploaded to the presigned URL yet")
+                    raise BadRequest("nothing was uploaded with the presigned form yet")
                 parts, total = [], stored
             if total > size:
                 await self._refuse(upload, info.id)
@@ -223,17 +223,17 @@ class DirectService:
             service.observer.upload_terminated()
             log.info("direct_upload_aborted", upload_id=upload_id)
 
-    # -- the background sweep of single PUTs --------------------------------------------------
-    async def settle_puts(self) -> int:
-        """Finish the single-PUT uploads whose object arrived: Uppy's plugin never calls back after
-        a single PUT. Multipart uploads wait for their client's completion (or their expiry)."""
+    # -- the background sweep of single uploads ------------------------------------------------
+    async def settle_singles(self) -> int:
+        """Finish the single uploads (``/s3/params``) whose object arrived: Uppy's plugin never calls
+        back after one. Multipart uploads wait for their client's completion (or their expiry)."""
         lister, settled = self.service.stores.lister, 0
         if lister is None:
             return 0
         async for upload_id in lister.list_upload_ids():
             try:
                 info = await (await self.service.store.get_upload(upload_id)).get_info()
-                if info.storage.get("direct") != "put" or info.state.finished:
+                if info.storage.get("direct") != "single" or info.state.finished:
                     continue
                 if info.is_complete or await self.storage.stored_size(upload_id) is not None:
                     async with self.service.locker.lock(upload_id, timeout=1.0):
@@ -247,7 +247,7 @@ class DirectService:
     async def run_forever(self, interval: float) -> None:
         while True:
             try:
-                await self.settle_puts()
+                await self.settle_singles()
             except Exception:
                 log.exception("direct_settle_crashed")
             await asyncio.sleep(interval)

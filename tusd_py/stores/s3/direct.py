@@ -3,7 +3,8 @@
 A direct upload is an upload of this store like a tus one: the same ``<key>.info`` object, the same
 record in Redis (or memory), the same key (``TUSD_S3_PREFIX`` + upload id, chosen by the server).
 Only the bytes arrive another way: parts PUT by the client straight to the multipart upload
-(``direct`` = 'multipart'), or one PUT of the whole object (``direct`` = 'put'). Once the client
+(``direct`` = 'multipart'), or one POST of the whole object through a presigned form policy
+(``direct`` = 'single'). Once the client
 says it is done, ``adopt`` writes the parts S3 lists into the record, and the store's own
 ``finish`` completes the multipart upload and checks the object's size, so HEAD, GET, processing,
 expiry and the rebuild from S3 treat it as any other upload. ``S3Upload.write_chunk`` refuses a
@@ -35,6 +36,10 @@ _PLAIN_TYPE = re.compile(r"[\w.+-]+/[\w.+-]+", re.ASCII)  # goes out as an HTTP 
 class _Presigner(Protocol):
     async def generate_presigned_url(self, ClientMethod: str, Params: dict[str, Any], ExpiresIn: int) -> str: ...
 
+    async def generate_presigned_post(
+        self, Bucket: str, Key: str, Fields: dict[str, str], Conditions: list[Any], ExpiresIn: int
+    ) -> dict[str, Any]: ...
+
 
 def plain_content_type(value: str) -> str:
     """The content type if it is a plain ``type/subtype``, else "" (never sent to S3)."""
@@ -59,7 +64,7 @@ class S3DirectStorage:
     async def create(self, info: UploadInfo, *, multipart: bool, content_type: str) -> None:
         bucket = self.store.bucket
         key = bucket.key(info.id)
-        info.storage = {"type": "s3", "bucket": bucket.name, "key": key, "direct": "multipart" if multipart else "put"}
+        info.storage = {"type": "s3", "bucket": bucket.name, "key": key, "direct": "multipart" if multipart else "single"}
         record = UploadRecord(info, part_size=0)  # the client cuts the parts
         if multipart:
             extra: dict[str, str] = dict(self.sse)
@@ -88,20 +93,25 @@ class S3DirectStorage:
                 urls[number] = await self._presigner.generate_presigned_url("upload_part", Params=params, ExpiresIn=ttl)
         return urls
 
-    async def sign_put(self, upload_id: str, *, size: int, content_type: str, ttl: int) -> tuple[str, dict[str, str]]:
+    async def sign_post(self, upload_id: str, *, size: int, content_type: str, ttl: int) -> tuple[str, dict[str, str]]:
+        """A presigned POST policy (Companion's ``/s3/params`` answer, the form Uppy sends): the key,
+        the type and the server-side encryption are fixed fields, and S3 itself refuses a file of
+        any other size than ``size`` (``content-length-range``)."""
         bucket = self.store.bucket
-        params: dict[str, Any] = {"Bucket": bucket.name, "Key": bucket.key(upload_id), "ContentLength": size}
-        headers: dict[str, str] = {}
+        fields: dict[str, str] = {"success_action_status": "201"}
         if plain := plain_content_type(content_type):
-            params["ContentType"], headers["Content-Type"] = plain, plain
-        if self.sse:  # signed headers: the client must send them as they are
-            params.update(self.sse)
-            headers["x-amz-server-side-encryption"] = self.sse["ServerSideEncryption"]
+            fields["Content-Type"] = plain
+        if self.sse:
+            fields["x-amz-server-side-encryption"] = self.sse["ServerSideEncryption"]
             if "SSEKMSKeyId" in self.sse:
-                headers["x-amz-server-side-encryption-aws-kms-key-id"] = self.sse["SSEKMSKeyId"]
-        async with map_s3_errors("PresignPutObject"):
-            url = await self._presigner.generate_presigned_url("put_object", Params=params, ExpiresIn=ttl)
-        return url, headers
+                fields["x-amz-server-side-encryption-aws-kms-key-id"] = self.sse["SSEKMSKeyId"]
+        conditions: list[Any] = [{name: value} for name, value in fields.items()]
+        conditions.append(["content-length-range", size, size])
+        async with map_s3_errors("PresignPostObject"):
+            post = await self._presigner.generate_presigned_post(
+                Bucket=bucket.name, Key=bucket.key(upload_id), Fields=fields, Conditions=conditions, ExpiresIn=ttl
+            )
+        return str(post["url"]), {str(k): str(v) for k, v in post["fields"].items()}
 
     async def parts(self, upload_id: str) -> list[Part] | None:
         record = await load(self.store.bucket, upload_id)
