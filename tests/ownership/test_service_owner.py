@@ -178,3 +178,33 @@ async def test_an_upload_the_catalogue_could_not_record_is_not_kept(store: Memor
     with pytest.raises(StorageUnavailable):
         await _new(service, 5, ALICE)
     assert store.uploads == {}  # it would have escaped Alice's quota, list and erasure
+
+
+class _FlakyCatalogue(MemoryCatalogue):
+    """Fails its first ``updated``, as a database that blinks."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.failures = 1
+
+    async def updated(self, info: UploadInfo) -> None:
+        if self.failures:
+            self.failures -= 1
+            raise StorageUnavailable("the database does not answer")
+        await super().updated(info)
+
+
+@pytest.mark.parametrize("partial", [False, True])
+async def test_a_finish_the_catalogue_missed_is_told_again(store: MemoryStore, partial: bool) -> None:
+    catalogue = _FlakyCatalogue()
+    service = make_service(store, catalogue)
+    concat = parse_concat("partial") if partial else None
+    upload_id = await _new(service, 3, ALICE, concat=concat)
+    with pytest.raises(StorageUnavailable):  # every byte is stored; the finish is not over
+        await service.append(upload_id, 0, FakeBody(b"abc"), owner=ALICE)
+    assert catalogue.entries[upload_id].state == "receiving"
+    info = await service.head(upload_id, ALICE)  # the next request finishes the job
+    expected = UploadState.COMPLETED if partial else UploadState.HANDED_OFF
+    assert info.state is expected and info.offset == 3
+    assert catalogue.entries[upload_id].state == str(expected)
+    assert (await catalogue.usage(ALICE)).uploads_in_flight == 0

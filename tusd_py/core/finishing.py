@@ -6,10 +6,14 @@ PATCH or sweeper run (``finish()`` is idempotent in every store), and the hand-o
 processing happens once per upload. "completed" also ends the expiry, in the same write.
 "completing" is recorded where ``finish()`` assembles an object (S3); where it only checks
 what is stored (file, memory store), "receiving" with every byte stored means the same, and
-the upload goes straight to "completed".
+the upload goes straight to "completed". The catalogue hears of an upload's last state
+(handed_off, or completed for a partial) just before it is stored, so it is told again if it
+failed.
 """
 
 from __future__ import annotations
+
+import copy
 
 import structlog
 
@@ -29,6 +33,15 @@ class Finisher:
         self.observer = observer or Observer()
         self.catalogue = catalogue or NoCatalogue()
 
+    async def _tell_catalogue(self, info: UploadInfo, state: UploadState) -> None:
+        """Before ``state`` is stored: a catalogue that fails leaves the upload one step behind,
+        and the next HEAD, PATCH or sweep redoes the step (every step is idempotent) and tells
+        it again. Stored first, the upload would be finished for good and the catalogue never
+        told (its owner's list, quota and erasure would miss it)."""
+        told = copy.copy(info)
+        told.state, told.expires_at = state, None
+        await self.catalogue.updated(told)
+
     async def ensure_finished(self, upload: Upload, info: UploadInfo) -> UploadInfo:
         if not info.is_complete:
             return info
@@ -37,6 +50,8 @@ class Finisher:
             if info.state is UploadState.RECEIVING and upload.assembles:
                 await upload.set_state(UploadState.COMPLETING)  # an interrupted assembly shows
             await upload.finish()  # assembles and verifies the object; idempotent
+            if info.is_partial:  # COMPLETED is a partial's last state
+                await self._tell_catalogue(info, UploadState.COMPLETED)
             await upload.set_state(UploadState.COMPLETED)  # ends the expiry in the same write
             info.state, info.expires_at = UploadState.COMPLETED, None
             finished = True
@@ -44,11 +59,10 @@ class Finisher:
         if info.state is UploadState.COMPLETED and not info.is_partial:
             # Partials are never processed: only the final upload of a concatenation is a file.
             await self.sink.upload_finished(info)
+            await self._tell_catalogue(info, UploadState.HANDED_OFF)
             await upload.set_state(UploadState.HANDED_OFF)
             info.state = UploadState.HANDED_OFF
             handed_off = True
-        if finished or handed_off:  # the catalogue hears of state changes only, never of a PATCH's bytes
-            await self.catalogue.updated(info)
         # one line for what happened here; the usual case, both steps at once, is one line
         if finished:
             log.info(
