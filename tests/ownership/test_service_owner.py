@@ -208,3 +208,25 @@ async def test_a_finish_the_catalogue_missed_is_told_again(store: MemoryStore, p
     assert info.state is expected and info.offset == 3
     assert catalogue.entries[upload_id].state == str(expected)
     assert (await catalogue.usage(ALICE)).uploads_in_flight == 0
+
+
+async def test_a_delete_the_catalogue_missed_is_told_on_the_next_one(store: MemoryStore) -> None:
+    class Blinking(MemoryCatalogue):
+        failures = 1
+
+        async def terminated(self, upload_id: str) -> None:
+            if Blinking.failures:
+                Blinking.failures -= 1
+                raise StorageUnavailable("the database does not answer")
+            await super().terminated(upload_id)
+
+    catalogue = Blinking()
+    service = make_service(store, catalogue)
+    upload_id = await _new(service, 5, ALICE)
+    with pytest.raises(StorageUnavailable):
+        await service.terminate(upload_id, ALICE)
+    assert upload_id in catalogue.entries  # the upload is gone, its row is not
+    with pytest.raises(UploadGone):  # the client's retry: 410, and the row goes
+        await service.terminate(upload_id, ALICE)
+    assert upload_id not in catalogue.entries
+    assert (await catalogue.usage(ALICE)).bytes_held == 0

@@ -319,7 +319,11 @@ class UploadService:
         asked = time.monotonic()
         async with self.locker.lock(upload_id, timeout=self.limits.lock_timeout):
             self.observer.lock_waited(time.monotonic() - asked)
-            upload, _ = await self._live(upload_id, owner)
+            try:
+                upload, _ = await self._live(upload_id, owner)
+            except UploadGone:  # a row left by a catalogue that failed at the first DELETE goes now
+                await self.catalogue.terminated(upload_id)
+                raise
             await terminater.as_terminatable_upload(upload).terminate("terminated")
             await self.catalogue.terminated(upload_id)
             log.info("upload_terminated", upload_id=upload_id)
