@@ -139,3 +139,30 @@ async def test_a_worker_killed_mid_transcode_is_retried_within_seconds(
         assert await tus.get(video) == (200, clip)
     finally:
         deployment.stop()
+
+
+async def test_a_long_transcode_beside_an_idle_worker_is_started_once(
+    tmp_path: Path, http: aiohttp.ClientSession
+) -> None:
+    """Liveness is the heartbeat, not the job's length: a transcode that lasts many beats is left to
+    its worker by the other worker's watchdog (every beat) and by the server's sweeper."""
+    beat = 0.5
+    deployment = deploy(tmp_path, TUSD_JOB_HEARTBEAT=str(beat), TUSD_X264_PRESET="medium", TUSD_SWEEP_INTERVAL="1")
+    try:
+        deployment.start_server()
+        deployment.start_worker()
+        deployment.start_worker()
+        tus = Tus(http, deployment.url)
+        clip = make_clip(tmp_path / "a.mp4", seconds=8, noise=True).read_bytes()
+        video = await tus.upload(clip)
+        started = time.monotonic()
+        ready = await tus.wait_for(video, lambda s: s["state"] in ("ready", "failed"), timeout=180)
+        assert ready["state"] == "ready", ready
+        assert time.monotonic() - started > 6 * beat  # it outlived its heartbeat's lifetime twice over
+        logs = [deployment.worker_log(0), deployment.worker_log(1)]
+        runs = [e for log in logs for e in log if e["event"] == "job_started" and e["upload_id"] == video]
+        assert len(runs) == 1 and runs[0]["job_try"] == 1
+        assert not [e for log in logs for e in log if e["event"] == "job_worker_lost"]
+        assert deployment.server is not None and "processing_repaired" not in deployment.server.log.read_text()
+    finally:
+        deployment.stop()
