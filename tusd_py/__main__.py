@@ -282,7 +282,7 @@ def main(argv: list[str] | None = None) -> int:
     users.set_defaults(func=_users, password_stdin=False)
     s3 = sub.add_parser("s3", help="the S3 bucket: cors (the rule direct uploads need)")
     s3_sub = s3.add_subparsers(dest="s3_command", required=True)
-    cors = s3_sub.add_parser("cors", help="replace the bucket's CORS rules: PUT from --origin, ETag exposed")
+    cors = s3_sub.add_parser("cors", help="replace the bucket's CORS rules: PUT, POST from --origin, ETag exposed")
     cors.add_argument("--origin", action="append", required=True, help="the web page's origin (repeatable)")
     s3.set_defaults(func=_s3)
     config_doc = sub.add_parser("config-doc", help="print the configuration reference (docs/configuration.md)")

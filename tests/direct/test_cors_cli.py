@@ -27,7 +27,7 @@ def test_cors_rule_is_applied_and_answers_a_preflight(
     rules = boto3.client("s3", endpoint_url=moto_endpoint, region_name="us-east-1").get_bucket_cors(Bucket=s3_env)
     (rule,) = rules["CORSRules"]
     assert rule["AllowedOrigins"] == ["https://app.example", "http://localhost:5173"]
-    assert rule["AllowedMethods"] == ["PUT"] and rule["ExposeHeaders"] == ["ETag"]
+    assert rule["AllowedMethods"] == ["PUT", "POST"] and rule["ExposeHeaders"] == ["ETag"]
     # the browser's preflight of a part PUT, as the bucket answers it
     preflight = urllib.request.Request(
         f"{moto_endpoint}/{s3_env}/some-key?partNumber=1&uploadId=x",

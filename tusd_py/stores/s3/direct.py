@@ -64,7 +64,12 @@ class S3DirectStorage:
     async def create(self, info: UploadInfo, *, multipart: bool, content_type: str) -> None:
         bucket = self.store.bucket
         key = bucket.key(info.id)
-        info.storage = {"type": "s3", "bucket": bucket.name, "key": key, "direct": "multipart" if multipart else "single"}
+        info.storage = {
+            "type": "s3",
+            "bucket": bucket.name,
+            "key": key,
+            "direct": "multipart" if multipart else "single",
+        }
         record = UploadRecord(info, part_size=0)  # the client cuts the parts
         if multipart:
             extra: dict[str, str] = dict(self.sse)
@@ -147,12 +152,12 @@ def check_origin(value: str) -> str:
 
 
 async def apply_cors(client: Any, bucket: str, origins: list[str], *, max_age: int = 3000) -> dict[str, Any]:
-    """Replace the bucket's CORS configuration with the one rule direct uploads need: PUT from
-    ``origins``, any request header (Content-Type, the SSE headers), ``ETag`` readable by the page
+    """Replace the bucket's CORS configuration with the one rule direct uploads need: PUT (parts)
+    and POST (single uploads) from ``origins``, any request header, ``ETag`` readable by the page
     (the client sends each part's ETag back). Returns the configuration applied."""
     rule = {
         "AllowedOrigins": origins,
-        "AllowedMethods": ["PUT"],
+        "AllowedMethods": ["PUT", "POST"],
         "AllowedHeaders": ["*"],
         "ExposeHeaders": ["ETag"],
         "MaxAgeSeconds": max_age,
