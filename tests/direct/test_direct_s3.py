@@ -9,6 +9,7 @@ import base64
 import hashlib
 import json
 import os
+import time
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +20,7 @@ import redis.asyncio
 from tests.direct.client import MiB
 from tests.direct.conftest import client_for
 from tests.e2e.encrypted_support import make_marked_clip
+from tusd_py.app import SWEEPER
 from tusd_py.direct.routes import DIRECT
 from tusd_py.settings import Settings
 from tusd_py.worker import create_worker
@@ -231,3 +233,21 @@ async def test_the_quota_is_checked_at_creation(direct_server: Any, http: aiohtt
     assert status == 413 and "ERR_QUOTA_EXCEEDED" in body, body
     other = client_for(http, server, "kim")  # another user's quota is their own
     await other.create(2 * MiB)
+
+
+async def test_the_sweeper_aborts_an_abandoned_upload_after_its_expiry(
+    direct_server: Any, http: aiohttp.ClientSession, moto_endpoint: str, s3_bucket: str
+) -> None:
+    server, _ = await direct_server(direct_expiry=600)
+    client = client_for(http, server, "lee", part_size=MiB)
+    created = await client.create(3 * MiB)
+    await client.upload_parts(created["uploadId"], created["key"], os.urandom(3 * MiB), [1])  # then nothing
+    s3 = boto3.client("s3", endpoint_url=moto_endpoint, region_name="us-east-1")
+    assert len(s3.list_multipart_uploads(Bucket=s3_bucket).get("Uploads", [])) == 1
+    sweeper = server.app[SWEEPER]
+    assert (await sweeper.run_once(now=time.time() + 60)).expired == 0  # not yet
+    assert (await sweeper.run_once(now=time.time() + 601)).expired == 1
+    assert s3.list_multipart_uploads(Bucket=s3_bucket).get("Uploads", []) == []
+    assert s3.list_objects_v2(Bucket=s3_bucket).get("KeyCount", 0) == 0  # the .info too
+    status, _ = await client.call("GET", f"/s3/multipart/{created['uploadId']}", params={"key": created["key"]})
+    assert status == 410
