@@ -108,3 +108,82 @@ async def test_a_ready_asset_survives_redis_flushall(
     assert all(frames >= 40 for frames, _, _ in streams.values())
     async with session.get(after["original_url"]) as resp:
         assert resp.status == 200 and await resp.read() == source
+
+
+async def _login(session: aiohttp.ClientSession, base: str, email: str, *, register: bool = False) -> dict[str, str]:
+    account = {"email": email, "password": "correct horse battery staple"}
+    if register:
+        async with session.post(f"{base}/auth/register", json=account) as resp:
+            assert resp.status == 201, await resp.text()
+    async with session.post(f"{base}/auth/login", json=account) as resp:
+        assert resp.status == 200, await resp.text()
+        return {"Authorization": f"Bearer {(await resp.json())['access_token']}"}
+
+
+async def _status(session: aiohttp.ClientSession, base: str, upload_id: str, auth: dict[str, str]) -> Any:
+    async with session.get(f"{base}/media/{upload_id}", headers=auth) as resp:
+        return resp.status, await resp.json() if resp.status == 200 else await resp.text()
+
+
+async def test_users_ownership_and_assets_survive_redis_flushall(
+    small_ladder: None,
+    database_url: str,
+    aiohttp_server: Any,
+    moto_endpoint: str,
+    s3_bucket: str,
+    redis_url: str,
+    tmp_path: Path,
+) -> None:
+    """With accounts: after FLUSHALL (every refresh session gone with Redis) the users log in again
+    with the same passwords, the owner gets the asset and plays it, the other user still gets 404."""
+    settings = Settings.from_flat(
+        data_dir=str(tmp_path / "data"),
+        store="s3",
+        s3_bucket=s3_bucket,
+        s3_endpoint_url=moto_endpoint,
+        s3_path_style=True,
+        master_key=os.urandom(32).hex(),
+        url_signing_secret=uuid.uuid4().hex,
+        redis_url=redis_url,
+        database_url=database_url,
+        auth="local",
+        jwt_secret=uuid.uuid4().hex,
+        cookie_secure=False,
+    )
+    server = await aiohttp_server(create_app(settings, locker=MemoryLocker()))
+    base = str(server.make_url("")).rstrip("/")
+    source = make_marked_clip(tmp_path / "clip.mp4", f"MARKER-{uuid.uuid4().hex}").read_bytes()
+    async with aiohttp.ClientSession(cookie_jar=aiohttp.DummyCookieJar()) as session:
+        ann = await _login(session, base, "ann@example.com", register=True)
+        await _login(session, base, "bob@example.com", register=True)
+        headers = {**ann, "Tus-Resumable": "1.0.0"}
+        async with session.post(f"{base}/files/", headers={**headers, "Upload-Length": str(len(source))}) as resp:
+            assert resp.status == 201, await resp.text()
+            upload_id = resp.headers["Location"].rstrip("/").rsplit("/", 1)[1]
+        patch = {**headers, "Upload-Offset": "0", "Content-Type": "application/offset+octet-stream"}
+        async with session.patch(f"{base}/files/{upload_id}", data=source, headers=patch) as resp:
+            assert resp.status == 204, await resp.text()
+        worker = create_worker(settings, burst=True, poll_delay=0, handle_signals=False)
+        try:
+            await worker.main()
+            assert (worker.jobs_complete, worker.jobs_failed) == (1, 0)
+        finally:
+            await worker.close()
+        status, body = await _status(session, base, upload_id, ann)
+        assert status == 200 and body["state"] == "ready", body
+
+        flush = redis.asyncio.Redis.from_url(redis_url)
+        try:
+            await flush.flushall()
+        finally:
+            await flush.aclose()
+
+        ann = await _login(session, base, "ann@example.com")  # the account is in the database
+        bob = await _login(session, base, "bob@example.com")
+        status, body = await _status(session, base, upload_id, ann)
+        assert status == 200 and body["state"] == "ready", body
+        assert (await _status(session, base, upload_id, bob))[0] == 404  # ownership kept: not bob's
+        key = await _key_and_playlist(session, base, body["playback_url"])
+        assert key[0] == 200 and len(key[1]) == 16
+    streams = await asyncio.to_thread(decode_hls, body["playback_url"])
+    assert [(w, h) for _, w, h in streams.values()] == [(192, 144)]
