@@ -30,6 +30,7 @@ services:
 	@command -v node >/dev/null || (apt-get update -qq && apt-get install -y -qq nodejs npm)
 	@command -v chromium >/dev/null || (apt-get update -qq && apt-get install -y -qq chromium)  # the web app's browser tests
 	@if [ -f $(JS_CLIENT)/package.json ]; then cd $(JS_CLIENT) && npm ci --silent --no-audit --no-fund; fi
+	@cd tests/clients/uppy_s3 && npm ci --silent --no-audit --no-fund  # @uppy/aws-s3 (tests/direct)
 
 lint: install
 	$(BIN)/ruff check tusd_py pipeline tests bench
