@@ -96,3 +96,20 @@ async def test_a_cursor_this_server_did_not_hand_out_is_refused(database: Databa
 
 def test_cursor_round_trip() -> None:
     assert decode_cursor(encode_cursor(1733200000.123456, "abc/def")) == (1733200000.123456, "abc/def")
+
+
+async def test_many_concurrent_writers_all_land(database: Database) -> None:
+    """A burst of creations and finishes at once (one process, a pool of connections): on SQLite
+    the writers wait for the lock (busy timeout), none fails with "database is locked"."""
+    import asyncio
+
+    catalogue = SqlCatalogue(database)
+    infos = [_info(f"u{i:03}", created=1.0 + i) for i in range(60)]
+    await asyncio.gather(*(catalogue.created(info) for info in infos))
+    for info in infos:
+        info.offset, info.state = 10, UploadState.COMPLETED
+    await asyncio.gather(*(catalogue.updated(info) for info in infos))
+    usage = await catalogue.usage("alice")
+    assert (usage.bytes_held, usage.uploads_in_flight) == (600, 0)
+    entries, cursor = await catalogue.page("alice", before=None, limit=100)
+    assert [e.upload_id for e in entries] == [f"u{i:03}" for i in reversed(range(60))] and cursor is None
