@@ -19,3 +19,6 @@ os.environ.setdefault("TUSD_DISK_RESERVE", str(16 * 1024 * 1024))
 # ownership (tests/auth, the conformance suite's authenticated run, the isolation walk) set
 # TUSD_AUTH=local (or auth="local") themselves.
 os.environ.setdefault("TUSD_AUTH", "none")
+# A developer's own database must never receive the suite's rows: servers and workers of the tests use
+# the SQLite file of their data dir, or the private PostgreSQL cluster (tests/fixtures/postgres.py).
+os.environ.pop("TUSD_DATABASE_URL", None)
