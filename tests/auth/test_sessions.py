@@ -123,3 +123,37 @@ async def test_the_cache_keeps_a_live_session_for_its_ttl_only() -> None:
     assert await cached.get("unknown") is None  # misses are not cached: a new session is seen at once
     await inner.create(new("unknown"), 60)
     assert await cached.get("unknown") is not None
+
+
+async def test_concurrent_misses_share_one_lookup() -> None:
+    class Counting(MemorySessions):
+        lookups = 0
+
+        async def get(self, session_id: str) -> Session | None:
+            Counting.lookups += 1
+            await asyncio.sleep(0.05)  # a database round trip
+            return await super().get(session_id)
+
+    inner = Counting()
+    await inner.create(new("s1"), 60)
+    cached = CachedSessions(inner, ttl=60)
+    found = await asyncio.gather(*(cached.get("s1") for _ in range(16)))
+    assert all(s is not None and s.id == "s1" for s in found)
+    assert Counting.lookups == 1
+
+
+async def test_a_lookup_that_overlaps_a_revocation_is_not_cached() -> None:
+    class Slow(MemorySessions):
+        async def get(self, session_id: str) -> Session | None:
+            found = await super().get(session_id)
+            await asyncio.sleep(0.05)  # answered before the revocation, arriving after it
+            return found
+
+    inner = Slow()
+    await inner.create(new("s1"), 60)
+    cached = CachedSessions(inner, ttl=60)
+    lookup = asyncio.create_task(cached.get("s1"))
+    await asyncio.sleep(0.01)
+    await cached.revoke("s1")
+    assert await lookup is not None  # it asked before the revocation
+    assert await cached.get("s1") is None  # but its answer was not kept

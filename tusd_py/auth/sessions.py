@@ -13,6 +13,7 @@ A Redis that cannot be reached is 503 ``ERR_STORAGE_UNAVAILABLE`` (translated at
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import math
 import time
@@ -183,12 +184,16 @@ class CachedSessions:
 
     A revocation through this object takes effect at once in this process; one made by another
     process (another instance, ``tusd-py users disable``) within ``ttl``. Only live sessions are
-    cached: a session found missing is asked again next time.
+    cached: a session found missing is asked again next time. Concurrent misses for one session
+    share one lookup: when the entry of a busy session expires, its sixteen requests in flight
+    cost one query, not sixteen (each would take a connection of the pool, on SQLite a thread).
     """
 
     def __init__(self, inner: Sessions, ttl: float = 1.0) -> None:
         self.inner, self.ttl = inner, ttl
         self._seen: dict[str, tuple[Session, float]] = {}  # id -> (session, until, monotonic)
+        self._pending: dict[str, asyncio.Future[Session | None]] = {}
+        self._generation = 0  # bumped by every change: a lookup that overlapped one is not cached
 
     async def create(self, session: Session, ttl: float) -> None:
         await self.inner.create(session, ttl)
@@ -198,26 +203,45 @@ class CachedSessions:
         entry = self._seen.get(session_id)
         if entry is not None and entry[1] > now:
             return entry[0]
-        session = await self.inner.get(session_id)
-        if session is None:
+        pending = self._pending.get(session_id)
+        if pending is None:
+            pending = self._pending[session_id] = asyncio.ensure_future(self._lookup(session_id))
+        return await asyncio.shield(pending)  # a waiter that is cancelled leaves the lookup to the others
+
+    async def _lookup(self, session_id: str) -> Session | None:
+        generation = self._generation
+        try:
+            session = await self.inner.get(session_id)
+        finally:
+            if self._pending.get(session_id) is asyncio.current_task():
+                del self._pending[session_id]
+        if session is None or generation != self._generation:
             self._seen.pop(session_id, None)
-        else:
-            if len(self._seen) >= 10_000:  # bounded: forget what expired, else everything
-                self._seen = {k: v for k, v in self._seen.items() if v[1] > now}
-                if len(self._seen) >= 10_000:
-                    self._seen.clear()
-            self._seen[session_id] = (session, now + self.ttl)
+            return session
+        now = time.monotonic()
+        if len(self._seen) >= 10_000:  # bounded: forget what expired, else everything
+            self._seen = {k: v for k, v in self._seen.items() if v[1] > now}
+            if len(self._seen) >= 10_000:
+                self._seen.clear()
+        self._seen[session_id] = (session, now + self.ttl)
         return session
 
+    def _changed(self) -> None:
+        self._generation += 1
+        self._pending.clear()  # later readers ask again
+
     async def rotate(self, session_id: str, old_jti: str, new_jti: str, now: float, ttl: float) -> bool:
+        self._changed()
         self._seen.pop(session_id, None)
         return await self.inner.rotate(session_id, old_jti, new_jti, now, ttl)
 
     async def revoke(self, session_id: str) -> None:
+        self._changed()
         self._seen.pop(session_id, None)
         await self.inner.revoke(session_id)
 
     async def revoke_all(self, user_id: str) -> None:
+        self._changed()
         self._seen = {k: v for k, v in self._seen.items() if v[0].user_id != user_id}
         await self.inner.revoke_all(user_id)
 
