@@ -36,6 +36,7 @@ from .tables import media_records, uploads
 log = structlog.get_logger("tusd_py.db.records")
 _WHAT = "the media records"
 _LIST_BATCH = 500
+_PUT_TRIES = 100  # each lost race means another writer stored meanwhile; endless ones are a bug
 
 
 class Notifier(Protocol):
@@ -130,13 +131,14 @@ class SqlMediaRecords:
     async def put(self, record: MediaRecord) -> MediaRecord:
         """Unconditional: compare-and-set against whatever version is there until one sticks."""
         query = select(media_records.c.version).where(media_records.c.upload_id == record.upload_id)
-        while True:
+        for _ in range(_PUT_TRIES):
             with unavailable_as(StorageUnavailable, _WHAT):
                 async with self.engine.connect() as conn:
                     version = (await conn.execute(query)).scalar_one_or_none()
             stored = await self._swap(record, int(version or 0))
             if stored is not None:
                 return stored
+        raise RuntimeError(f"media record {record.upload_id} keeps changing under us")
 
     def watch(self, upload_id: str) -> AbstractAsyncContextManager[AsyncIterator[MediaRecord]]:
         return self.notifier.watch(upload_id)
