@@ -12,6 +12,7 @@ from sqlalchemy.engine import Connection
 
 from tusd_py.db.engine import Database, resolve_url
 from tusd_py.db.migrate import current, head, upgrade
+from tusd_py.db.settings import DatabaseSettings
 from tusd_py.db.tables import metadata
 
 
@@ -86,3 +87,21 @@ def test_resolve_url(setting: str, expected: str) -> None:
 def test_resolve_url_refuses_other_schemes() -> None:
     with pytest.raises(ValueError, match="mysql"):
         resolve_url("mysql://h/d", "/data")
+
+
+async def test_libpq_sslmode_is_asyncpgs_ssl() -> None:
+    from tusd_py.db.engine import create_engine
+
+    engine = create_engine(resolve_url("postgresql://u@h/d?sslmode=require&application_name=tusd", "."))
+    try:
+        assert dict(engine.url.query) == {"ssl": "require", "application_name": "tusd"}
+    finally:
+        await engine.dispose()
+
+
+async def test_a_url_with_sslmode_connects(postgres_url: str) -> None:
+    database = Database.from_settings(DatabaseSettings(database_url=f"{postgres_url}?sslmode=disable"), ".")
+    try:
+        await database.ready()
+    finally:
+        await database.close()
