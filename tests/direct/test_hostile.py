@@ -98,7 +98,7 @@ def test_truncated_body_then_the_server_still_answers(server: Server) -> None:
 
 
 def test_signing_and_listing_refuse_bad_numbers_keys_and_ids(server: Server) -> None:
-    upload_id, key = created(server)
+    upload_id, key = created(server, 100 * 1024 * 1024)  # 20 parts at most
     base = f"/s3/multipart/{upload_id}"
     cases = {
         f"{base}/0?key={key}": 400,
@@ -114,6 +114,8 @@ def test_signing_and_listing_refuse_bad_numbers_keys_and_ids(server: Server) -> 
         f"{base}/batch?key={key}&partNumbers=1,-2": 400,
         f"{base}/batch?key={key}&partNumbers=%EF%BC%91": 400,  # a full-width digit
         f"{base}/batch?key={key}&partNumbers=" + ",".join(str(n) for n in range(1, 102)): 400,
+        f"{base}/21?key={key}": 400,  # beyond what 100 MiB in parts of 5 MiB or more can use
+        f"{base}/batch?key={key}&partNumbers=1,21": 400,
         f"{base}/batch?key={key}&partNumbers=1&partNumbers=2": 400,
         f"/s3/multipart/{'f' * 32}?key={key}": 404,
         f"/s3/multipart/..%2F..?key={key}": 404,
@@ -124,6 +126,7 @@ def test_signing_and_listing_refuse_bad_numbers_keys_and_ids(server: Server) -> 
     for target, expected in cases.items():
         assert status(server, raw("GET", target)) == expected, target
     assert status(server, raw("GET", f"{base}/1?key={key}")) == 200
+    assert status(server, raw("GET", f"{base}/20?key={key}")) == 200
     assert status(server, raw("GET", f"{base}/batch?key={key}&partNumbers=1,2,3")) == 200
 
 

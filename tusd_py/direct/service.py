@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import math
 import re
 import secrets
 import time
@@ -142,6 +143,14 @@ class DirectService:
             raise BadRequest("this is a single upload (/s3/params): it has no parts to sign")
         if info.state.finished or info.is_complete:
             raise Forbidden("the upload is complete: its parts can no longer change")
+        # Every part but the last holds at least the minimum, so the declared size bounds the part
+        # numbers: a URL for part 10,000 of a 10 MiB upload would only let a client park bytes.
+        most = max(1, math.ceil((info.size or 0) / self.policy.min_part_size))
+        if max(numbers) > most:
+            raise BadRequest(
+                f"an upload of {info.size} bytes has at most {most} parts (each but the last at least "
+                f"{self.policy.min_part_size} bytes), not part {max(numbers)}"
+            )
         return await self.storage.sign_parts(upload_id, numbers, self.policy.url_ttl)
 
     async def sign_post(self, info: UploadInfo, content_type: str) -> tuple[str, dict[str, str]]:
