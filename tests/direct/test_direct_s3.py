@@ -23,6 +23,7 @@ from tests.e2e.encrypted_support import make_marked_clip
 from tusd_py.app import SWEEPER
 from tusd_py.direct.routes import DIRECT
 from tusd_py.settings import Settings
+from tusd_py.state import keyspace
 from tusd_py.worker import create_worker
 
 TUS = {"Tus-Resumable": "1.0.0"}
@@ -251,3 +252,25 @@ async def test_the_sweeper_aborts_an_abandoned_upload_after_its_expiry(
     assert s3.list_objects_v2(Bucket=s3_bucket).get("KeyCount", 0) == 0  # the .info too
     status, _ = await client.call("GET", f"/s3/multipart/{created['uploadId']}", params={"key": created["key"]})
     assert status == 410
+
+
+async def test_an_upload_in_progress_survives_the_loss_of_its_redis_record(
+    direct_server: Any, http: aiohttp.ClientSession, redis_url: str
+) -> None:
+    server, _ = await direct_server()
+    client = client_for(http, server, "max", part_size=MiB)
+    data = os.urandom(3 * MiB)
+    created = await client.create(len(data))
+    upload_id, key = created["uploadId"], created["key"]
+    etags = await client.upload_parts(upload_id, key, data, [1, 2])
+    conn = redis.asyncio.Redis.from_url(redis_url)
+    try:  # Redis loses the record: the upload is rebuilt from its .info object and S3's parts
+        assert await conn.delete(keyspace.upload_key(upload_id), keyspace.parts_key(upload_id)) >= 1
+    finally:
+        await conn.aclose()
+    assert [p["PartNumber"] for p in await client.listed(upload_id, key)] == [1, 2]
+    etags.update(await client.upload_parts(upload_id, key, data, [3]))
+    status, body = await client.complete(upload_id, key, etags)
+    assert status == 200, body
+    async with http.get(f"{client.base}/files/{upload_id}", headers=client.headers) as resp:
+        assert await resp.read() == data
