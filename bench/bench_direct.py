@@ -9,6 +9,8 @@ with a fresh ``tusd-py serve`` (TUSD_STORE=s3, Redis records):
   direct  the same 8 x 64 MiB through the signing API (TUSD_DIRECT_UPLOADS=true): per upload,
           create, one batch of 8 presigned part URLs, 8 parts of 8 MiB PUT straight to moto,
           complete (the server lists the parts and completes); 4 uploads at a time.
+Then both again for one upload of 512 MiB (64 parts of 8 MiB, signed in one batch): the server's
+direct cost is per upload and per part, not per byte.
 The figure is the server's CPU seconds per GiB uploaded (its process alone: moto and Redis run
 in their own), the median of ``--repeat`` runs; MB/s counts 10^6 bytes.
 """
@@ -36,8 +38,8 @@ from bench_tus import Sample, _finish, _ours, measure_s3
 
 GiB = 1024 * MiB
 PART = 8 * MiB
-WORKLOAD = Workload("8 x 64 MiB, c4", 8, 64 * MiB, PART, 4)
-QUICK = Workload("2 x 16 MiB, c2", 2, 16 * MiB, PART, 2)
+WORKLOADS = [Workload("8 x 64 MiB, c4", 8, 64 * MiB, PART, 4), Workload("1 x 512 MiB", 1, 512 * MiB, PART, 1)]
+QUICK = [Workload("2 x 16 MiB, c2", 2, 16 * MiB, PART, 2)]
 
 
 async def _direct_one(http: aiohttp.ClientSession, url: str, size: int, part: bytes) -> None:
@@ -47,9 +49,11 @@ async def _direct_one(http: aiohttp.ClientSession, url: str, size: int, part: by
         created = await resp.json()
     upload_id, key = created["uploadId"], created["key"]
     numbers = list(range(1, -(-size // PART) + 1))
-    query = {"key": key, "partNumbers": ",".join(map(str, numbers))}
-    async with http.get(f"{url}/s3/multipart/{upload_id}/batch", params=query) as resp:
-        urls = (await resp.json())["presignedUrls"]
+    urls: dict[str, str] = {}
+    for first in range(0, len(numbers), 100):  # at most 100 numbers per batch
+        query = {"key": key, "partNumbers": ",".join(map(str, numbers[first : first + 100]))}
+        async with http.get(f"{url}/s3/multipart/{upload_id}/batch", params=query) as resp:
+            urls.update((await resp.json())["presignedUrls"])
     parts = []
     for number in numbers:  # one part after the other, like the ceiling of bench_tus.py
         body = part[: min(PART, size - (number - 1) * PART)]
@@ -118,9 +122,9 @@ def main() -> None:
     parser.add_argument("--json", type=Path, help="also write every sample to this file")
     args = parser.parse_args()
     repeat = args.repeat or (1 if args.quick else 3)
-    w = QUICK if args.quick else WORKLOAD
+    workloads = QUICK if args.quick else WORKLOADS
     payload = Payload()
-    samples: dict[str, list[Sample]] = {"tus": [], "direct": []}
+    samples: dict[str, dict[str, list[Sample]]] = {w.name: {"tus": [], "direct": []} for w in workloads}
     os.environ.update(AWS_ENV)
     with tempfile.TemporaryDirectory(prefix="tusd-bench-direct-") as tmpdir:
         tmp = Path(tmpdir)
@@ -130,33 +134,36 @@ def main() -> None:
             bucket = asyncio.run(_s3.create_bucket(moto.url))
             s3 = {"endpoint": moto.url, "redis": redis_url, "bucket": bucket, "master_key": os.urandom(32).hex()}
             for r in range(repeat):
-                for kind in ("tus", "direct") if r % 2 == 0 else ("direct", "tus"):
-                    if kind == "tus":
-                        sample = measure_s3("ours", w, payload, tmp, s3)
-                    else:
-                        sample = measure_direct(w, payload, tmp, s3)
-                    samples[kind].append(sample)
-                    per_gib = sample.cpu / (w.total / GiB)
-                    print(
-                        f"run {r + 1} {kind:<6} {sample.mbps:7.1f} MB/s, server CPU {sample.cpu:6.2f} s "
-                        f"({per_gib:.3f} s/GiB)",
-                        file=sys.stderr,
-                        flush=True,
-                    )
+                for w in workloads:
+                    for kind in ("tus", "direct") if r % 2 == 0 else ("direct", "tus"):
+                        if kind == "tus":
+                            sample = measure_s3("ours", w, payload, tmp, s3)
+                        else:
+                            sample = measure_direct(w, payload, tmp, s3)
+                        samples[w.name][kind].append(sample)
+                        print(
+                            f"run {r + 1} {w.name:<16} {kind:<6} {sample.mbps:7.1f} MB/s, server CPU "
+                            f"{sample.cpu:6.2f} s ({sample.cpu / (w.total / GiB):.3f} s/GiB)",
+                            file=sys.stderr,
+                            flush=True,
+                        )
         finally:
             moto.stop()
             redis_proc.terminate()
             redis_proc.wait()
-    print(f"\n{w.name} ({w.total // MiB} MiB), median of {repeat}: the API server's CPU per GiB uploaded")
-    print(f"{'mode':<8}{'MB/s':>8}{'CPU s':>9}{'CPU s/GiB':>11}")
-    for kind, runs in samples.items():
-        cpu = statistics.median(s.cpu for s in runs)
-        mbps = statistics.median(s.mbps for s in runs)
-        print(f"{kind:<8}{mbps:>8.1f}{cpu:>9.2f}{cpu / (w.total / GiB):>11.3f}")
+    print(f"\nthe API server's CPU per GiB uploaded, median of {repeat}")
+    print(f"{'workload':<18}{'mode':<8}{'MB/s':>8}{'CPU s':>9}{'CPU s/GiB':>11}")
+    for w in workloads:
+        for kind, runs in samples[w.name].items():
+            cpu = statistics.median(s.cpu for s in runs)
+            mbps = statistics.median(s.mbps for s in runs)
+            print(f"{w.name:<18}{kind:<8}{mbps:>8.1f}{cpu:>9.2f}{cpu / (w.total / GiB):>11.3f}")
     if args.quick:
         print("\n--quick: small sizes, a smoke check only")
     if args.json:
-        doc = {kind: [s.__dict__ for s in runs] for kind, runs in samples.items()}
+        doc = {
+            name: {kind: [s.__dict__ for s in runs] for kind, runs in kinds.items()} for name, kinds in samples.items()
+        }
         args.json.write_text(json.dumps(doc, indent=2))
 
 
