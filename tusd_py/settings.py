@@ -371,6 +371,12 @@ class Settings(BaseModel):
         self.crypto = self.crypto.placed(self.storage.data_dir, shared_storage=self.storage.store == "s3")
         return self
 
+    @model_validator(mode="after")
+    def _direct_needs_s3(self) -> Self:
+        if self.direct.direct_uploads and self.storage.store != "s3":
+            raise ValueError("TUSD_DIRECT_UPLOADS: clients upload straight to the bucket, so it needs TUSD_STORE=s3")
+        return self
+
     @classmethod
     def sections(cls) -> dict[str, type[BaseSettings]]:
         """Section name -> its class, in the order of the reference."""
