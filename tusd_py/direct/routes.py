@@ -132,7 +132,7 @@ async def create_multipart(request: web.Request) -> web.Response:
     return web.json_response({"uploadId": info.id, "key": info.storage["key"]}, status=200)
 
 
-async def put_params(request: web.Request) -> web.Response:
+async def single_params(request: web.Request) -> web.Response:
     """``GET /s3/params``: a new single upload and its presigned POST form (Companion's answer,
     which every version of Uppy's plugin sends). Uppy sends the file's meta as further query
     parameters (``metadata[name]=...``; older versions ``name=...``)."""
@@ -214,7 +214,7 @@ def setup_direct_routes(app: web.Application, direct: DirectService) -> None:
     """Before the tus routes: with ``TUSD_BASE_PATH=/`` these paths must not read as upload ids."""
     app[DIRECT] = direct
     router = app.router
-    router.add_get("/s3/params", put_params, allow_head=False)
+    router.add_get("/s3/params", single_params, allow_head=False)
     router.add_post("/s3/multipart", create_multipart)
     router.add_get(f"/s3/multipart/{_ID}", list_parts, allow_head=False)
     router.add_delete(f"/s3/multipart/{_ID}", abort)
