@@ -6,11 +6,12 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import time
 from pathlib import Path
 
-from tests.adversarial.server import TUSD_PY, running
+from tests.adversarial.server import TUSD_PY, request, running
 
-from .test_hostile import PASSWORD, post, status
+from .test_hostile import PASSWORD, access_token, post, status
 
 
 def users(data_dir: Path, *args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
@@ -37,10 +38,14 @@ def test_create_list_disable_enable(tmp_path: Path) -> None:
     assert listed.returncode == 0
     assert "ops@example.com" in listed.stdout and "active" in listed.stdout and "short@" not in listed.stdout
     with running(tmp_path, {"TUSD_AUTH": "local", "TUSD_COOKIE_SECURE": "false"}) as server:
-        assert login(server.port, "ops@example.com") == 200
+        token = access_token(server, "ops@example.com")
+        me = f"GET /auth/me HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {token}\r\n\r\n".encode()
+        assert request(server.port, me) == [200]
         disabled = users(data, "disable", "ops@example.com")
         assert disabled.returncode == 0 and "disabled" in disabled.stdout
         assert login(server.port, "ops@example.com") == 401
+        time.sleep(1.2)  # the server's session cache (1 s); the CLI ended the sessions in the database
+        assert request(server.port, me) == [401]  # the token from before is dead too
         assert "disabled" in users(data, "list").stdout
         assert users(data, "enable", "ops@example.com").returncode == 0
         assert login(server.port, "ops@example.com") == 200
