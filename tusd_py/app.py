@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import AsyncIterator, Callable
 from typing import TYPE_CHECKING, Any
 
+import structlog
 from aiohttp import web
 
 from .accounts import AccountEraser
@@ -48,6 +48,7 @@ if TYPE_CHECKING:
     from pipeline.records import MediaRecords
     from pipeline.vault import MediaVault
 
+log = structlog.get_logger("tusd_py.app")
 SWEEPER = web.AppKey("tusd_py.sweeper", Sweeper)
 QUEUE = web.AppKey("tusd_py.queue", InProcessQueue)
 WEBHOOKS = web.AppKey("tusd_py.webhooks", Webhooks)
@@ -278,27 +279,6 @@ def create_app(
     return app
 
 
-def _database(
-    database: Database, settings: Settings, redis: Any | None
-) -> Callable[[web.Application], AsyncIterator[None]]:
-    """Apply pending migrations at start (``TUSD_DATABASE_MIGRATE``) and take over the media records
-    of a server from before the database; close the pool at shutdown."""
-
-    async def ctx(app: web.Application) -> AsyncIterator[None]:
-        from .db.admin import adopt_legacy_records, warn_if_not_shared
-
-        warn_if_not_shared(database, settings.storage.store)
-        if settings.database.database_migrate:
-            from .db.migrate import upgrade
-
-            await upgrade(database)
-        await adopt_legacy_records(database, settings.storage.data_dir, redis)
-        yield
-        await database.close()
-
-    return ctx
-
-
 def _setup_direct(
     app: web.Application, settings: Settings, store: Store, service: UploadService, *, background: bool
 ) -> None:
@@ -328,13 +308,31 @@ def _setup_direct(
             tasks.append(asyncio.create_task(direct.run_forever(interval), name="direct-settle"))
 
         async def stop(app: web.Application) -> None:
-            for task in tasks:
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
+            await stop_tasks(tasks)
 
         app.on_startup.append(start)
         app.on_shutdown.append(stop)
+
+
+def _database(
+    database: Database, settings: Settings, redis: Any | None
+) -> Callable[[web.Application], AsyncIterator[None]]:
+    """Apply pending migrations at start (``TUSD_DATABASE_MIGRATE``) and take over the media records
+    of a server from before the database; close the pool at shutdown."""
+
+    async def ctx(app: web.Application) -> AsyncIterator[None]:
+        from .db.admin import adopt_legacy_records, warn_if_not_shared
+
+        warn_if_not_shared(database, settings.storage.store)
+        if settings.database.database_migrate:
+            from .db.migrate import upgrade
+
+            await upgrade(database)
+        await adopt_legacy_records(database, settings.storage.data_dir, redis)
+        yield
+        await database.close()
+
+    return ctx
 
 
 def _clients(store: Store, redis: Any | None, locker: Locker) -> Callable[[web.Application], AsyncIterator[None]]:
@@ -402,11 +400,27 @@ def _dispatching(webhooks: Webhooks) -> Callable[[web.Application], AsyncIterato
     async def ctx(app: web.Application) -> AsyncIterator[None]:
         task = asyncio.create_task(webhooks.dispatcher.run_forever(), name="webhooks")
         yield
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+        await stop_tasks([task])
 
     return ctx
+
+
+STOP_GRACE = 10.0  # seconds a background task has to end once cancelled
+
+
+async def stop_tasks(tasks: list[asyncio.Task[None]]) -> None:
+    """Cancel background loops and wait for them, but never forever: a loop that swallows its
+    cancellation (a library catching CancelledError deep in a call) must not hang the shutdown."""
+    for task in tasks:
+        task.cancel()
+    if not tasks:
+        return
+    _, pending = await asyncio.wait(tasks, timeout=STOP_GRACE)
+    for task in pending:
+        log.warning("task_did_not_stop", task=task.get_name(), grace=STOP_GRACE)
+    for task in tasks:
+        if task.done() and not task.cancelled() and (exc := task.exception()) is not None:
+            log.warning("task_failed", task=task.get_name(), error=str(exc) or type(exc).__name__)
 
 
 async def _background_tasks(app: web.Application) -> AsyncIterator[None]:
@@ -418,8 +432,4 @@ async def _background_tasks(app: web.Application) -> AsyncIterator[None]:
     if keep_freed(settings.server.heap_keep):  # this process's allocator: kept during uploads, returned after
         tasks.append(asyncio.create_task(trim_when_idle(app[INGEST]), name="heap-trim"))
     yield
-    for task in tasks:
-        task.cancel()
-    for task in tasks:
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+    await stop_tasks(tasks)

@@ -10,7 +10,6 @@
 //               before tus-js-client's progress events (throttled to 100 ms) reach abortAt
 //   metadata    Upload-Metadata pairs
 //   headers     extra headers on every request (e.g. Authorization: Bearer <token>)
-//   headers     extra headers on every request (e.g. Authorization: Bearer <token>)
 //   protocol    'tus-v1' (default), 'ietf-draft-03' or 'ietf-draft-05' (the IETF resumable-upload draft,
 //               interop versions 5 and 6: tests/clients/test_tus_js_client_draft.py)
 //
@@ -61,7 +60,6 @@ const upload = new Upload(createReadStream(opts.file), {
   uploadUrl: opts.uploadUrl,
   chunkSize: opts.chunkSize ?? Number.POSITIVE_INFINITY,
   metadata: opts.metadata ?? {},
-  headers: opts.headers ?? {},
   headers: opts.headers ?? {},
   protocol: opts.protocol ?? 'tus-v1',
   // The interrupted client must not retry by itself; the resuming one may, as real clients do,
