@@ -72,6 +72,10 @@ def resolve_url(database_url: str, data_dir: str) -> str:
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    # The driver's own implicit BEGIN is deferred: a transaction that read first and then writes
+    # fails at once with "database is locked" when another connection wrote meanwhile, busy
+    # timeout or not. The driver emits no BEGIN; ``_sqlite_begin`` emits an immediate one.
+    dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
     try:
         cursor.execute("PRAGMA journal_mode=WAL")  # readers never wait for the writer
@@ -80,6 +84,13 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
         cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
     finally:
         cursor.close()
+
+
+def _sqlite_begin(conn: Any) -> None:
+    """Every transaction takes SQLite's write lock up front, so writers queue on the busy timeout
+    instead of failing; transactions are a few statements long, and WAL readers of other
+    processes are never blocked by it."""
+    conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def create_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
@@ -92,8 +103,12 @@ def create_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
             options["poolclass"] = StaticPool  # one shared connection, or every query sees a new empty database
         else:
             Path(database).parent.mkdir(parents=True, exist_ok=True)
+            # A fixed set of connections (each is a thread in aiosqlite): overflow connections
+            # would be opened and closed again under every burst.
+            options.update(pool_size=pool_size, max_overflow=0)
         engine = create_async_engine(parsed, **options)
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+        event.listen(engine.sync_engine, "begin", _sqlite_begin)
         return engine
     if "sslmode" in parsed.query:  # libpq's spelling, as providers hand URLs out; asyncpg calls it ssl
         parsed = parsed.difference_update_query(["sslmode"]).update_query_dict({"ssl": parsed.query["sslmode"]})
@@ -126,9 +141,7 @@ class Database:
         """A transaction that reads, then writes. On SQLite it takes the write lock first (``BEGIN
         IMMEDIATE``): a deferred one that read a snapshot cannot wait for another writer, it fails
         at once with "database is locked"; this one waits (busy timeout) like any writer."""
-        async with self.engine.begin() as conn:
-            if self.dialect == "sqlite":
-                await conn.exec_driver_sql("BEGIN IMMEDIATE")
+        async with self.engine.begin() as conn:  # on SQLite, BEGIN IMMEDIATE (``_sqlite_begin``)
             yield conn
 
     async def ready(self) -> None:
