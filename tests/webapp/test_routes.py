@@ -7,7 +7,8 @@ from pathlib import Path
 
 from tests.adversarial.server import exchange, request, running
 from tests.fixtures.app import MakeClient
-from tusd_py.webapp.routes import STATIC
+from tusd_py.settings import Settings
+from tusd_py.webapp.routes import STATIC, render_page
 
 
 async def test_page_names_the_endpoint_and_auth_mode(make_client: MakeClient) -> None:
@@ -19,8 +20,22 @@ async def test_page_names_the_endpoint_and_auth_mode(make_client: MakeClient) ->
     page = await response.text()
     assert '<meta name="tusd-endpoint" content="/files/">' in page
     assert '<meta name="tusd-auth" content="local">' in page
+    assert '<meta name="tusd-upload" content="tus">' in page  # no direct uploads: the page uses @uppy/tus
     assert '<script type="module" src="/static/app.js"></script>' in page
     assert '<label for="email">Email</label>' in page and '<label for="password">Password</label>' in page
+
+
+def test_page_names_the_direct_mode_and_its_part_size(tmp_path: Path) -> None:
+    """With direct uploads on, the page uploads with @uppy/aws-s3 in parts of the store's part
+    size, never below its smallest part (the server bounds the part numbers by it)."""
+    s3 = {"data_dir": str(tmp_path), "store": "s3", "s3_bucket": "b", "direct_uploads": True}
+    page = render_page(Settings.from_flat(**s3, s3_part_size=6 * 1024 * 1024)).decode()
+    assert '<meta name="tusd-upload" content="s3">' in page
+    assert f'<meta name="tusd-part-size" content="{6 * 1024 * 1024}">' in page
+    page = render_page(Settings.from_flat(**s3, s3_min_part_size=16 * 1024 * 1024)).decode()
+    assert f'<meta name="tusd-part-size" content="{16 * 1024 * 1024}">' in page
+    page = render_page(Settings.from_flat(data_dir=str(tmp_path), store="s3", s3_bucket="b")).decode()
+    assert '<meta name="tusd-upload" content="tus">' in page
 
 
 async def test_bundle_is_served_with_validators(make_client: MakeClient) -> None:
@@ -41,7 +56,7 @@ async def test_bundle_is_served_with_validators(make_client: MakeClient) -> None
 async def test_versions_of_the_bundle_are_recorded(make_client: MakeClient) -> None:
     client = await make_client()
     text = await (await client.get("/static/VERSIONS.txt")).text()
-    for package in ("@uppy/core 6.", "@uppy/dashboard 6.", "@uppy/tus 6.", "hls.js 1."):
+    for package in ("@uppy/core 6.", "@uppy/dashboard 6.", "@uppy/tus 6.", "@uppy/aws-s3 6.", "hls.js 1."):
         assert package in text
 
 

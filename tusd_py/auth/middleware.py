@@ -4,7 +4,9 @@ It runs inside ``tus_middleware`` (which maps its errors and adds the CORS and t
 them). For each request it reads ``Authorization: Bearer <token>``, verifies the token (local:
 HS256 and a live session; ``TUSD_AUTH=jwt``: the identity provider's signature), and puts the
 ``Caller`` on the request for the handlers; then it counts the request against the caller's
-rate limits. No token, or one that does not hold: 401 with ``WWW-Authenticate: Bearer``.
+rate limits (requests, and uploads created: a tus POST, or ``POST /s3/multipart`` and
+``GET /s3/params`` of the direct-upload API). No token, or one that does not hold: 401 with
+``WWW-Authenticate: Bearer``.
 
 Public, with no token: CORS preflights and tus ``OPTIONS`` (capabilities), the health and
 metrics endpoints, the ``/auth`` endpoints that log in or work from the refresh cookie, the
@@ -49,6 +51,9 @@ PUBLIC_ROUTES = frozenset(
 # The web app's pages (GET and HEAD only: with TUSD_BASE_PATH=/ the tus endpoint is "/" too).
 PUBLIC_PAGES = ("/",)
 PUBLIC_PAGE_PREFIXES = ("/static/", "/app/")
+# Routes of the direct-upload signing API that create an upload (method, canonical path): they
+# count toward the uploads created per user like a POST to the tus endpoint.
+DIRECT_CREATIONS = frozenset({("POST", "/s3/multipart"), ("GET", "/s3/params")})
 # Routes whose GET also takes ``?access_token=``.
 QUERY_TOKEN_ROUTES = frozenset({"/media/{upload_id}/events"})
 
@@ -86,6 +91,12 @@ class Gate:
             return True
         return method in ("GET", "HEAD") and (canonical in PUBLIC_PAGES or canonical.startswith(PUBLIC_PAGE_PREFIXES))
 
+    def creates_upload(self, request: web.Request, canonical: str) -> bool:
+        """A tus creation (POST to the collection) or a direct upload's (the signing API)."""
+        if request.method == "POST" and request.path in self.collection:
+            return True
+        return (request.method, canonical) in DIRECT_CREATIONS
+
     async def authenticate(self, request: web.Request) -> Caller | None:
         """The caller of a request that needs one (None: a public request); raises Unauthorized."""
         if CALLER in request:
@@ -106,7 +117,7 @@ class Gate:
         request[CALLER] = caller
         if self.limits is not None:
             await self.limits.api(caller.user_id)
-            if request.method == "POST" and request.path in self.collection:
+            if self.creates_upload(request, canonical):
                 await self.limits.upload_created(caller.user_id)
         return caller
 

@@ -6,7 +6,8 @@ What is counted (``TUSD_RATE_*``, the library's notation: ``10/minute``):
 - login attempts per email and per client address (a guessing attack on one account, and one
   address trying many accounts), counted before the password is checked;
 - registrations per client address;
-- authenticated API requests per user, and uploads created (POST to the tus endpoint) per user.
+- authenticated API requests per user, and uploads created per user (POST to the tus endpoint,
+  and the direct-upload API's ``POST /s3/multipart`` and ``GET /s3/params``).
 
 Logins and registrations are counted in a moving window (a burst at a window's edge cannot
 double the rate); the per-user request counts, asked on every request, in a fixed window, one

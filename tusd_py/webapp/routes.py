@@ -39,12 +39,26 @@ FILES: web.AppKey[dict[str, Path]] = web.AppKey("tusd_py.webapp.files")
 PAGE_HTML = web.AppKey("tusd_py.webapp.page", bytes)
 
 
+def upload_mode(settings: Settings) -> tuple[str, int]:
+    """How the page uploads: ``("s3", part size)`` when the server signs direct uploads (the
+    bytes go to the bucket with @uppy/aws-s3), else ``("tus", 0)``. The part size is the store's
+    preferred one, never below the smallest part the store accepts: the server bounds an upload's
+    part numbers by its declared size over that smallest part."""
+    if not settings.direct.direct_uploads:
+        return "tus", 0
+    storage = settings.storage
+    return "s3", max(storage.s3_part_size, storage.s3_min_part_size)
+
+
 def render_page(settings: Settings) -> bytes:
-    """The page with this server's tus endpoint and auth mode, read by the bundle at start."""
+    """The page with this server's tus endpoint, auth mode and upload mode, read by the bundle at start."""
     template = string.Template(PAGE.read_text(encoding="utf-8"))
+    mode, part_size = upload_mode(settings)
     return template.substitute(
         tus_endpoint=html.escape(settings.server.base_path, quote=True),
         auth_mode=html.escape(settings.auth.auth, quote=True),
+        upload_mode=mode,
+        part_size=part_size,
     ).encode()
 
 

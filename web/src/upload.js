@@ -1,11 +1,21 @@
-// The upload widget: Uppy's Dashboard over @uppy/tus. tus-js-client keeps each file's upload URL
-// in localStorage under the file's fingerprint, so the same file picked again after a reload or a
-// failed upload continues from the offset the server reports (HEAD), not from zero.
+// The upload widget: Uppy's Dashboard over @uppy/tus, or over @uppy/aws-s3 when the server signs
+// direct uploads (the page's <meta name="tusd-upload" content="s3">): then the bytes go straight to
+// the bucket in parts and the server only signs. With tus, tus-js-client keeps each file's upload
+// URL in localStorage under the file's fingerprint, so the same file picked again after a reload or
+// a failed upload continues from the offset the server reports (HEAD), not from zero.
 
+import AwsS3 from '@uppy/aws-s3'
 import Uppy from '@uppy/core'
 import Dashboard from '@uppy/dashboard'
 import Tus from '@uppy/tus'
-import { authHeaders, expire, freshToken } from './auth.js'
+import { authHeaders, expire, freshToken, refresh } from './auth.js'
+
+const meta = (name) => document.querySelector(`meta[name="${name}"]`)?.content ?? ''
+export const UPLOAD_MODE = meta('tusd-upload') === 's3' ? 's3' : 'tus'
+// The part size the server chose (its store's part size): the server bounds the part numbers of an
+// upload by its declared size, so the page never cuts smaller parts than these.
+const PART_SIZE = Number(meta('tusd-part-size')) || 8 * 1024 * 1024
+const MAX_PARTS = 10000
 
 // What the pipeline makes videos of; anything else would end 'stored', never playable here.
 export const ACCEPTED = ['video/*', 'audio/*', '.mp4', '.m4v', '.mov', '.mkv', '.webm', '.avi', '.ts', '.mp3', '.m4a', '.wav', '.flac', '.ogg']
@@ -81,11 +91,69 @@ function showSpeed(uppy, element) {
   }, 1000)
 }
 
+// tus through the server: resumable from any byte, across reloads (the fingerprint in localStorage).
+function useTus(uppy, endpoint) {
+  uppy.use(Tus, {
+    endpoint,
+    limit: 3,
+    retryDelays: RETRY_DELAYS,
+    removeFingerprintOnSuccess: true,
+    async onBeforeRequest(req) {
+      for (const [name, value] of Object.entries(authHeaders(await freshToken()))) req.setHeader(name, value)
+    },
+    onShouldRetry(error, attempt, options, next) {
+      const status = error?.originalResponse?.getStatus?.()
+      if (status === 401) { // the token expired on the way: the next try takes a fresh one (onBeforeRequest)
+        expire()
+        return attempt < 2
+      }
+      return next(error)
+    },
+  })
+}
+
+// @uppy/aws-s3 6 calls the signing API with plain fetch and sends no headers of its own: the page
+// adds its bearer token to those calls (and only those: the presigned bucket URLs need none, and
+// the bucket must not see the token), refreshing it as the other API calls do.
+function signWithToken() {
+  const plainFetch = window.fetch.bind(window)
+  const signing = `${location.origin}/s3/`
+  window.fetch = async (url, options = {}) => {
+    if (!String(url).startsWith(signing)) return plainFetch(url, options)
+    const send = async () => plainFetch(url, {
+      ...options,
+      credentials: 'same-origin',
+      headers: { ...(options.headers ?? {}), ...authHeaders(await freshToken()) },
+    })
+    const response = await send()
+    if (response.status !== 401 || !(await refresh())) return response
+    return send() // the token expired on the way: once more with the fresh one
+  }
+}
+
+// Direct to the bucket: the signing API under /s3/ of this origin (Companion's routes). Every file
+// goes in parts (a multipart upload), even a small one: the server hands a completed multipart
+// upload to processing at once, and the plugin resumes it from the parts S3 lists after a pause or
+// a network drop.
+function useDirect(uppy) {
+  signWithToken()
+  uppy.use(AwsS3, {
+    companionEndpoint: location.origin,
+    shouldUseMultipart: true,
+    limit: 3,
+    getChunkSize: (file) => Math.max(PART_SIZE, Math.ceil(file.size / MAX_PARTS)),
+  })
+  // The server requires the declared size (its limit, the quota, and the check at completion).
+  uppy.on('file-added', (file) => uppy.setFileMeta(file.id, { size: file.size }))
+}
+
 export async function createUploader({ target, endpoint, onUploaded, limitsNote, speed }) {
   const { maxSize } = await serverLimits(endpoint)
   if (limitsNote) {
     limitsNote.textContent = `Video and audio files${maxSize ? `, up to ${formatBytes(maxSize)} each` : ''}. ` +
-      'An interrupted upload continues where it stopped when you pick the same file again.'
+      (UPLOAD_MODE === 's3'
+        ? 'They go straight to storage; a paused or interrupted upload continues from its last part.'
+        : 'An interrupted upload continues where it stopped when you pick the same file again.')
   }
   const uppy = new Uppy({
     autoProceed: true,
@@ -108,23 +176,8 @@ export async function createUploader({ target, endpoint, onUploaded, limitsNote,
     hidePauseResumeButton: false,
     note: null,
   })
-  uppy.use(Tus, {
-    endpoint,
-    limit: 3,
-    retryDelays: RETRY_DELAYS,
-    removeFingerprintOnSuccess: true,
-    async onBeforeRequest(req) {
-      for (const [name, value] of Object.entries(authHeaders(await freshToken()))) req.setHeader(name, value)
-    },
-    onShouldRetry(error, attempt, options, next) {
-      const status = error?.originalResponse?.getStatus?.()
-      if (status === 401) { // the token expired on the way: the next try takes a fresh one (onBeforeRequest)
-        expire()
-        return attempt < 2
-      }
-      return next(error)
-    },
-  })
+  if (UPLOAD_MODE === 's3') useDirect(uppy)
+  else useTus(uppy, endpoint)
   uppy.on('upload-error', (file, error) => {
     const reason = serverReason(error)
     if (file && reason) {
