@@ -127,17 +127,30 @@ async def test_an_erasure_cut_short_is_finished_by_the_next_run(client: Any) -> 
     assert await client.app[SERVICE].catalogue.ids(owner) == []
 
 
-async def test_a_delete_takes_the_processed_media_with_the_upload(client: Any) -> None:
+# A DELETE in each protocol: tus, and the resumable-upload draft's cancellation in its oldest
+# and newest interop versions (the same upload, whichever protocol deletes it).
+DELETES = {
+    "tus": TUS,
+    "draft-3": {"Upload-Draft-Interop-Version": "3"},
+    "draft-8": {"Upload-Draft-Interop-Version": "8"},
+}
+
+
+@pytest.mark.parametrize("protocol", sorted(DELETES))
+async def test_a_delete_takes_the_processed_media_with_the_upload(client: Any, protocol: str) -> None:
     alice, bob = await login(client), await login(client)
     ready = await _upload(client, alice, b"video")
     await _processed(client, ready)
     eraser = _eraser(client)
-    refused = await client.delete(f"/files/{ready}", headers={**TUS, **bob})
+    refused = await client.delete(f"/files/{ready}", headers={**DELETES[protocol], **bob})
     assert refused.status == 404
     assert len(await eraser.assets().list(f"media/{ready}/")) == 4  # Bob's DELETE touched nothing
+    assert (await client.get(f"/media/{ready}", headers=alice)).status == 200
 
-    deleted = await client.delete(f"/files/{ready}", headers={**TUS, **alice})
+    deleted = await client.delete(f"/files/{ready}", headers={**DELETES[protocol], **alice})
     assert deleted.status == 204
+    # the owner's status URL says gone (the tombstone's 410, then 404 after TUSD_TOMBSTONE_TTL)
+    assert (await client.get(f"/media/{ready}", headers=alice)).status == 410
     assert await eraser.assets().list(f"media/{ready}/") == []
     record = await eraser.records.get(ready)
     assert record is not None

@@ -16,6 +16,7 @@ from ..keys import SERVICE, SETTINGS
 from ..protocol.info import UploadInfo
 from ..web.body import AiohttpBody
 from ..web.identity import owner_of
+from ..web.transfer import terminate
 from . import headers as h
 from .fields import parse_offset
 from .problems import completed, inconsistent_length, worded
@@ -115,5 +116,5 @@ async def patch(request: web.Request) -> web.Response:
 async def delete(request: web.Request) -> web.Response:
     version = h.version_of(request)
     h.refuse(request, version.refused_on_delete, "an upload cancellation (DELETE)")
-    await request.app[SERVICE].terminate(request.match_info["upload_id"], owner=owner_of(request))
+    await terminate(request)  # as tus terminates: the processed media go with the upload
     return web.Response(status=204)

@@ -61,11 +61,17 @@ async def patch(request: web.Request) -> web.Response:
     return web.Response(status=204, headers=headers)
 
 
-async def delete(request: web.Request) -> web.Response:
+async def terminate(request: web.Request) -> None:
+    """The upload of the request's URL goes, with what processing made of it: the termination of
+    either protocol (tus here, the draft's DELETE in ``draft/resource.py``)."""
     service, upload_id, owner = request.app[SERVICE], request.match_info["upload_id"], owner_of(request)
     if (remove_media := request.app.get(MEDIA_REMOVER)) is not None:
         info = await service.info(upload_id, owner)  # 404 for another owner's: nothing of it is touched
         if info.is_finished_file:  # only a finished file is ever processed
             await remove_media(upload_id)
     await service.terminate(upload_id, owner)
+
+
+async def delete(request: web.Request) -> web.Response:
+    await terminate(request)
     return web.Response(status=204)
