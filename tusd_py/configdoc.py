@@ -20,7 +20,7 @@ environment. S3 credentials come from the usual `AWS_*` variables (`AWS_ACCESS_K
 
 Each table below is one section of the settings model (`tusd_py/settings.py`), and each variable
 belongs to exactly one section: `serve`, `worker` and `keys` read them once at start and each
-uses the sections it needs (the worker: storage, redis, pipeline, crypto).
+uses the sections it needs (the worker: storage, redis, pipeline, crypto, database, webhooks).
 
 A value that is malformed, or a combination that cannot be safe (credentialed CORS for any
 origin, a short URL signing secret, TUSD_STORE=s3 without a bucket, an unknown TUSD_LOG_LEVEL...),

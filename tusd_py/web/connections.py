@@ -27,7 +27,7 @@ from aiohttp import web
 
 from ..keys import OBSERVER
 from ..protocol.constants import H_TUS_RESUMABLE, TUS_RESUMABLE
-from ..settings import ServerSettings
+from ..server_settings import ServerSettings
 
 log = structlog.get_logger("tusd_py.web")
 
