@@ -20,17 +20,16 @@ run again: every step is idempotent, and the catalogue row that names the upload
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import structlog
 
-from pipeline import errors as pipeline_errors
 from pipeline.contract import MEDIA_PREFIX, MediaState
 
 from .core.service import UploadService
-from .protocol.errors import StorageUnavailable, TusError, UploadGone, UploadNotFound
+from .processing import as_server_errors
+from .protocol.errors import UploadGone, UploadNotFound
 
 if TYPE_CHECKING:
     from pipeline.assets import AssetStore
@@ -40,16 +39,6 @@ log = structlog.get_logger("tusd_py.accounts")
 
 ERASED = "erased with its owner's account"
 DELETED = "deleted with its upload"
-
-
-@contextlib.contextmanager
-def _server_errors() -> Iterator[None]:
-    try:
-        yield
-    except pipeline_errors.StorageUnavailable as exc:
-        raise StorageUnavailable(str(exc)) from exc
-    except pipeline_errors.PipelineError as exc:
-        raise TusError(str(exc)) from exc
 
 
 class AccountEraser:
@@ -83,7 +72,7 @@ class AccountEraser:
     async def remove_media(self, upload_id: str, *, reason: str = DELETED) -> int:
         """Delete what processing made of an upload: its outputs, and its record's data key and
         output names (state ``failed`` with ``reason``). The number of stored objects removed."""
-        with _server_errors():
+        with as_server_errors():
             record = await self.records.get(upload_id)
             removed = await self.assets().delete_prefix(f"{MEDIA_PREFIX}{upload_id}/")
             if record is not None and (record.data_key or record.output_prefix):

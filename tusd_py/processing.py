@@ -105,7 +105,9 @@ def build_assets(store_kind: str, store: Store, *, bucket: str, data_dir: str) -
 
 
 @contextmanager
-def _to_server() -> Iterator[None]:
+def as_server_errors() -> Iterator[None]:
+    """The pipeline's errors as the server's, where the server calls into the pipeline: an
+    unreachable storage stays 503 (``StorageUnavailable``), anything else of the pipeline's is 500."""
     try:
         yield
     except pipeline_errors.StorageUnavailable as exc:
@@ -125,7 +127,7 @@ class PlaybackObject:
         return self.inner.size
 
     async def stream(self, start: int, end: int) -> AsyncIterator[bytes]:
-        with _to_server():
+        with as_server_errors():
             async for chunk in self.inner.stream(start, end):
                 yield chunk
 
@@ -137,30 +139,30 @@ class PlaybackVault:
         self.inner = inner
 
     async def original(self, upload_id: str) -> PlaybackObject | None:
-        with _to_server():
+        with as_server_errors():
             found = await self.inner.original(upload_id)
         return PlaybackObject(found) if found is not None else None
 
     async def read_text(self, record: MediaRecord, relative: str) -> str:
-        with _to_server():
+        with as_server_errors():
             return await self.inner.read_text(record, relative)
 
     async def media_playlist(
         self, record: MediaRecord, relative: str, key_uri: str, uri_for: Callable[[str], str]
     ) -> str:
-        with _to_server():
+        with as_server_errors():
             return await self.inner.media_playlist(record, relative, key_uri, uri_for)
 
     async def hls_key(self, record: MediaRecord) -> bytes:
-        with _to_server():
+        with as_server_errors():
             return await self.inner.hls_key(record)
 
     async def open(self, record: MediaRecord, relative: str) -> PlaybackObject:
-        with _to_server():
+        with as_server_errors():
             return PlaybackObject(await self.inner.open(record, relative))
 
     async def locate(self, record: MediaRecord, relative: str) -> Location:
-        with _to_server():
+        with as_server_errors():
             return await self.inner.locate(record, relative)
 
 
@@ -179,18 +181,18 @@ class StatusRecords:
         self.inner = inner
 
     async def get(self, upload_id: str) -> MediaRecord | None:
-        with _to_server():
+        with as_server_errors():
             return await self.inner.get(upload_id)
 
     @asynccontextmanager
     async def watch(self, upload_id: str) -> AsyncIterator[AsyncIterator[MediaRecord]]:
-        with _to_server():
+        with as_server_errors():
             async with self.inner.watch(upload_id) as changes:
                 yield _translated(changes)
 
 
 async def _translated(changes: AsyncIterator[MediaRecord]) -> AsyncIterator[MediaRecord]:
-    with _to_server():
+    with as_server_errors():
         async for record in changes:
             yield record
 
