@@ -139,7 +139,30 @@ def test_the_page_uploads_direct_to_the_bucket_in_parts_and_the_clip_becomes_rea
     sign_up(page, base, email)
     expect(page.locator('meta[name="tusd-upload"]')).to_have_attribute("content", "s3")
     expect(page.locator("#upload-limits")).to_contain_text("straight to storage")
+    # The parts are held on their way to the bucket for a moment, to see the upload in progress.
+    held: list[Any] = []
+    holding = [True]
+
+    def hold(route: Any) -> None:
+        if holding[0] and route.request.method == "PUT":
+            held.append(route)
+        else:
+            route.continue_()
+
+    page.route(re.compile(re.escape(direct_env["TUSD_S3_ENDPOINT_URL"]) + "/.*"), hold)
     pick(page, clip)
+    deadline = time.monotonic() + 30
+    while not held:
+        assert time.monotonic() < deadline, (requests.signing, errors)
+        page.wait_for_timeout(50)
+    expect(page.locator(".uppy-StatusBar")).to_contain_text(re.compile(r"Uploading"))
+    # No pause in direct mode (@uppy/aws-s3 6.3.1 would resume with a new multipart upload that
+    # lacks the parts sent before); cancelling is offered.
+    expect(page.get_by_role("button", name=re.compile("^Pause"))).to_have_count(0)
+    expect(page.get_by_role("button", name="Cancel").first).to_be_visible()
+    holding[0] = False  # the parts held go on, and the next ones pass at once
+    for route in held:
+        route.continue_()
     deadline = time.monotonic() + 60
     while not requests.completed:  # the signing API answered the completion: the id of the upload
         assert time.monotonic() < deadline, (requests.signing, requests.bucket, errors)

@@ -173,7 +173,10 @@ export async function createUploader({ target, endpoint, onUploaded, limitsNote,
     showProgressDetails: true, // speed and time left
     proudlyDisplayPoweredByUppy: false,
     hideRetryButton: false,
-    hidePauseResumeButton: false,
+    // @uppy/aws-s3 6.3.1 resumes a paused file with a new multipart upload but skips the parts it
+    // sent before the pause, so the server's completion would find a gap: no pause in direct mode.
+    // A retry after an error does resume the same upload (it lists the parts S3 holds).
+    hidePauseResumeButton: UPLOAD_MODE === 's3',
     note: null,
   })
   if (UPLOAD_MODE === 's3') useDirect(uppy)
