@@ -23,7 +23,7 @@ from playwright.sync_api import expect
 from tests.fixtures.process import ServerProcess
 from tests.pipeline.media import Clip, make_clip
 
-from .browser import login, server_sha256, sha256_of, start_server
+from .browser import QUOTA, login, server_sha256, sha256_of, start_server
 from .test_browser import item, new_email, pick, sign_up
 
 MiB = 1024 * 1024
@@ -186,3 +186,20 @@ def test_the_page_uploads_direct_to_the_bucket_in_parts_and_the_clip_becomes_rea
     expect(row.locator(".poster img")).to_have_attribute("src", re.compile(r"/media/.+/files/.+sig="))
     assert server_sha256(base, login(base, email), upload_id) == sha256_of(clip)  # the same bytes at GET
     assert errors == []
+
+
+def test_a_refused_creation_shows_the_servers_reason_and_sends_nothing_to_the_bucket(
+    context: Any, direct_server: ServerProcess, direct_env: dict[str, str], tmp_path: Path
+) -> None:
+    """Beyond the quota the signing API refuses the creation (413 ERR_QUOTA_EXCEEDED); the page
+    shows the server's reason, which @uppy/aws-s3 itself reports only as a status text."""
+    base = direct_server.url
+    page = context.new_page()
+    requests = Requests(page, base, direct_env["TUSD_S3_ENDPOINT_URL"])
+    sign_up(page, base, new_email("direct-quota"))
+    over_quota = tmp_path / "over-quota.mp4"
+    over_quota.write_bytes(b"\0" * (QUOTA + 1))  # within TUSD_MAX_SIZE, beyond the quota
+    pick(page, over_quota)
+    expect(page.get_by_text("storage quota exceeded", exact=False).first).to_be_visible()
+    assert [(method, path) for method, path, _ in requests.signing] == [("POST", "/s3/multipart")]
+    assert requests.bucket == [] and requests.tus == []

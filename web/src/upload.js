@@ -8,7 +8,7 @@ import AwsS3 from '@uppy/aws-s3'
 import Uppy from '@uppy/core'
 import Dashboard from '@uppy/dashboard'
 import Tus from '@uppy/tus'
-import { authHeaders, expire, freshToken, refresh } from './auth.js'
+import { authHeaders, expire, freshToken, reasonOf, refresh } from './auth.js'
 
 const meta = (name) => document.querySelector(`meta[name="${name}"]`)?.content ?? ''
 export const UPLOAD_MODE = meta('tusd-upload') === 's3' ? 's3' : 'tus'
@@ -112,6 +112,33 @@ function useTus(uppy, endpoint) {
   })
 }
 
+// The server's reasons for refusing signing calls: @uppy/aws-s3 reports only the status text
+// ("Companion request failed: Request Entity Too Large"), so the page keeps the reason of each
+// refused call, by the file name of a creation ("name:...") or by the upload id ("id:..."), for
+// the upload-error handler.
+const refusals = new Map()
+
+function refusalKey(url, options) {
+  const { pathname, searchParams } = new URL(url)
+  if (pathname === '/s3/params') return `name:${searchParams.get('filename') ?? ''}`
+  if (pathname === '/s3/multipart') {
+    try { return `name:${JSON.parse(options.body ?? '{}').filename ?? ''}` } catch { return null }
+  }
+  const match = pathname.match(/^\/s3\/multipart\/([^/]+)/)
+  return match ? `id:${decodeURIComponent(match[1])}` : null
+}
+
+function directRefusal(file) {
+  for (const key of [`id:${file?.s3Multipart?.uploadId}`, `name:${file?.name}`]) {
+    const reason = refusals.get(key)
+    if (reason) {
+      refusals.delete(key)
+      return reason
+    }
+  }
+  return null
+}
+
 // @uppy/aws-s3 6 calls the signing API with plain fetch and sends no headers of its own: the page
 // adds its bearer token to those calls (and only those: the presigned bucket URLs need none, and
 // the bucket must not see the token), refreshing it as the other API calls do.
@@ -125,9 +152,11 @@ function signWithToken() {
       credentials: 'same-origin',
       headers: { ...(options.headers ?? {}), ...authHeaders(await freshToken()) },
     })
-    const response = await send()
-    if (response.status !== 401 || !(await refresh())) return response
-    return send() // the token expired on the way: once more with the fresh one
+    let response = await send()
+    if (response.status === 401 && await refresh()) response = await send() // the token expired on the way
+    const key = response.ok ? null : refusalKey(String(url), options)
+    if (key) refusals.set(key, await reasonOf(response.clone()))
+    return response
   }
 }
 
@@ -182,7 +211,7 @@ export async function createUploader({ target, endpoint, onUploaded, limitsNote,
   if (UPLOAD_MODE === 's3') useDirect(uppy)
   else useTus(uppy, endpoint)
   uppy.on('upload-error', (file, error) => {
-    const reason = serverReason(error)
+    const reason = serverReason(error) ?? (UPLOAD_MODE === 's3' ? directRefusal(file) : null)
     if (file && reason) {
       uppy.setFileState(file.id, { error: reason })
       uppy.info(`${file.name}: ${reason}`, 'error', 8000)
