@@ -106,12 +106,17 @@ def test_upload_to_the_server_as_make_run_starts_it(node: str, payload: Path, tm
     port = free_port()  # the one setting changed: 1080 may be taken on a shared machine
     server = start_server({**env, "TUSD_PORT": str(port)}, tmp_path / "server.log", cwd=cwd)
     try:
-        report = run_client(node, file=str(payload), endpoint=f"http://127.0.0.1:{port}/files/", metadata=METADATA)
+        # The embedded default has local accounts: a newcomer registers and logs in first (README).
+        from tests.clients.test_clients_bearer import assert_owned, login  # it imports this module
+
+        auth = login(f"http://127.0.0.1:{port}")
+        endpoint = f"http://127.0.0.1:{port}/files/"
+        report = run_client(node, file=str(payload), endpoint=endpoint, metadata=METADATA, headers=auth)
         assert report["event"] == "success", report
         url = report["url"]
         assert url.startswith(f"http://127.0.0.1:{port}/files/")
         tus = TusServer("file", server, lambda uid: (cwd / "data" / "uploads" / uid).read_bytes())
-        assert_stored(tus, url, payload.read_bytes())
+        assert_owned(tus, url, payload.read_bytes(), auth)
         assert (cwd / "data" / "uploads" / upload_id(url)).stat().st_size == SIZE
     finally:
         server.stop()

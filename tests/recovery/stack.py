@@ -146,7 +146,9 @@ def deploy(tmp: Path, **env: str) -> Deployment:
     redis_process, moto = RedisProcess(tmp / "redis"), MotoProcess()
     redis_process.start()
     moto.start()
-    bucket = "outage"
+    # moto keeps its buckets in this process's memory, shared by every in-process server: a bucket
+    # per deployment, or its sweeper finds (and repairs) the uploads an earlier test left behind
+    bucket = f"outage-{os.urandom(4).hex()}"
     boto3.client("s3", endpoint_url=moto.endpoint, region_name="us-east-1").create_bucket(Bucket=bucket)
     full_env = {
         "TUSD_STORE": "s3",
