@@ -1,6 +1,8 @@
 """``tusd-py``: the command line. ``tusd-py serve`` runs the tus server, ``tusd-py worker`` the
-processing worker (arq, ``tusd_py/worker.py``), ``tusd-py keys``
-lists, rotates and retires key-encryption keys (``pipeline.keyadmin``)."""
+processing worker (arq, ``tusd_py/worker.py``), ``tusd-py keys`` lists, rotates and retires
+key-encryption keys (``pipeline.keyadmin``), ``tusd-py db`` migrates the SQL database
+(``db/admin.py``), ``tusd-py users`` manages accounts (``auth/cli.py``), ``tusd-py s3 cors`` sets
+the bucket rule direct uploads need, and ``tusd-py config-doc`` prints docs/configuration.md."""
 
 from __future__ import annotations
 
@@ -19,6 +21,20 @@ def _bad_config(exc: ValidationError | SettingsError) -> int:
     """A setting no deployment can run with: one line naming the variable, no traceback, status 2."""
     print(f"tusd-py: {describe_config_error(exc)}", file=sys.stderr)
     return 2
+
+
+def _from_env() -> Settings | None:
+    """Every section from ``TUSD_*``, logging configured; ``None`` once a bad setting is reported
+    (a bad one stops the command before it touches anything, not halfway)."""
+    from .log import configure_logging
+
+    try:
+        settings = Settings()
+    except CONFIG_ERRORS as exc:
+        _bad_config(exc)
+        return None
+    configure_logging(settings.log.log_format, settings.log.log_level)
+    return settings
 
 
 def _serve(args: argparse.Namespace) -> int:
@@ -65,13 +81,8 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 def _worker(args: argparse.Namespace) -> int:
-    from .log import configure_logging
-
-    try:
-        settings = Settings()  # storage, redis, pipeline, crypto: a bad one stops the start, not a job
-    except CONFIG_ERRORS as exc:
-        return _bad_config(exc)
-    configure_logging(settings.log.log_format, settings.log.log_level)
+    if (settings := _from_env()) is None:  # a bad setting stops the start, not a job
+        return 2
     if not settings.redis.redis_url:
         print("tusd-py worker: TUSD_REDIS_URL is required (the arq queue lives in Redis)", file=sys.stderr)
         return 2
@@ -90,14 +101,9 @@ def _keys(args: argparse.Namespace) -> int:
     from pipeline import keyadmin
     from pipeline.crypto.keys import CryptoError
 
-    from .log import configure_logging
-
-    try:
-        settings = Settings()
-    except CONFIG_ERRORS as exc:
-        return _bad_config(exc)
+    if (settings := _from_env()) is None:
+        return 2
     crypto = settings.crypto
-    configure_logging(settings.log.log_format, settings.log.log_level)
 
     async def run() -> list[str]:
         from .db.admin import opened
@@ -128,13 +134,9 @@ def _keys(args: argparse.Namespace) -> int:
 def _db(args: argparse.Namespace) -> int:
     from .db import admin
     from .db.engine import UNAVAILABLE
-    from .log import configure_logging
 
-    try:
-        settings = Settings()
-    except CONFIG_ERRORS as exc:
-        return _bad_config(exc)
-    configure_logging(settings.log.log_format, settings.log.log_level)
+    if (settings := _from_env()) is None:
+        return 2
     try:
         lines = asyncio.run(admin.run(settings, args.db_command))
     except UNAVAILABLE as exc:
@@ -147,44 +149,29 @@ def _db(args: argparse.Namespace) -> int:
 def _users(args: argparse.Namespace) -> int:
     """``tusd-py users``: against the database the servers use (sessions: Redis, else the database)."""
     from .auth import cli
-    from .db.engine import UNAVAILABLE, Database
-    from .db.migrate import upgrade
-    from .db.sessions import SqlSessions
+    from .builders import build_redis, session_store
+    from .db.admin import opened
+    from .db.engine import UNAVAILABLE
     from .db.users import SqlUsers
-    from .log import configure_logging
 
-    try:
-        settings = Settings()
-    except CONFIG_ERRORS as exc:
-        return _bad_config(exc)
-    configure_logging(settings.log.log_format, settings.log.log_level)
+    if (settings := _from_env()) is None:
+        return 2
 
     async def run() -> list[str]:
-        database = Database.from_settings(settings.database, settings.storage.data_dir)
-        redis: Any = None
-        try:
-            if settings.database.database_migrate:
-                await upgrade(database)
-            sessions: Any = SqlSessions(database)
-            if settings.redis.redis_url:
-                from redis.asyncio import Redis
-
-                from .auth.sessions import RedisSessions
-
-                redis = Redis.from_url(settings.redis.redis_url)
-                sessions = RedisSessions(redis)
-            return await cli.run(
-                args.users_command,
-                getattr(args, "email", ""),
-                users=SqlUsers(database),
-                sessions=sessions,
-                hash_concurrency=settings.auth.password_hash_concurrency,
-                password=lambda: cli.read_password(args.password_stdin),
-            )
-        finally:
-            if redis is not None:
-                await redis.aclose()
-            await database.close()
+        async with opened(settings) as database:  # migrated first, as the server does
+            redis = build_redis(settings)
+            try:
+                return await cli.run(
+                    args.users_command,
+                    getattr(args, "email", ""),
+                    users=SqlUsers(database),
+                    sessions=session_store(redis, database),
+                    hash_concurrency=settings.auth.password_hash_concurrency,
+                    password=lambda: cli.read_password(args.password_stdin),
+                )
+            finally:
+                if redis is not None:
+                    await redis.aclose()
 
     try:
         lines = asyncio.run(run())
@@ -206,10 +193,8 @@ def _s3(args: argparse.Namespace) -> int:
     from .stores.s3.client import open_client
     from .stores.s3.direct import apply_cors, check_origin
 
-    try:
-        settings = Settings()
-    except CONFIG_ERRORS as exc:
-        return _bad_config(exc)
+    if (settings := _from_env()) is None:
+        return 2
     storage = settings.storage
     if not storage.s3_bucket:
         print("tusd-py s3 cors: TUSD_S3_BUCKET is required", file=sys.stderr)

@@ -51,10 +51,14 @@ def build_store(settings: Settings, redis: Any | None = None) -> Store:
 
 
 def build_sessions(settings: Settings, redis: Any | None, database: Database) -> Sessions | None:
-    """Refresh sessions of local accounts: in Redis when the server has one (shared by instances),
-    else in the SQL database (the embedded default: they survive a restart)."""
-    if settings.auth.auth != "local":
-        return None
+    """Refresh sessions, with local accounts only (``TUSD_AUTH=local``)."""
+    return session_store(redis, database) if settings.auth.auth == "local" else None
+
+
+def session_store(redis: Any | None, database: Database) -> Sessions:
+    """Where refresh sessions live: in Redis when the server has one (shared by instances), else in
+    the SQL database (the embedded default: they survive a restart). ``tusd-py users`` ends an
+    account's sessions in the same place."""
     if redis is None:
         from .db.sessions import SqlSessions
 

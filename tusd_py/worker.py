@@ -82,16 +82,11 @@ def records_opener(settings: Settings) -> OpenRecords:
     does at start), their changes announced on the worker's Redis for the servers' SSE streams."""
 
     async def open_records(redis: Any, stack: AsyncExitStack) -> MediaRecords:
-        from .db.admin import warn_if_not_shared
-        from .db.engine import Database
-        from .db.migrate import upgrade
+        from .db.admin import opened, warn_if_not_shared
         from .db.records import RedisNotifier, SqlMediaRecords
 
-        database = Database.from_settings(settings.database, settings.storage.data_dir)
-        stack.push_async_callback(database.close)
+        database = await stack.enter_async_context(opened(settings))
         warn_if_not_shared(database, settings.storage.store)
-        if settings.database.database_migrate:
-            await upgrade(database)
         return SqlMediaRecords(database, RedisNotifier(redis))
 
     return open_records
