@@ -203,3 +203,43 @@ def test_a_refused_creation_shows_the_servers_reason_and_sends_nothing_to_the_bu
     expect(page.get_by_text("storage quota exceeded", exact=False).first).to_be_visible()
     assert [(method, path) for method, path, _ in requests.signing] == [("POST", "/s3/multipart")]
     assert requests.bucket == [] and requests.tus == []
+
+
+def test_a_failed_part_is_retried_in_the_same_upload_with_the_parts_s3_holds(
+    context: Any, direct_server: ServerProcess, direct_env: dict[str, str], clip: Path
+) -> None:
+    """The second part's PUTs fail (the connection drops) until the plugin's own retries give up;
+    `Retry` then resumes the same multipart upload: the plugin lists the parts S3 holds (GET
+    /s3/multipart/{id}) and sends only part 2 again, and the completed upload holds the file."""
+    base = direct_server.url
+    page = context.new_page()
+    requests = Requests(page, base, direct_env["TUSD_S3_ENDPOINT_URL"])
+    dropped: list[str] = []
+    dropping = [True]
+
+    def drop_part_two(route: Any) -> None:
+        if dropping[0] and route.request.method == "PUT" and "partNumber=2&" in route.request.url + "&":
+            dropped.append(route.request.url)
+            route.abort("connectionreset")
+        else:
+            route.continue_()
+
+    page.route(re.compile(re.escape(direct_env["TUSD_S3_ENDPOINT_URL"]) + "/.*"), drop_part_two)
+    email = new_email("direct-retry")
+    sign_up(page, base, email)
+    pick(page, clip)
+    retry = page.locator(".uppy-StatusBar").get_by_role("button", name="Retry")
+    expect(retry).to_be_visible(timeout=60_000)  # the upload failed at part 2
+    assert dropped and requests.part_numbers() == [1] + [2] * len(dropped) and not requests.completed
+    dropping[0] = False  # the network is back
+    retry.click()
+    deadline = time.monotonic() + 60
+    while not requests.completed:
+        assert time.monotonic() < deadline, (requests.signing, requests.bucket)
+        page.wait_for_timeout(100)
+    upload_id = requests.completed["uploadId"]
+    assert requests.part_numbers() == [1] + [2] * (len(dropped) + 1)  # part 1 once: S3 held it
+    assert ("GET", f"/s3/multipart/{upload_id}", True) in requests.signing  # the list of parts
+    assert [path for method, path, _ in requests.signing if method == "POST"].count("/s3/multipart") == 1
+    expect(item(page, upload_id)).to_have_count(1, timeout=30_000)
+    assert server_sha256(base, login(base, email), upload_id) == sha256_of(clip)
