@@ -181,7 +181,7 @@ export async function createUploader({ target, endpoint, onUploaded, limitsNote,
   if (limitsNote) {
     limitsNote.textContent = `Video and audio files${maxSize ? `, up to ${formatBytes(maxSize)} each` : ''}. ` +
       (UPLOAD_MODE === 's3'
-        ? 'They go straight to storage; a paused or interrupted upload continues from its last part.'
+        ? 'They go straight to storage; an interrupted upload continues from its last part when retried.'
         : 'An interrupted upload continues where it stopped when you pick the same file again.')
   }
   const uppy = new Uppy({
