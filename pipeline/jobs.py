@@ -30,9 +30,9 @@ from .context import Deps
 from .contract import MediaRecord, MediaState
 from .crypto.keys import KeyProviderError
 from .errors import StorageUnavailable
+from .heartbeat import Heartbeat
 from .plaintext import drop_source_if_ready
 from .records import update
-from .recovery import Heartbeat
 from .scratch import Scratch
 from .work import probe_media, process_media
 

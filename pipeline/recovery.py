@@ -5,10 +5,7 @@ arq marks a running job with ``arq:in-progress:<job id>``, which lives for the l
 keeps every other worker away from the job for that long. So liveness comes from elsewhere:
 
 ``media:heartbeat:<upload id>``
-    Set by the running job (``Heartbeat``) before it claims its record, renewed every
-    ``TUSD_JOB_HEARTBEAT`` seconds by a task of its own on the worker's event loop (the transcode
-    runs in the process pool, so a busy job still beats) and living three beats; deleted when
-    the job ends. Its value names the holder (host, pid, try) for the logs.
+    Set and renewed by the running job (``heartbeat.Heartbeat``), deleted when the job ends.
 
 ``Recovery.scan`` (the watchdog: each worker at its start and every beat, each server's sweeper
 every sweep) finds the in-progress keys without a heartbeat. A record that says ``processing``
@@ -26,23 +23,17 @@ written again, as arq's ``enqueue_job`` writes it, by a script that refuses when
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import os
-import socket
 import time
 from typing import Any
 
 import structlog
 
 from .contract import JOB_PROCESS_UPLOAD, MediaRecord, MediaState, job_id
-from .errors import StorageUnavailable
+from .heartbeat import heartbeat_key, redis_errors
 from .records import MediaRecords, update
 from .settings import PipelineSettings
 
 log = structlog.get_logger("pipeline.recovery")
-
-HEARTBEAT_PREFIX = "media:heartbeat:"
 
 
 # An idle pooled connection is PINGed before its next command after this long: a Redis that
@@ -61,62 +52,6 @@ def redis_client(url: str, *, timeout: float) -> Any:
         url, socket_timeout=timeout, socket_connect_timeout=timeout, health_check_interval=HEALTH_CHECK_INTERVAL
     )
 
-
-def heartbeat_key(upload_id: str) -> str:
-    return HEARTBEAT_PREFIX + upload_id
-
-
-def _redis_errors() -> tuple[type[Exception], ...]:
-    from redis.exceptions import ConnectionError as RedisConnectionError
-    from redis.exceptions import TimeoutError as RedisTimeoutError
-
-    return (RedisConnectionError, RedisTimeoutError, StorageUnavailable)
-
-
-class Heartbeat:
-    """``async with Heartbeat(...)``: the running job's heartbeat, from entry to exit.
-
-    A Redis that does not answer a beat costs a warning, never the job: the job's own writes
-    decide whether it can go on, and a Redis restarted from its AOF gets the next beat."""
-
-    def __init__(self, redis: Any, upload_id: str, settings: PipelineSettings, *, job_try: int = 1) -> None:
-        self.redis, self.key, self.settings = redis, heartbeat_key(upload_id), settings
-        self.holder = f"{socket.gethostname()}:{os.getpid()}:try{job_try}"
-        self._task: asyncio.Task[None] | None = None
-        self._forget = redis.register_script(_FORGET)
-
-    async def beat(self) -> None:
-        try:
-            await self.redis.set(self.key, self.holder, px=int(self.settings.heartbeat_ttl * 1000))
-        except _redis_errors() as exc:
-            log.warning("heartbeat_failed", key=self.key, error=str(exc))
-
-    async def _beat_forever(self) -> None:
-        while True:
-            await asyncio.sleep(self.settings.job_heartbeat)
-            await self.beat()
-
-    async def __aenter__(self) -> Heartbeat:
-        await self.beat()
-        self._task = asyncio.create_task(self._beat_forever(), name=f"heartbeat:{self.key}")
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-        try:
-            await self._forget(keys=[self.key], args=[self.holder])
-        except _redis_errors() as exc:  # it expires by itself
-            log.warning("heartbeat_failed", key=self.key, error=str(exc))
-
-
-# KEYS: heartbeat. ARGV: holder. A late run never deletes the beat of the run that replaced it.
-_FORGET = """
-if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
-return 0
-"""
 
 # KEYS: in-progress, heartbeat, job, retry counter, queue. ARGV: job id, 'retry' or 'drop'.
 # Only a job still without a heartbeat is released: 'retry' frees it for the next poll of any
@@ -182,7 +117,7 @@ class Recovery:
             seen.add(upload_id)
             try:
                 released += await self.check_running(upload_id)
-            except _redis_errors() as exc:
+            except redis_errors() as exc:
                 log.warning("watchdog_skipped", upload_id=upload_id, error=str(exc))
         for gone in set(self.suspects) - seen:
             del self.suspects[gone]

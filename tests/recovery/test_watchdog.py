@@ -13,8 +13,9 @@ from arq.constants import default_queue_name, in_progress_key_prefix, job_key_pr
 from arq.jobs import deserialize_job_raw
 
 from pipeline.contract import JOB_PROCESS_UPLOAD, MediaRecord, MediaState, job_id
+from pipeline.heartbeat import Heartbeat, heartbeat_key
 from pipeline.records import FileMediaRecords
-from pipeline.recovery import Heartbeat, Recovery, heartbeat_key, redis_client
+from pipeline.recovery import Recovery, redis_client
 from pipeline.settings import PipelineSettings
 
 UPLOAD = "0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f"
