@@ -41,7 +41,7 @@ TITLES = {
     "crypto": "Encryption and delivery",
     "auth": "Authentication (docs/auth.md)",
     "limits": "Rate limits and quotas",
-    "database": "Database (users, ownership, asset keys)",
+    "database": "Database (accounts, ownership, media records and their keys, the webhook outbox)",
     "webhooks": "Webhooks (docs/operations.md)",
     "direct": "Direct uploads to S3 (docs/api.md, docs/operations.md)",
 }
