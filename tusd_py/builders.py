@@ -1,6 +1,7 @@
 """The composition's parts: one ``build_*`` per concrete choice the configuration makes (the
 store, the locker, the completion sink, Redis, the media records, the vault, the sessions), and
-the readiness checks. ``create_app`` (``app.py``) calls them; tests of a part call them alone.
+the readiness checks. ``create_app`` (``app.py``) calls them, and ``tusd-py users`` the Redis
+client and the session store the server would use.
 Heavy or optional libraries (aiobotocore, redis, the pipeline's crypto) load inside the builder
 that needs them, so a configuration that does not use them never imports them."""
 
