@@ -360,20 +360,47 @@ class StoreConformance:
         with pytest.raises(UploadNotFound):
             await store.get_upload(uid)
 
+    async def test_a_tombstone_records_the_uploads_owner(self, store: Store) -> None:
+        """Termination and expiry write the same tombstone: its UploadGone names the owner (so
+        the service tells anyone else 404), and an anonymous upload's names none."""
+        terminater = self.offered(store, "terminater")
+        owned, anonymous = new_info(self.SIZE, owner="alice"), new_info(self.SIZE)
+        handles = [await store.create_upload(owned), await store.create_upload(anonymous)]
+        await self.append(handles[0], pattern(self.SIZE // 2))
+        await terminater.as_terminatable_upload(handles[0]).terminate("terminated")
+        await terminater.as_terminatable_upload(handles[1]).terminate("expired")
+        for info, handle, owner in ((owned, handles[0], "alice"), (anonymous, handles[1], "")):
+            with pytest.raises(UploadGone) as gone:
+                await store.get_upload(info.id)
+            assert gone.value.owner == owner
+            with pytest.raises(UploadGone) as gone:
+                await handle.get_info()  # a handle taken before the terminate: the same tombstone
+            assert gone.value.owner == owner
+        if (reopened := await self.reopen(store)) is not None:  # the owner outlives the process
+            try:
+                with pytest.raises(UploadGone) as gone:
+                    await reopened.get_upload(owned.id)
+                assert gone.value.owner == "alice"
+            finally:
+                await self.close_store(reopened)
+
     async def test_discard_keeps_a_finished_upload_complete(self, store: Store) -> None:
         discarder = self.offered(store, "discarder")
         data = pattern(self.SIZE, seed=12)
         upload = await self.finished(store, data)
         uid = (await upload.get_info()).id
         await upload.set_state(UploadState.HANDED_OFF)  # processing discards only what it was handed
+        assert not (await upload.get_info()).discarded
         await discarder.as_discardable_upload(upload).discard()
         await discarder.as_discardable_upload(upload).discard()  # a retried job discards again: idempotent
         for handle in (upload, await store.get_upload(uid)):
             info = await handle.get_info()
             assert (info.offset, info.size, info.state) == (len(data), len(data), UploadState.HANDED_OFF)
+            assert info.discarded  # the upload itself says its plaintext is gone (HEAD and GET read it)
         again = await self.reopen(store)
         if again is not None:
-            assert (await (await again.get_upload(uid)).get_info()).offset == len(data)
+            info = await (await again.get_upload(uid)).get_info()
+            assert (info.offset, info.discarded) == (len(data), True)
 
     async def test_an_unfinished_upload_cannot_be_discarded(self, store: Store) -> None:
         discarder = self.offered(store, "discarder")

@@ -211,6 +211,9 @@ async def test_random_ranges_are_exactly_the_plaintext(
     _, source, body = await _ready_asset(session, base, tmp_path)
     rng = random.Random(5)
     size = len(source)
+    # the plaintext left the store, and the kept original serves it: HEAD says complete, as GET serves
+    async with session.head(f"{base}/files/{body['id']}", headers=TUS) as head:
+        assert (head.status, head.headers["Upload-Offset"]) == (200, str(size))
     ranges = [(0, 0), (0, size - 1), (size - 1, size - 1), (FRAME - 1, FRAME), (FRAME, 2 * FRAME - 1)]
     ranges += [tuple(sorted((rng.randrange(size), rng.randrange(size)))) for _ in range(40)]
     for url in (body["original_url"], f"{base}/files/{body['id']}"):

@@ -149,13 +149,17 @@ async def test_a_delete_takes_the_processed_media_with_the_upload(client: Any, p
 
     deleted = await client.delete(f"/files/{ready}", headers={**DELETES[protocol], **alice})
     assert deleted.status == 204
-    # the owner's status URL says gone (the tombstone's 410, then 404 after TUSD_TOMBSTONE_TTL)
+    # the owner's status URL says gone (the tombstone's 410, then 404 after TUSD_TOMBSTONE_TTL);
+    # to anyone else the id is as unknown as it was before
     assert (await client.get(f"/media/{ready}", headers=alice)).status == 410
+    assert (await client.get(f"/media/{ready}", headers=bob)).status == 404
+    assert (await client.delete(f"/files/{ready}", headers={**DELETES[protocol], **bob})).status == 404
     assert await eraser.assets().list(f"media/{ready}/") == []
     record = await eraser.records.get(ready)
     assert record is not None
     assert (record.state, record.reason, record.data_key) == (MediaState.FAILED, DELETED, {})
     assert (await client.head(f"/files/{ready}", headers={**TUS, **alice})).status == 410
+    assert (await client.head(f"/files/{ready}", headers={**TUS, **bob})).status == 404
 
 
 async def test_the_empty_owner_is_never_erased(client: Any) -> None:

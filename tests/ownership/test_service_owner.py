@@ -102,6 +102,44 @@ async def test_an_expired_upload_of_another_owner_is_not_found_and_stays(
     assert ("terminated", upload_id) in catalogue.calls
 
 
+async def test_a_removed_upload_is_gone_for_its_owner_only(store: MemoryStore, catalogue: MemoryCatalogue) -> None:
+    """The tombstone records the owner: 410 to them (and to an open server's caller), 404 to
+    anyone else on every operation, for a deleted and for an expired upload alike."""
+    service = make_service(store, catalogue, expiry_seconds=0.01)
+    deleted, expired = await _new(service, 3, ALICE), await _new(service, 5, ALICE)
+    await service.append(deleted, 0, FakeBody(b"abc"), owner=ALICE)
+    await asyncio.sleep(0.02)
+    await service.terminate(deleted, ALICE)
+    with pytest.raises(UploadGone):
+        await service.head(expired, ALICE)  # removed on this touch, as expired
+    for upload_id in (deleted, expired):
+        for call in (
+            service.head(upload_id, BOB),
+            service.info(upload_id, BOB),
+            service.append(upload_id, 0, FakeBody(b"x"), owner=BOB),
+            service.terminate(upload_id, BOB),
+            service.open_download(upload_id, BOB),
+        ):
+            with pytest.raises(UploadNotFound) as refused:
+                await call
+            assert type(refused.value) is UploadNotFound and ALICE not in refused.value.message
+        for owner in (ALICE, ""):
+            with pytest.raises(UploadGone):
+                await service.head(upload_id, owner)
+            with pytest.raises(UploadGone):
+                await service.info(upload_id, owner)
+    partial = parse_concat("partial")
+    assert partial is not None
+    theirs = await _new(service, 2, ALICE, concat=partial)
+    await service.append(theirs, 0, FakeBody(b"ab"), owner=ALICE)
+    await service.terminate(theirs, ALICE)
+    final = Concat(raw="final;x", is_partial=False, urls=("x",))
+    with pytest.raises(UploadNotFound, match=f"partial upload {theirs} does not exist"):
+        await service.create(length=None, metadata=Metadata(), concat=final, partial_ids=[theirs], owner=BOB)
+    with pytest.raises(UploadGone):
+        await service.create(length=None, metadata=Metadata(), concat=final, partial_ids=[theirs], owner=ALICE)
+
+
 async def test_an_open_server_reaches_every_upload(service: UploadService) -> None:
     mine = await _new(service, 5, ALICE)
     anonymous = await _new(service, 5, "")

@@ -380,6 +380,29 @@ async def test_terminate_and_purge_leave_nothing_behind(store: FileStore) -> Non
         await store.get_upload(upload.id)
 
 
+async def test_a_database_from_before_tombstone_owners_gains_the_column(tmp_path: Path) -> None:
+    """Its old tombstones keep no owner (404 to every user); new ones record theirs, and a
+    second process opening the same database meanwhile finds the column there."""
+    tmp_path.joinpath("uploads").mkdir()
+    with sqlite3.connect(tmp_path / "tusd.sqlite3") as db:
+        db.execute("CREATE TABLE uploads (id TEXT PRIMARY KEY, info TEXT NOT NULL) WITHOUT ROWID")
+        db.execute(
+            "CREATE TABLE tombstones (id TEXT PRIMARY KEY, reason TEXT NOT NULL, at REAL NOT NULL) WITHOUT ROWID"
+        )
+        db.execute("INSERT INTO tombstones VALUES ('old', 'terminated', 1.0)")
+    store, again = FileStore(tmp_path), FileStore(tmp_path)
+    with pytest.raises(UploadGone) as gone:
+        await again.get_upload("old")
+    assert gone.value.owner == ""
+    upload = await store.create_upload(new_info(10, owner="alice"))
+    await store.as_terminatable_upload(upload).terminate("terminated")
+    with pytest.raises(UploadGone) as gone:
+        await again.get_upload(upload.id)
+    assert gone.value.owner == "alice"
+    store.db.close()
+    again.db.close()
+
+
 async def test_discard_leaves_a_hole_of_the_same_size(store: FileStore) -> None:
     data = b"plaintext " * 50_000
     upload = await create(store, len(data))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncIterator
 
 import pytest
@@ -77,6 +78,7 @@ async def test_updates_of_a_missing_record_do_nothing(records: UploadRecords) ->
     assert not await records.set_size("nope", 5)
     assert not await records.set_state("nope", UploadState.COMPLETING)
     assert not await records.set_expiry("nope", None)
+    assert not await records.set_discarded("nope", True)
     assert await records.get("nope") is None
 
 
@@ -96,7 +98,10 @@ async def test_updates(records: UploadRecords) -> None:
     assert (got.info.state, got.info.size) == (UploadState.COMPLETED, 25)
     assert await records.set_expiry("u1", None)
     got = await records.get("u1")
-    assert got is not None and got.info.expires_at is None
+    assert got is not None and got.info.expires_at is None and not got.info.discarded
+    assert await records.set_discarded("u1", True)
+    got = await records.get("u1")
+    assert got is not None and got.info.discarded and got.info.size == 25  # nothing else changed
 
 
 async def _ids(records: UploadRecords) -> set[str]:
@@ -113,29 +118,29 @@ async def test_live_list_forget_and_tombstones(records: UploadRecords) -> None:
     await records.forget("a")
     assert await _ids(records) == {"b"}
     assert await records.get("a") is not None  # forgetting only leaves the sweeper's list
-    await records.delete("b", tombstone_ttl=60)
+    await records.delete("b", tombstone_ttl=60, owner="alice")
     assert await records.get("b") is None and await records.parts("b") == []
-    assert await records.is_gone("b") and not await records.is_gone("a")
+    assert await records.tombstone_owner("b") == "alice" and await records.tombstone_owner("a") is None
     assert await _ids(records) == set()
 
 
 async def test_memory_tombstones_are_purged_by_age() -> None:
     records = MemoryUploadRecords()
     await records.put(record("x"), [])
-    await records.delete("x", tombstone_ttl=60)
+    await records.delete("x", tombstone_ttl=60, owner="")
     assert await records.purge_tombstones(older_than=0) == 0
     assert await records.purge_tombstones(older_than=float("inf")) == 1
-    assert not await records.is_gone("x")
+    assert await records.tombstone_owner("x") is None
 
 
 async def test_redis_tombstones_expire_by_ttl(redis_client: redis.asyncio.Redis) -> None:
     records = RedisUploadRecords(redis_client)
     await records.put(record("x"), [P1])
-    await records.delete("x", tombstone_ttl=0.2)
-    assert await records.is_gone("x")
+    await records.delete("x", tombstone_ttl=0.2, owner="")
+    assert await records.tombstone_owner("x") == ""
     assert await redis_client.exists(keyspace.upload_key("x"), keyspace.parts_key("x")) == 0
     await asyncio.sleep(0.4)
-    assert not await records.is_gone("x")
+    assert await records.tombstone_owner("x") is None
     assert await records.purge_tombstones(older_than=float("inf")) == 0  # TTL did the work
 
 
@@ -145,3 +150,18 @@ async def test_redis_layout_uses_the_keyspace(redis_client: redis.asyncio.Redis)
     keys = {k.decode() for k in await redis_client.keys("*")}
     assert keys == {keyspace.upload_key("k"), keyspace.parts_key("k"), keyspace.LIVE_UPLOADS}
     assert await redis_client.hget(keyspace.upload_key("k"), "offset") == b"0"
+
+
+async def test_redis_tombstones_of_either_format_are_read_and_purged(redis_client: redis.asyncio.Redis) -> None:
+    """A tombstone is "<time> <owner>"; one written before owners were recorded is a bare time
+    (no owner: 404 to every user), and one that is neither is purged at once."""
+    records = RedisUploadRecords(redis_client)
+    await records.delete("new", tombstone_ttl=60, owner="user with spaces")
+    await redis_client.set(keyspace.tombstone_key("old"), repr(time.time()), px=60_000)
+    await redis_client.set(keyspace.tombstone_key("junk"), "not a time", px=60_000)
+    assert await records.tombstone_owner("new") == "user with spaces"
+    assert await records.tombstone_owner("old") == ""
+    assert await records.purge_tombstones(older_than=time.time() - 3600) == 1  # the junk only
+    assert await records.tombstone_owner("junk") is None
+    assert await records.purge_tombstones(older_than=time.time() + 1) == 2
+    assert await records.tombstone_owner("new") is None and await records.tombstone_owner("old") is None

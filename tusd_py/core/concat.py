@@ -8,7 +8,7 @@ the total size as it grows.
 from __future__ import annotations
 
 from ..protocol.errors import InvalidConcat, TooLarge, UploadNotFinished, UploadNotFound
-from .ownership import check_owner
+from .ownership import owned_upload
 from .ports import Store, Upload
 
 
@@ -33,9 +33,7 @@ async def gather_partials(
     total = 0
     for pid in partial_ids:
         try:
-            partial = await store.get_upload(pid)
-            pinfo = await partial.get_info()
-            check_owner(pinfo, owner)
+            partial, pinfo = await owned_upload(store, pid, owner)
         except UploadNotFound:
             raise UploadNotFound(f"partial upload {pid} does not exist") from None
         if not pinfo.is_partial:

@@ -99,7 +99,7 @@ class Store(Protocol):
     async def create_upload(self, info: UploadInfo) -> Upload: ...
 
     async def get_upload(self, upload_id: str) -> Upload:
-        """Raise UploadNotFound for unknown ids and UploadGone for tombstoned ones."""
+        """Raise UploadNotFound for unknown ids and UploadGone (with the tombstone's owner) for tombstoned ones."""
 
 
 # -- optional capabilities: one Protocol each ---------------------------------------------------
@@ -107,7 +107,8 @@ class Store(Protocol):
 # (tusd's ``AsTerminatableUpload``); they are cheap and never touch storage.
 class TerminatableUpload(Protocol):
     async def terminate(self, reason: TombstoneReason) -> None:
-        """Free every resource and leave a tombstone so later requests get 410."""
+        """Free every resource and leave a tombstone that records the upload's owner, so later
+        requests get 410 (``UploadGone`` with that ``owner``: core/ownership.py tells anyone else 404)."""
 
 
 @runtime_checkable

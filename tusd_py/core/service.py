@@ -42,7 +42,7 @@ from .concat import gather_partials
 from .diskspace import SpaceGuard
 from .finishing import Finisher
 from .observer import Observer
-from .ownership import check_owner as check_owner  # also named here: tusd_py.direct imports it from the service
+from .ownership import owned_upload
 from .ports import CompletionSink, Locker, ReadableUpload, RequestBody, Store, Upload
 from .quota import Quota
 from .spool import StagingBudget, spool
@@ -186,9 +186,7 @@ class UploadService:
 
     async def _live(self, upload_id: str, owner: str) -> tuple[Upload, UploadInfo]:
         """The caller's upload and its info; an unfinished upload past its expiry is removed here (410)."""
-        upload = await self.store.get_upload(upload_id)
-        info = await upload.get_info()
-        check_owner(info, owner)  # before the expiry: another owner learns nothing, not even a 410
+        upload, info = await owned_upload(self.store, upload_id, owner)  # before the expiry: not even a 410
         if info.expires_at is not None and not info.is_complete and info.expires_at <= time.time():
             if self.stores.terminater is not None:
                 await self.stores.terminater.as_terminatable_upload(upload).terminate("expired")
@@ -199,8 +197,7 @@ class UploadService:
 
     async def info(self, upload_id: str, owner: str = "") -> UploadInfo:
         """Lock-free read for status pages: never interrupts a running PATCH."""
-        info = await (await self.store.get_upload(upload_id)).get_info()
-        check_owner(info, owner)
+        _, info = await owned_upload(self.store, upload_id, owner)
         return info
 
     # -- PATCH (and the body of POST) -----------------------------------------------------------

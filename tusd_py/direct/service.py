@@ -24,8 +24,9 @@ from dataclasses import dataclass
 
 import structlog
 
+from ..core.ownership import owned_upload
 from ..core.ports import Upload
-from ..core.service import UploadService, check_owner
+from ..core.service import UploadService
 from ..protocol.errors import (
     BadRequest,
     Forbidden,
@@ -113,9 +114,7 @@ class DirectService:
     async def _find(self, owner: str, upload_id: str, key: str) -> tuple[Upload, UploadInfo]:
         missing = UploadNotFound(f"upload {upload_id} does not exist")
         try:
-            upload = await self.service.store.get_upload(upload_id)
-            info = await upload.get_info()
-            check_owner(info, owner)
+            upload, info = await owned_upload(self.service.store, upload_id, owner)  # another's removed one: 404
         except UploadNotFound:
             raise missing from None
         if not info.storage.get("direct") or info.storage.get("key") != key:

@@ -15,6 +15,7 @@ from ..core.service import UploadService
 from ..keys import SERVICE, SETTINGS
 from ..protocol.info import UploadInfo
 from ..web.body import AiohttpBody
+from ..web.download import check_bytes
 from ..web.identity import owner_of
 from ..web.transfer import terminate
 from . import headers as h
@@ -77,6 +78,7 @@ async def head(request: web.Request) -> web.Response:
     version = h.version_of(request)
     h.refuse(request, version.refused_on_head, "an offset retrieval (HEAD)")
     info = await service.head(request.match_info["upload_id"], owner=owner_of(request))
+    await check_bytes(request, info)  # as the tus HEAD: what GET would find
     return web.Response(status=204, headers={**h.state(service, version, info), "Cache-Control": "no-store"})
 
 

@@ -20,6 +20,7 @@ from aiohttp import hdrs, web
 
 from pipeline.crypto.keys import CryptoError
 
+from ..protocol.errors import ContentGone
 from ..web.middlewares import decorate
 from .ports import ByteSource, IntegrityFailure, OriginalSource
 
@@ -106,7 +107,7 @@ class UploadDownloads:
         self,
         request: web.Request,
         upload_id: str,
-        stored: ByteSource,
+        stored: ByteSource | None,
         *,
         content_type: str,
         headers: Mapping[str, str],
@@ -114,4 +115,10 @@ class UploadDownloads:
         with integrity_guard(request):
             original = await self.originals.original(upload_id)
         source = original if original is not None else stored
+        if source is None:  # the store dropped the plaintext and nothing replaces it: as HEAD says
+            raise ContentGone()
         return await serve_plain(request, source, content_type=content_type, headers=headers)
+
+    async def replaced(self, request: web.Request, upload_id: str) -> bool:
+        with integrity_guard(request):
+            return await self.originals.original(upload_id) is not None

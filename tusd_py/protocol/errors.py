@@ -28,6 +28,7 @@ Hierarchy::
     │   └── MismatchingUploadOffset 409 ERR_MISMATCHED_OFFSET (the draft problem type)
     ├── EmailInUse                409 ERR_EMAIL_TAKEN (register with an email that has an account)
     ├── UploadGone                410 ERR_UPLOAD_GONE (terminated or expired)
+    ├── ContentGone               410 ERR_UPLOAD_CONTENT_GONE (complete, its bytes dropped for good)
     ├── PreconditionFailed        412 ERR_UNSUPPORTED_VERSION
     ├── TooLarge                  413 ERR_MAX_SIZE_EXCEEDED / ERR_UPLOAD_SIZE_EXCEEDED
     ├── QuotaExceeded             413 ERR_QUOTA_EXCEEDED (the owner's bytes or unfinished uploads; nothing stored)
@@ -157,6 +158,25 @@ class EmailInUse(TusError):
 class UploadGone(TusError):
     status = 410
     code = "ERR_UPLOAD_GONE"
+
+    def __init__(self, message: str = "", *, owner: str = "", headers: dict[str, str] | None = None) -> None:
+        super().__init__(message, headers=headers)
+        # whose upload it was, as its tombstone records it ("" for an anonymous upload, or a
+        # tombstone written before owners were recorded): anyone else is told 404
+        self.owner = owner
+
+
+class ContentGone(TusError):
+    """A complete upload whose bytes can no longer be had: processing dropped the plaintext and
+    no kept original replaces it (its media record lost, say). HEAD and GET both say so."""
+
+    status = 410
+    code = "ERR_UPLOAD_CONTENT_GONE"
+
+    def __init__(self, message: str = "") -> None:
+        super().__init__(
+            message or "the upload's bytes were replaced by processing and no kept original can serve them"
+        )
 
 
 class PreconditionFailed(TusError):

@@ -42,6 +42,9 @@ class UploadInfo:
     expires_at: float | None = None
     state: UploadState = UploadState.RECEIVING
     storage: dict[str, str] = field(default_factory=dict)  # store-specific location
+    # Processing dropped the plaintext bytes at rest (``DiscardableUpload.discard``): the upload is
+    # complete, but its store no longer holds what was sent; only a kept original can serve them.
+    discarded: bool = False
 
     @property
     def size_is_deferred(self) -> bool:

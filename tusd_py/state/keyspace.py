@@ -1,14 +1,16 @@
 """Every Redis key the server writes, in one place (arq's ``constants.py``).
 
 tus:upload:<id>           hash: the upload record (UploadInfo JSON + offset, size, state,
-                          expires_at, multipart id, part size, part count, tail size).
+                          expires_at, multipart id, part size, part count, tail size, and
+                          discarded = "1" once processing dropped the plaintext object).
                           Lives as long as the upload; deleted by termination/expiry.
 tus:upload:<id>:parts     list: committed S3 parts as JSON [number, size, etag], in order.
                           Dropped once the object is assembled (state completed).
 tus:uploads               sorted set: ids of uploads the sweeper must visit (score: creation
                           time). An id leaves it when handed off (or, for a partial, completed).
-tus:gone:<id>             string: tombstone of a terminated or expired upload (410), with a TTL
-                          of ``tombstone_ttl`` seconds; afterwards the id answers 404.
+tus:gone:<id>             string: tombstone of a terminated or expired upload, "<time> <owner>"
+                          (410 to that owner, 404 to any other), with a TTL of
+                          ``tombstone_ttl`` seconds; afterwards the id answers 404.
 tus:lock:<id>             string: the per-upload lock token (RedisLocker), with a TTL.
 tus:lock:<id>:release     pub/sub channel: "please release" messages to the lock holder.
 tus:lock:<id>:released    pub/sub channel: the holder let go (waiters retry at once).

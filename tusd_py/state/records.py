@@ -70,13 +70,18 @@ class UploadRecords(Protocol):
 
     async def set_expiry(self, upload_id: str, expires_at: float | None) -> bool: ...
 
+    async def set_discarded(self, upload_id: str, discarded: bool) -> bool:
+        """The upload's plaintext object is dropped (``UploadInfo.discarded``)."""
+
     async def forget(self, upload_id: str) -> None:
         """Leave the sweeper's list (handed off, or a completed partial); the record stays."""
 
-    async def delete(self, upload_id: str, *, tombstone_ttl: float) -> None:
-        """Remove the record and leave a tombstone (410) for ``tombstone_ttl`` seconds."""
+    async def delete(self, upload_id: str, *, tombstone_ttl: float, owner: str) -> None:
+        """Remove the record and leave a tombstone (410 to ``owner``, the upload's) for
+        ``tombstone_ttl`` seconds."""
 
-    async def is_gone(self, upload_id: str) -> bool: ...
+    async def tombstone_owner(self, upload_id: str) -> str | None:
+        """The owner the upload's tombstone records ("" for none), None when there is no tombstone."""
 
     def list_ids(self) -> AsyncIterator[str]: ...
 
@@ -114,6 +119,16 @@ def _text(value: Any) -> str:
     return value.decode() if isinstance(value, bytes) else str(value)
 
 
+def _tombstone(value: Any) -> tuple[float | None, str]:
+    """A tombstone's value, ``"<time> <owner>"``: when it was written (None if unreadable) and
+    the upload's owner ("" in one written before owners were recorded, a bare time)."""
+    written, _, owner = _text(value).partition(" ")
+    try:
+        return float(written), owner
+    except ValueError:
+        return None, owner
+
+
 def _encode(record: UploadRecord) -> dict[str, str]:
     info = record.info
     return {
@@ -135,6 +150,7 @@ def _decode(raw: dict[str, str]) -> UploadRecord:
     info.size = int(raw["size"]) if raw["size"] else None
     info.state = UploadState(raw["state"])
     info.expires_at = float(raw["expires_at"]) if raw["expires_at"] else None
+    info.discarded = info.discarded or raw.get("discarded") == "1"
     return UploadRecord(info, raw["multipart_id"], int(raw["part_size"]), int(raw["nparts"]), int(raw["tail"]))
 
 
@@ -199,23 +215,27 @@ class RedisUploadRecords:
     async def set_expiry(self, upload_id: str, expires_at: float | None) -> bool:
         return await self._set(upload_id, "expires_at", "" if expires_at is None else repr(expires_at))
 
+    async def set_discarded(self, upload_id: str, discarded: bool) -> bool:
+        return await self._set(upload_id, "discarded", "1" if discarded else "")
+
     async def forget(self, upload_id: str) -> None:
         with _unavailable():
             await self.redis.zrem(keyspace.LIVE_UPLOADS, upload_id)
 
-    async def delete(self, upload_id: str, *, tombstone_ttl: float) -> None:
+    async def delete(self, upload_id: str, *, tombstone_ttl: float, owner: str) -> None:
         with _unavailable():
             async with self.redis.pipeline(transaction=True) as tx:
                 tx.delete(keyspace.upload_key(upload_id), keyspace.parts_key(upload_id))
                 tx.zrem(keyspace.LIVE_UPLOADS, upload_id)
                 if tombstone_ttl > 0:
                     ttl_ms = max(1, int(tombstone_ttl * 1000))
-                    tx.set(keyspace.tombstone_key(upload_id), repr(time.time()), px=ttl_ms)
+                    tx.set(keyspace.tombstone_key(upload_id), f"{time.time()!r} {owner}", px=ttl_ms)
                 await tx.execute()
 
-    async def is_gone(self, upload_id: str) -> bool:
+    async def tombstone_owner(self, upload_id: str) -> str | None:
         with _unavailable():
-            return bool(await self.redis.exists(keyspace.tombstone_key(upload_id)))
+            written = await self.redis.get(keyspace.tombstone_key(upload_id))
+        return None if written is None else _tombstone(written)[1]
 
     async def list_ids(self) -> AsyncIterator[str]:
         with _unavailable():
@@ -227,11 +247,9 @@ class RedisUploadRecords:
         purged = 0
         async for key in self.redis.scan_iter(match=keyspace.tombstone_key("*"), count=500):
             written = await self.redis.get(key)
-            try:
-                old = written is not None and float(written) < older_than
-            except ValueError:
-                old = True  # not ours to keep: an unreadable tombstone only ever gives a 410
-            if old:
+            at = _tombstone(written)[0] if written is not None else None
+            # an unreadable tombstone is not ours to keep: it only ever gives a 410
+            if written is not None and (at is None or at < older_than):
                 purged += await self.redis.delete(key)
         return purged
 
@@ -243,7 +261,7 @@ class MemoryUploadRecords:
     def __init__(self) -> None:
         self.records: dict[str, tuple[UploadRecord, list[PartRecord]]] = {}
         self.live: dict[str, float] = {}
-        self.tombstones: dict[str, float] = {}
+        self.tombstones: dict[str, tuple[float, str]] = {}  # id -> (when, the upload's owner)
 
     async def put(self, record: UploadRecord, parts: list[PartRecord]) -> None:
         self.records[record.info.id] = (copy.deepcopy(record), list(parts))
@@ -290,23 +308,30 @@ class MemoryUploadRecords:
         entry[0].info.expires_at = expires_at
         return True
 
+    async def set_discarded(self, upload_id: str, discarded: bool) -> bool:
+        if (entry := self.records.get(upload_id)) is None:
+            return False
+        entry[0].info.discarded = discarded
+        return True
+
     async def forget(self, upload_id: str) -> None:
         self.live.pop(upload_id, None)
 
-    async def delete(self, upload_id: str, *, tombstone_ttl: float) -> None:
+    async def delete(self, upload_id: str, *, tombstone_ttl: float, owner: str) -> None:
         self.records.pop(upload_id, None)
         self.live.pop(upload_id, None)
-        self.tombstones[upload_id] = time.time()
+        self.tombstones[upload_id] = (time.time(), owner)
 
-    async def is_gone(self, upload_id: str) -> bool:
-        return upload_id in self.tombstones
+    async def tombstone_owner(self, upload_id: str) -> str | None:
+        tombstone = self.tombstones.get(upload_id)
+        return None if tombstone is None else tombstone[1]
 
     async def list_ids(self) -> AsyncIterator[str]:
         for upload_id in list(self.live):
             yield upload_id
 
     async def purge_tombstones(self, older_than: float) -> int:
-        old = [key for key, at in self.tombstones.items() if at < older_than]
+        old = [key for key, (at, _) in self.tombstones.items() if at < older_than]
         for key in old:
             del self.tombstones[key]
         return len(old)

@@ -4,7 +4,8 @@ Under ``data_dir``:
     uploads/<id>    the bytes received so far; its size *is* the offset, so a crash (even
                     kill -9) can never make the offset claim more than is stored
     tusd.sqlite3    table ``uploads``: UploadInfo as JSON per id, each change one atomic
-                    UPDATE; table ``tombstones``: terminated or expired ids (answer 410)
+                    UPDATE; table ``tombstones``: terminated or expired ids and their owners
+                    (answer 410 to the owner, 404 to anyone else)
 
 One new inode per upload (its data file): on ext4 an inode costs more than the bytes, so every
 other change of an upload is a row update rather than a file (figures: docs/benchmarks.md).
@@ -19,6 +20,7 @@ import json
 import os
 import re
 import shutil
+import sqlite3
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -35,7 +37,9 @@ from .written import WrittenInfos
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS uploads (id TEXT PRIMARY KEY, info TEXT NOT NULL) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS tombstones (id TEXT PRIMARY KEY, reason TEXT NOT NULL, at REAL NOT NULL) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS tombstones (
+    id TEXT PRIMARY KEY, reason TEXT NOT NULL, at REAL NOT NULL, owner TEXT NOT NULL DEFAULT ''
+) WITHOUT ROWID;
 """
 _ID = re.compile(r"[A-Za-z0-9_-]{1,200}")  # always fullmatch: `$` would let "id\n" through
 _READ = 1024 * 1024
@@ -56,6 +60,19 @@ def _create(db: LocalDB, path: str, upload_id: str, doc: str) -> None:
     except BaseException:
         os.unlink(path)
         raise
+
+
+def _add_tombstone_owners(db: LocalDB) -> None:
+    """A database made before tombstones recorded their owner gains the column (its old
+    tombstones keep ''; they are 404 to every user until purged). Two processes starting at
+    once may both try: the second finds the column there."""
+    if any(row[1] == "owner" for row in db.all("PRAGMA table_info(tombstones)")):
+        return
+    try:
+        db.run("ALTER TABLE tombstones ADD COLUMN owner TEXT NOT NULL DEFAULT ''")
+    except sqlite3.OperationalError as exc:
+        if "duplicate column" not in str(exc):
+            raise
 
 
 def _sparse_replace(path: str, size: int) -> None:
@@ -169,6 +186,8 @@ class FileUpload:
         info = self._read()
         if info.size is None or info.offset != info.size:
             raise TusError(f"upload {self.id} is not complete: its bytes cannot be discarded")
+        # Recorded first: the hole that replaces the bytes reads as zeros, which nothing may serve.
+        await self._update(discarded=True)
         with disk_errors("discarding the upload's bytes"):
             await _in_thread(_sparse_replace, self._data, info.size)
 
@@ -176,8 +195,13 @@ class FileUpload:
         with disk_errors("terminating the upload"):
             self.store.written.drop(self.id)
             with self.store.db.transaction() as db:
+                row = db.execute("SELECT info FROM uploads WHERE id = ?", (self.id,)).fetchone()
+                owner = str(json.loads(row[0]).get("owner", "")) if row else ""
                 db.execute("DELETE FROM uploads WHERE id = ?", (self.id,))
-                db.execute("INSERT OR REPLACE INTO tombstones VALUES (?, ?, ?)", (self.id, reason, time.time()))
+                db.execute(
+                    "INSERT OR REPLACE INTO tombstones (id, reason, at, owner) VALUES (?, ?, ?, ?)",
+                    (self.id, reason, time.time(), owner),
+                )
             self.data_path.unlink(missing_ok=True)
 
     async def read(self, start: int, end: int) -> AsyncIterator[bytes]:
@@ -215,6 +239,7 @@ class FileStore:
         # uploads already under way still have room, and nothing fails half-written.
         self.space = SpaceGuard(self.root_dir, disk_reserve, free_space=free_space)
         self.db = LocalDB(data_dir, _SCHEMA)
+        _add_tombstone_owners(self.db)
         self.written = WrittenInfos()
 
     async def start(self) -> None:
@@ -230,9 +255,9 @@ class FileStore:
 
     def missing(self, upload_id: str) -> TusError:
         with disk_errors("reading the tombstones"):
-            gone = self.db.one("SELECT 1 FROM tombstones WHERE id = ?", (upload_id,))
+            gone = self.db.one("SELECT owner FROM tombstones WHERE id = ?", (upload_id,))
         if gone:
-            return UploadGone("the upload was terminated or has expired")
+            return UploadGone("the upload was terminated or has expired", owner=str(gone[0]))
         return UploadNotFound(f"upload {upload_id} does not exist")
 
     async def create_upload(self, info: UploadInfo) -> FileUpload:

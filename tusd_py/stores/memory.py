@@ -62,12 +62,14 @@ class MemoryUpload:
         info = await self.get_info()
         if info.size is None or info.offset != info.size:
             raise TusError(f"upload {self.id} is not complete: its bytes cannot be discarded")
-        # kept: process memory is not storage at rest, and tests read the bytes afterwards
+        # the bytes are kept (process memory is not storage at rest, and tests read them
+        # afterwards), but the upload says what the other stores say: its plaintext is gone
+        self._entry()[0].discarded = True
 
     async def terminate(self, reason: TombstoneReason) -> None:
-        self._entry()
+        info, _ = self._entry()
         del self.store.uploads[self.id]
-        self.store.tombstones[self.id] = time.time()
+        self.store.tombstones[self.id] = (time.time(), info.owner)
 
     async def read(self, start: int, end: int) -> AsyncIterator[bytes]:
         _, data = self._entry()
@@ -81,7 +83,7 @@ class MemoryStore:
     def __init__(self, *, max_upload_size: int = 2**62) -> None:
         self.max_upload_size = max_upload_size
         self.uploads: dict[str, tuple[UploadInfo, bytearray]] = {}
-        self.tombstones: dict[str, float] = {}
+        self.tombstones: dict[str, tuple[float, str]] = {}  # id -> (when, the upload's owner)
 
     async def start(self) -> None:
         pass
@@ -90,8 +92,8 @@ class MemoryStore:
         pass
 
     def missing(self, upload_id: str) -> TusError:
-        if upload_id in self.tombstones:
-            return UploadGone("the upload was terminated or has expired")
+        if (tombstone := self.tombstones.get(upload_id)) is not None:
+            return UploadGone("the upload was terminated or has expired", owner=tombstone[1])
         return UploadNotFound(f"upload {upload_id} does not exist")
 
     async def create_upload(self, info: UploadInfo) -> MemoryUpload:
@@ -121,7 +123,7 @@ class MemoryStore:
             yield upload_id
 
     async def purge_tombstones(self, older_than: float) -> int:
-        old = [k for k, at in self.tombstones.items() if at < older_than]
+        old = [k for k, (at, _) in self.tombstones.items() if at < older_than]
         for key in old:
             del self.tombstones[key]
         return len(old)

@@ -15,7 +15,9 @@ from urllib.parse import quote
 from aiohttp import web
 
 from ..keys import SERVICE
+from ..protocol.errors import ContentGone
 from ..protocol.headers import Metadata
+from ..protocol.info import UploadInfo
 from .identity import owner_of
 
 # Types a browser may render inline; anything else is an attachment (stored-XSS guard, as tusd).
@@ -39,13 +41,18 @@ class Downloads(Protocol):
         self,
         request: web.Request,
         upload_id: str,
-        stored: StoredBytes,
+        stored: StoredBytes | None,
         *,
         content_type: str,
         headers: Mapping[str, str],
     ) -> web.StreamResponse:
         """The response to a GET of the finished upload ``upload_id`` whose bytes, while its
-        store holds them, are ``stored``."""
+        store holds them, are ``stored`` (None once processing dropped them: ``ContentGone``
+        unless a kept original replaces them)."""
+        ...
+
+    async def replaced(self, request: web.Request, upload_id: str) -> bool:
+        """Whether a kept original serves the upload whose plaintext processing dropped."""
         ...
 
 
@@ -77,10 +84,20 @@ def disposition_of(meta: Metadata, content_type: str, default_name: str) -> str:
     return f"{disposition}; filename*=UTF-8''{quote(filename, safe='')}"
 
 
+async def check_bytes(request: web.Request, info: UploadInfo) -> None:
+    """HEAD answers as GET would: a complete upload whose plaintext processing dropped, with no
+    kept original in its place, is ``ContentGone`` (410) to both. Only such an upload costs a
+    look-up; the upload's own info says whether it is one, whatever became of its media record."""
+    if info.discarded and (downloads := request.app.get(DOWNLOADS)) is not None:
+        if not await downloads.replaced(request, info.id):
+            raise ContentGone()
+
+
 async def get(request: web.Request) -> web.StreamResponse:
     upload, info = await request.app[SERVICE].open_download(request.match_info["upload_id"], owner_of(request))
     meta = info.meta()
     content_type = content_type_of(meta)
     headers = {"Content-Disposition": disposition_of(meta, content_type, info.id)}
-    stored = _Stored(upload.read, info.size or 0)
+    # a discarded upload's store holds no plaintext (S3: no object; the file store: a hole of zeros)
+    stored = None if info.discarded else _Stored(upload.read, info.size or 0)
     return await request.app[DOWNLOADS].serve(request, info.id, stored, content_type=content_type, headers=headers)

@@ -14,6 +14,7 @@ from ..protocol.headers import http_date, parse_length, parse_offset
 from ..protocol.info import UploadInfo
 from .body import AiohttpBody
 from .creation import is_offset_stream
+from .download import check_bytes
 from .identity import owner_of
 
 # Removes what processing made of a finished upload (outputs, data key): tusd_py/accounts.py,
@@ -40,6 +41,7 @@ def upload_headers(info: UploadInfo) -> dict[str, str]:
 
 async def head(request: web.Request) -> web.Response:
     info = await request.app[SERVICE].head(request.match_info["upload_id"], owner_of(request))
+    await check_bytes(request, info)  # what GET would find: no 200 for bytes that cannot be had
     return web.Response(status=200, headers=upload_headers(info))
 
 

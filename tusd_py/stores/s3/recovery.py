@@ -30,8 +30,8 @@ async def load(bucket: S3Bucket, upload_id: str) -> UploadRecord:
     record = await bucket.records.get(upload_id)
     if record is not None:
         return record
-    if await bucket.records.is_gone(upload_id):
-        raise UploadGone("the upload was terminated or has expired")
+    if (owner := await bucket.records.tombstone_owner(upload_id)) is not None:
+        raise UploadGone("the upload was terminated or has expired", owner=owner)
     record, parts = await _rebuild(bucket, upload_id)
     await bucket.records.put(record, parts)
     log.info("s3_record_rebuilt", upload_id=upload_id, offset=record.info.offset, parts=record.parts)
@@ -60,8 +60,9 @@ async def _rebuild(bucket: S3Bucket, upload_id: str) -> tuple[UploadRecord, list
         if final is None and info.state is UploadState.HANDED_OFF and info.size is not None:
             # .info is rewritten at hand-off, after the object's size was checked: every byte
             # arrived. Processing may since have discarded the plaintext object (an encrypted
-            # original replaces it), so the upload stays complete rather than "lost".
-            info.offset, info.expires_at = info.size, None
+            # original replaces it), so the upload stays complete rather than "lost", and says its
+            # plaintext is gone (an .info written before discards were recorded does not).
+            info.offset, info.expires_at, info.discarded = info.size, None, True
             return record, []
         if record.multipart_id or info.size != 0:
             raise UploadNotFound(f"upload {upload_id} has lost its data")

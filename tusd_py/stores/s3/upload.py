@@ -258,14 +258,21 @@ class S3Upload:
         info = await self.get_info()
         if info.size is None or info.offset != info.size or not info.state.finished:
             raise TusError(f"upload {self.id} is not complete: its object cannot be discarded")
-        # The record (Redis) and .info stay; a record rebuilt from a handed-off .info needs no object.
+        # The record (Redis) and .info stay and say so, .info first (a rebuild reads it), before
+        # the object goes: no reader ever looks for an object that is not there.
+        if not info.discarded:
+            record = await load(self.bucket, self.id)
+            record.info.discarded = True
+            await self.bucket.put_info(record)
+            await self._update(self.bucket.records.set_discarded, True)
         await self.bucket.delete(self.id, "")
 
     async def terminate(self, reason: TombstoneReason) -> None:
         record = await load(self.bucket, self.id)
         await self.bucket.abort_multipart(record)
         await self.bucket.delete(self.id, "", ".info", ".part")
-        await self.bucket.records.delete(self.id, tombstone_ttl=self.bucket.config.tombstone_ttl)
+        tombstone_ttl = self.bucket.config.tombstone_ttl
+        await self.bucket.records.delete(self.id, tombstone_ttl=tombstone_ttl, owner=record.info.owner)
 
     # -- GET ---------------------------------------------------------------------------------
     async def read(self, start: int, end: int) -> AsyncIterator[bytes]:
