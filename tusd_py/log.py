@@ -8,9 +8,21 @@ from __future__ import annotations
 
 import logging
 import sys
-from typing import Any
+from typing import Any, TextIO, cast
 
 import structlog
+
+
+class _CurrentStderr:
+    """``sys.stderr`` as it is at each write, not as it was when logging was configured: a caller
+    that swaps the stream afterwards (pytest's capture around an in-process CLI call) would
+    otherwise leave every cached logger writing to a closed file."""
+
+    def write(self, text: str) -> int:
+        return sys.stderr.write(text)
+
+    def flush(self) -> None:
+        sys.stderr.flush()
 
 
 def configure_logging(fmt: str = "console", level: str = "info") -> None:
@@ -33,7 +45,7 @@ def configure_logging(fmt: str = "console", level: str = "info") -> None:
         processors=processors,
         wrapper_class=structlog.make_filtering_bound_logger(numeric),
         # one write() per line (PrintLogger makes two: the message, then the newline)
-        logger_factory=structlog.WriteLoggerFactory(file=sys.stderr),
+        logger_factory=structlog.WriteLoggerFactory(file=cast(TextIO, _CurrentStderr())),  # write and flush only
         cache_logger_on_first_use=True,
     )
     logging.basicConfig(level=numeric, stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s")
