@@ -60,6 +60,8 @@ class StoreUploads:
     async def get(self, upload_id: str) -> SourceInfo:
         with _to_pipeline():
             info = await (await self.store.get_upload(upload_id)).get_info()
+            if info.discarded:  # what the store holds is no source (S3: nothing; the file store: zeros)
+                raise UploadNotFound(f"upload {upload_id} no longer holds its plaintext: processing dropped it")
         local = info.storage.get("path", "") if info.storage.get("type") == "file" else ""
         return SourceInfo(
             upload_id=info.id,
