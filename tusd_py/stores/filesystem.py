@@ -5,7 +5,7 @@ Under ``data_dir``:
                     kill -9) can never make the offset claim more than is stored
     tusd.sqlite3    table ``uploads``: UploadInfo as JSON per id, each change one atomic
                     UPDATE; table ``tombstones``: terminated or expired ids and their owners
-                    (answer 410 to the owner, 404 to anyone else)
+                    (answer 410 to the owner, 404 to anyone else); see ``filedb.py``
 
 One new inode per upload (its data file): on ext4 an inode costs more than the bytes, so every
 other change of an upload is a row update rather than a file (figures: docs/benchmarks.md).
@@ -20,8 +20,6 @@ import json
 import os
 import re
 import shutil
-import sqlite3
-import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
@@ -31,16 +29,11 @@ from ..core.ports import Body, TombstoneReason, Upload
 from ..localdb import LocalDB
 from ..protocol.errors import InsufficientStorage, TusError, UploadGone, UploadNotFound
 from ..protocol.info import UploadInfo, UploadState
+from . import filedb
 from .appender import Appender
 from .diskerrors import disk_errors
 from .written import WrittenInfos
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS uploads (id TEXT PRIMARY KEY, info TEXT NOT NULL) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS tombstones (
-    id TEXT PRIMARY KEY, reason TEXT NOT NULL, at REAL NOT NULL, owner TEXT NOT NULL DEFAULT ''
-) WITHOUT ROWID;
-"""
 _ID = re.compile(r"[A-Za-z0-9_-]{1,200}")  # always fullmatch: `$` would let "id\n" through
 _READ = 1024 * 1024
 
@@ -60,19 +53,6 @@ def _create(db: LocalDB, path: str, upload_id: str, doc: str) -> None:
     except BaseException:
         os.unlink(path)
         raise
-
-
-def _add_tombstone_owners(db: LocalDB) -> None:
-    """A database made before tombstones recorded their owner gains the column (its old
-    tombstones keep ''; they are 404 to every user until purged). Two processes starting at
-    once may both try: the second finds the column there."""
-    if any(row[1] == "owner" for row in db.all("PRAGMA table_info(tombstones)")):
-        return
-    try:
-        db.run("ALTER TABLE tombstones ADD COLUMN owner TEXT NOT NULL DEFAULT ''")
-    except sqlite3.OperationalError as exc:
-        if "duplicate column" not in str(exc):
-            raise
 
 
 def _sparse_replace(path: str, size: int) -> None:
@@ -194,14 +174,7 @@ class FileUpload:
     async def terminate(self, reason: TombstoneReason) -> None:
         with disk_errors("terminating the upload"):
             self.store.written.drop(self.id)
-            with self.store.db.transaction() as db:
-                row = db.execute("SELECT info FROM uploads WHERE id = ?", (self.id,)).fetchone()
-                owner = str(json.loads(row[0]).get("owner", "")) if row else ""
-                db.execute("DELETE FROM uploads WHERE id = ?", (self.id,))
-                db.execute(
-                    "INSERT OR REPLACE INTO tombstones (id, reason, at, owner) VALUES (?, ?, ?, ?)",
-                    (self.id, reason, time.time(), owner),
-                )
+            filedb.bury(self.store.db, self.id, reason)
             self.data_path.unlink(missing_ok=True)
 
     async def read(self, start: int, end: int) -> AsyncIterator[bytes]:
@@ -238,8 +211,7 @@ class FileStore:
         # New uploads and new bytes stop (507) at disk_reserve bytes free: the database and the
         # uploads already under way still have room, and nothing fails half-written.
         self.space = SpaceGuard(self.root_dir, disk_reserve, free_space=free_space)
-        self.db = LocalDB(data_dir, _SCHEMA)
-        _add_tombstone_owners(self.db)
+        self.db = filedb.open_db(data_dir)
         self.written = WrittenInfos()
 
     async def start(self) -> None:
@@ -255,9 +227,9 @@ class FileStore:
 
     def missing(self, upload_id: str) -> TusError:
         with disk_errors("reading the tombstones"):
-            gone = self.db.one("SELECT owner FROM tombstones WHERE id = ?", (upload_id,))
-        if gone:
-            return UploadGone("the upload was terminated or has expired", owner=str(gone[0]))
+            owner = filedb.tombstone_owner(self.db, upload_id)
+        if owner is not None:
+            return UploadGone("the upload was terminated or has expired", owner=owner)
         return UploadNotFound(f"upload {upload_id} does not exist")
 
     async def create_upload(self, info: UploadInfo) -> FileUpload:
@@ -313,7 +285,7 @@ class FileStore:
 
     async def purge_tombstones(self, older_than: float) -> int:
         with disk_errors("purging the tombstones"):
-            return self.db.run("DELETE FROM tombstones WHERE at < ?", (older_than,))
+            return filedb.purge_tombstones(self.db, older_than)
 
 
 if TYPE_CHECKING:
