@@ -11,13 +11,8 @@ import redis.asyncio
 
 from tusd_py.protocol.info import UploadInfo, UploadState
 from tusd_py.state import keyspace
-from tusd_py.state.records import (
-    MemoryUploadRecords,
-    PartRecord,
-    RedisUploadRecords,
-    UploadRecord,
-    UploadRecords,
-)
+from tusd_py.state.memory_records import MemoryUploadRecords
+from tusd_py.state.records import PartRecord, RedisUploadRecords, UploadRecord, UploadRecords
 
 
 @pytest.fixture(params=["redis", "memory"])

@@ -20,7 +20,8 @@ from typing import TYPE_CHECKING, Any, cast
 from ...core.ports import Upload
 from ...protocol.info import UploadInfo
 from ...settings import Settings
-from ...state.records import MemoryUploadRecords, PartRecord, RedisUploadRecords, UploadRecord, UploadRecords
+from ...state.memory_records import MemoryUploadRecords
+from ...state.records import PartRecord, RedisUploadRecords, UploadRecord, UploadRecords
 from .bucket import S3Bucket, S3Config
 from .client import S3Client, map_s3_errors, open_client, time_calls
 from .parts import PartPolicy
