@@ -176,3 +176,40 @@ def test_state_headers_on_head_and_delete_before_06(server: Server, method: str,
     assert statuses(answer) == [400], answer  # -02/-03: "MUST reject ... with 400"
     assert statuses(exchange(server.port, raw(method, path, [f"{V}: 8", "Upload-Offset: 0"])))[0] == 204
     assert server.alive()
+
+
+def _append(path: str, offset: int, body: bytes, *, length: int | None = None) -> bytes:
+    headers = [f"{V}: 8", f"Upload-Offset: {offset}", "Upload-Complete: ?0"]
+    size = len(body) if length is None else length
+    headers += ["Content-Type: application/partial-upload", f"Content-Length: {size}"]
+    return raw("PATCH", path, headers, body)
+
+
+def test_empty_appends_twice_in_a_row_never_freeze_the_server(server: Server) -> None:
+    """The tus freeze (two empty PATCHes) tried on the draft's append: one per connection, then
+    pipelined on one; each gets its final answer, the offset stays, real bytes still land."""
+    path = create(server)
+    for _ in range(2):
+        answer = exchange(server.port, _append(path, 0, b""))
+        assert len(statuses(answer)) == 1 and statuses(answer)[0] < 300, answer
+    answer = exchange(server.port, _append(path, 0, b"") * 2, count=2)
+    assert len(statuses(answer)) == 2 and all(code < 300 for code in statuses(answer)), answer
+    assert offset(server, path) == 0
+    assert statuses(exchange(server.port, _append(path, 0, b"abc"))) in ([201], [204])
+    assert offset(server, path) == 3
+    assert server.alive()
+
+
+def test_a_trickling_client_that_vanishes_keeps_what_arrived(server: Server) -> None:
+    path = create(server)
+    with socket.create_connection(("127.0.0.1", server.port), timeout=5) as sock:
+        sock.sendall(_append(path, 0, b"", length=100))
+        for piece in (b"ab", b"cd", b"ef"):
+            sock.sendall(piece)
+    assert 0 <= offset(server, path) <= 6  # what the server received, never more; the lock is free again
+    kept = offset(server, path)
+    assert statuses(exchange(server.port, _append(path, kept, b"x"))) in ([201], [204])
+    assert offset(server, path) == kept + 1
+    answer = exchange(server.port, _append(path, 0 if kept else 5, b"y"))
+    assert statuses(answer) == [409], answer  # a wrong offset: the draft's mismatching-offset problem
+    assert server.alive()
