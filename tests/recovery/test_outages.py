@@ -146,7 +146,7 @@ async def test_a_long_transcode_beside_an_idle_worker_is_started_once(
 ) -> None:
     """Liveness is the heartbeat, not the job's length: a transcode that lasts many beats is left to
     its worker by the other worker's watchdog (every beat) and by the server's sweeper."""
-    beat = 0.5
+    beat = 0.2  # a heartbeat lifetime (3 beats) far below the transcode, however fast the machine
     deployment = deploy(tmp_path, TUSD_JOB_HEARTBEAT=str(beat), TUSD_X264_PRESET="medium", TUSD_SWEEP_INTERVAL="1")
     try:
         deployment.start_server()
